@@ -1,0 +1,87 @@
+// Reading and writing STIX content in the suite's framings: one bundle
+// (streamed: objects are handed over one at a time, so a bundle of any size
+// is read in bounded memory), a bare JSON array of objects, single objects,
+// and NDJSON (one object per line). Output is a bundle (compact: one object
+// per line; or pretty) or NDJSON, byte for byte deterministic.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <istream>
+#include <string>
+#include <vector>
+
+#include "ctishare/file.h"
+#include "ctishare/json.h"
+#include "ctishare/object.h"
+
+namespace ctishare::stix {
+
+struct ReadOptions {
+  json::Limits limits;
+};
+
+// Where an object came from, for messages.
+struct Origin {
+  std::uint64_t line = 0;   // line where the object starts (1-based)
+  std::uint64_t index = 0;  // 0-based position in the input
+  std::string where() const;  // "object 3 (line 17)"
+};
+
+using ObjectSink = std::function<Status(Object&&, const Origin&)>;
+
+// Reads every STIX object of `in`, whatever the framing, and hands each to
+// `sink` in input order. Errors (data, 65): JSON errors and limits (with
+// byte offset and line), a top-level value that is neither a bundle, an
+// array nor a STIX object, an element without "type"/"id", a bundle without
+// a "bundle--" id, more objects than limits.max_objects. Errors returned by
+// `sink` stop the reading and are returned as they are.
+Status read_objects(std::istream& in, const ReadOptions& options, const ObjectSink& sink);
+
+// Convenience: every object of `in` in memory.
+Result<std::vector<Object>> read_all(std::istream& in, const ReadOptions& options = {});
+
+enum class OutputFraming { bundle, ndjson };
+
+// Streams objects out as a bundle or NDJSON.
+class BundleWriter {
+ public:
+  // `bundle_id` is used for bundle framing ("bundle--<uuid>").
+  BundleWriter(Sink& sink, OutputFraming framing, json::Layout layout, std::string bundle_id);
+
+  // Appends one object (any JSON object, typically a STIX object).
+  Status add(const json::Value& object);
+  // Appends an object already serialised compactly (trusted to be valid JSON).
+  Status add_serialized(std::string_view compact_object);
+  // Closes the bundle and flushes; must be called once, after the last add.
+  Status finish();
+
+ private:
+  Status maybe_flush();
+  Sink& sink_;
+  OutputFraming framing_;
+  json::Layout layout_;
+  std::string bundle_id_;
+  std::string buf_;
+  std::uint64_t count_ = 0;
+  bool started_ = false;
+};
+
+// A deterministic bundle id for given content: a version-4 UUID whose
+// random bits are taken from a SHA-256 of the (id, version) pairs fed to it
+// in output order. The same objects give the same id, so output files do not
+// change when their content does not.
+class BundleIdDigest {
+ public:
+  BundleIdDigest();
+  ~BundleIdDigest();
+  BundleIdDigest(const BundleIdDigest&) = delete;
+  BundleIdDigest& operator=(const BundleIdDigest&) = delete;
+  void add(std::string_view id, std::string_view version);
+  std::string finish();
+
+ private:
+  void* ctx_;
+};
+
+}  // namespace ctishare::stix

@@ -1,0 +1,63 @@
+// The suite's one TOML configuration file (shared/CLI.md): who we are, our
+// partners, and where state lives; and the lookup order for the file, the
+// state directory and the audit log. Secret files are checked here too.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ctishare/result.h"
+
+namespace ctishare {
+
+// One [partner.NAME] table.
+struct Partner {
+  std::string name;
+  std::string url;                       // the TAXII API root
+  std::vector<std::string> collections;  // ids or aliases
+  std::string auth;                      // basic | apikey | bearer | mtls | mtls+basic | mtls+apikey | mtls+bearer
+  std::string user;
+  std::string password_file, api_key_file, api_key_header, token_file;
+  std::string client_cert, client_key, ca_file, proxy;
+  double trust = 0.3;                    // unverified unless the file says otherwise
+  std::string max_tlp = "amber";
+  bool push = false;
+  bool pull = false;
+};
+
+struct Config {
+  std::string path;            // where it was read from; empty when none was found
+  std::string identity_name;   // [identity] name
+  std::string identity_class;  // [identity] class (default "organization")
+  std::string state_dir;       // [state] dir, resolved (see resolve_state_dir)
+  std::string audit_log;       // [state] audit_log
+  std::map<std::string, Partner> partners;
+};
+
+// Finds and reads the configuration: `explicit_path` (--config) when given,
+// else $CTISHARE_CONFIG, else $XDG_CONFIG_HOME/ctishare/ctishare.toml (or
+// ~/.config/...), else /etc/ctishare/ctishare.toml. A missing file is an
+// error only when named explicitly (--config or $CTISHARE_CONFIG); otherwise
+// an empty Config is returned. Errors: config (78) for unreadable or invalid
+// files, naming the file, line and key. Relative paths inside the file are
+// resolved against the file's directory.
+Result<Config> load_config(const std::string& explicit_path);
+
+// Parses configuration text (for tests); `origin` names it in messages.
+Result<Config> parse_config(const std::string& text, const std::string& origin, const std::string& base_dir);
+
+// The state directory: `override_dir` (--state) when given, else [state] dir,
+// else $XDG_STATE_HOME/ctishare, else ~/.local/state/ctishare.
+std::string resolve_state_dir(const Config& config, const std::string& override_dir);
+
+// Reads a secret from a file that neither group nor others may read.
+// Errors: permission (77) when the mode is too open, no_input (66) when missing.
+// The returned text has a trailing newline removed.
+Result<std::string> read_secret_file(const std::string& path);
+
+// A secret for display: at most its first and last four characters.
+std::string mask_secret(const std::string& secret);
+
+}  // namespace ctishare

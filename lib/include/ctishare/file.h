@@ -1,0 +1,137 @@
+// Files the way shared/CLI.md wants them: inputs opened with exit-code-ready
+// errors, outputs written atomically (temporary file beside the target,
+// fsync, rename, fsync of the directory; never a half-written target; not
+// rewritten when unchanged) and advisory locks on "<name>.lock" files.
+#pragma once
+
+#include <istream>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "ctishare/result.h"
+
+namespace ctishare {
+
+// Where output goes. Writers hand over chunks; implementations decide buffering.
+class Sink {
+ public:
+  virtual ~Sink() = default;
+  // Writes all of `data`; an io error (74) when that fails.
+  virtual Status write(std::string_view data) = 0;
+};
+
+// Writes to a file descriptor it does not own (stdout). A failed write,
+// including a closed pipe, is an io error naming `name`.
+class FdSink final : public Sink {
+ public:
+  FdSink(int fd, std::string name) : fd_(fd), name_(std::move(name)) {}
+  Status write(std::string_view data) override;
+
+ private:
+  int fd_;
+  std::string name_;
+};
+
+// Collects everything in memory (tests, small documents).
+class StringSink final : public Sink {
+ public:
+  Status write(std::string_view data) override {
+    text_.append(data);
+    return {};
+  }
+  const std::string& text() const noexcept { return text_; }
+
+ private:
+  std::string text_;
+};
+
+// An output file that appears complete or not at all.
+class AtomicFile final : public Sink {
+ public:
+  // Creates a temporary file in the target's directory. Errors:
+  // cannot_create (73) when the directory is missing, not writable, or the
+  // target is a directory.
+  static Result<std::unique_ptr<AtomicFile>> create(const std::string& path);
+  ~AtomicFile() override;  // removes the temporary file unless committed
+  AtomicFile(const AtomicFile&) = delete;
+  AtomicFile& operator=(const AtomicFile&) = delete;
+
+  Status write(std::string_view data) override;
+
+  // Flushes, fsyncs and closes the temporary file; when the target already
+  // holds the same bytes, discards it and returns false; otherwise gives it
+  // the target's mode (or 0666 less the umask for a new file), renames it
+  // over the target, fsyncs the directory and returns true. On any failure
+  // the target is untouched and the temporary file removed.
+  Result<bool> commit();
+
+  const std::string& path() const noexcept { return path_; }
+
+ private:
+  AtomicFile(std::string path, std::string tmp, int fd) : path_(std::move(path)), tmp_(std::move(tmp)), fd_(fd) {}
+  Status flush();
+  void discard();
+
+  std::string path_;
+  std::string tmp_;
+  int fd_;
+  std::string buffer_;
+  bool committed_ = false;
+};
+
+// An output named on the command line: "-" is stdout (written as it comes),
+// anything else an AtomicFile that appears only on commit().
+class Output {
+ public:
+  // cannot_create (73) errors as AtomicFile::create.
+  static Result<Output> open(const std::string& path);
+  Sink& sink() noexcept { return *sink_; }
+  // Publishes a file output (see AtomicFile::commit); a no-op for stdout.
+  // Returns whether a file changed (true for stdout).
+  Result<bool> commit();
+  const std::string& path() const noexcept { return path_; }
+
+ private:
+  std::string path_;
+  std::unique_ptr<Sink> sink_;
+  AtomicFile* file_ = nullptr;  // owned by sink_ when writing a file
+};
+
+// Writes `content` to `path` atomically; returns whether the file changed.
+Result<bool> write_file_atomically(const std::string& path, std::string_view content);
+
+// Opens an input: "-" means stdin. Errors: no_input (66) when the file is
+// missing, unreadable or a directory.
+Result<std::unique_ptr<std::istream>> open_input(const std::string& path);
+
+// Reads a whole file; no_input (66) errors as open_input.
+Result<std::string> read_file(const std::string& path);
+
+// How an input is named in messages: "<stdin>" for "-".
+std::string display_name(const std::string& path);
+
+// Creates a directory and its parents (mode 0700 for new ones); cannot_create
+// (73) on failure.
+Status make_directories(const std::string& path);
+
+// An exclusive advisory lock (flock) held while the object lives.
+class FileLock {
+ public:
+  // Locks `path` (created if missing). When another process holds it, waits
+  // up to `wait_seconds` (0: not at all) and then fails with temp_fail (75).
+  // cannot_create (73) when the lock file cannot be created.
+  static Result<FileLock> acquire(const std::string& path, int wait_seconds = 0);
+
+  FileLock(FileLock&& other) noexcept : fd_(other.fd_) { other.fd_ = -1; }
+  FileLock& operator=(FileLock&& other) noexcept;
+  FileLock(const FileLock&) = delete;
+  FileLock& operator=(const FileLock&) = delete;
+  ~FileLock();
+
+ private:
+  explicit FileLock(int fd) : fd_(fd) {}
+  int fd_;
+};
+
+}  // namespace ctishare

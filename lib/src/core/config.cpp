@@ -1,0 +1,186 @@
+// TOML configuration (toml++), its lookup order, and secret files.
+#include "ctishare/config.h"
+
+#include <sys/stat.h>
+
+#include <cstdlib>
+#include <toml++/toml.h>
+
+#include "ctishare/file.h"
+
+namespace ctishare {
+
+namespace {
+
+std::string env(const char* name) {
+  const char* v = std::getenv(name);
+  return v != nullptr ? std::string(v) : std::string();
+}
+
+std::string home_dir() {
+  std::string h = env("HOME");
+  return h.empty() ? std::string("/root") : h;
+}
+
+bool exists(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0;
+}
+
+std::string resolve(const std::string& base, const std::string& p) {
+  if (p.empty() || p[0] == '/' || base.empty()) return p;
+  return base + "/" + p;
+}
+
+Error config_error(const std::string& origin, const toml::source_region& where, const std::string& what) {
+  std::string msg = quote(origin);
+  if (where.begin.line != 0) msg += ": line " + std::to_string(where.begin.line);
+  return Error(ErrorCategory::config, msg + ": " + what);
+}
+
+}  // namespace
+
+Result<Config> parse_config(const std::string& text, const std::string& origin, const std::string& base_dir) {
+  toml::table root;
+  try {
+    root = toml::parse(text, origin);
+  } catch (const toml::parse_error& e) {
+    std::string what(e.description());
+    return config_error(origin, e.source(), "invalid TOML: " + what);
+  }
+  Config cfg;
+  cfg.path = origin;
+  cfg.identity_class = "organization";
+
+  auto get_string = [&](const toml::table& t, const char* key, std::string& out, const std::string& where) -> Status {
+    const toml::node* n = t.get(key);
+    if (n == nullptr) return {};
+    if (!n->is_string()) return config_error(origin, n->source(), where + "." + key + " must be a string");
+    out = n->value<std::string>().value_or("");
+    return {};
+  };
+  auto get_bool = [&](const toml::table& t, const char* key, bool& out, const std::string& where) -> Status {
+    const toml::node* n = t.get(key);
+    if (n == nullptr) return {};
+    if (!n->is_boolean()) return config_error(origin, n->source(), where + "." + key + " must be true or false");
+    out = n->value<bool>().value_or(false);
+    return {};
+  };
+
+  if (const toml::table* id = root["identity"].as_table()) {
+    CTI_TRY_STATUS(get_string(*id, "name", cfg.identity_name, "identity"));
+    CTI_TRY_STATUS(get_string(*id, "class", cfg.identity_class, "identity"));
+  } else if (root.contains("identity")) {
+    return config_error(origin, root.get("identity")->source(), "[identity] must be a table");
+  }
+  if (const toml::table* st = root["state"].as_table()) {
+    CTI_TRY_STATUS(get_string(*st, "dir", cfg.state_dir, "state"));
+    CTI_TRY_STATUS(get_string(*st, "audit_log", cfg.audit_log, "state"));
+    cfg.state_dir = resolve(base_dir, cfg.state_dir);
+    cfg.audit_log = resolve(base_dir, cfg.audit_log);
+  }
+  if (const toml::table* ps = root["partner"].as_table()) {
+    for (const auto& [key, node] : *ps) {
+      std::string name(key.str());
+      const toml::table* t = node.as_table();
+      const std::string where = "partner." + name;
+      if (t == nullptr) return config_error(origin, node.source(), "[" + where + "] must be a table");
+      Partner p;
+      p.name = name;
+      for (const auto& [k, v] : *t) {
+        static const char* const kKnown[] = {"url", "collections", "auth", "user", "password_file", "api_key_file",
+                                            "api_key_header", "token_file", "client_cert", "client_key", "ca_file",
+                                            "proxy", "trust", "max_tlp", "push", "pull"};
+        bool known = false;
+        for (const char* kk : kKnown) known = known || k.str() == kk;
+        if (!known) return config_error(origin, v.source(), "unknown key " + quote(where + "." + std::string(k.str())));
+      }
+      CTI_TRY_STATUS(get_string(*t, "url", p.url, where));
+      CTI_TRY_STATUS(get_string(*t, "auth", p.auth, where));
+      CTI_TRY_STATUS(get_string(*t, "user", p.user, where));
+      CTI_TRY_STATUS(get_string(*t, "password_file", p.password_file, where));
+      CTI_TRY_STATUS(get_string(*t, "api_key_file", p.api_key_file, where));
+      CTI_TRY_STATUS(get_string(*t, "api_key_header", p.api_key_header, where));
+      CTI_TRY_STATUS(get_string(*t, "token_file", p.token_file, where));
+      CTI_TRY_STATUS(get_string(*t, "client_cert", p.client_cert, where));
+      CTI_TRY_STATUS(get_string(*t, "client_key", p.client_key, where));
+      CTI_TRY_STATUS(get_string(*t, "ca_file", p.ca_file, where));
+      CTI_TRY_STATUS(get_string(*t, "proxy", p.proxy, where));
+      CTI_TRY_STATUS(get_string(*t, "max_tlp", p.max_tlp, where));
+      CTI_TRY_STATUS(get_bool(*t, "push", p.push, where));
+      CTI_TRY_STATUS(get_bool(*t, "pull", p.pull, where));
+      for (std::string* f : {&p.password_file, &p.api_key_file, &p.token_file, &p.client_cert, &p.client_key, &p.ca_file})
+        *f = resolve(base_dir, *f);
+      if (const toml::node* c = t->get("collections")) {
+        const toml::array* arr = c->as_array();
+        if (arr == nullptr) return config_error(origin, c->source(), where + ".collections must be a list of strings");
+        for (const auto& e : *arr) {
+          if (!e.is_string()) return config_error(origin, e.source(), where + ".collections must be a list of strings");
+          p.collections.push_back(e.value<std::string>().value_or(""));
+        }
+      }
+      if (const toml::node* tr = t->get("trust")) {
+        auto d = tr->value<double>();
+        if (!d || *d < 0.0 || *d > 1.0)
+          return config_error(origin, tr->source(), where + ".trust must be a number from 0 to 1");
+        p.trust = *d;
+      }
+      static const char* const kAuth[] = {"", "basic", "apikey", "bearer", "mtls", "mtls+basic", "mtls+apikey", "mtls+bearer"};
+      bool auth_ok = false;
+      for (const char* a : kAuth) auth_ok = auth_ok || p.auth == a;
+      if (!auth_ok)
+        return config_error(origin, t->get("auth")->source(),
+                            where + ".auth " + quote(p.auth) + " is not one of basic, apikey, bearer, mtls, mtls+basic, mtls+apikey, mtls+bearer");
+      cfg.partners.emplace(name, std::move(p));
+    }
+  }
+  return cfg;
+}
+
+Result<Config> load_config(const std::string& explicit_path) {
+  std::string path = explicit_path;
+  bool named = !path.empty();
+  if (!named) {
+    path = env("CTISHARE_CONFIG");
+    named = !path.empty();
+  }
+  if (!named) {
+    std::string xdg = env("XDG_CONFIG_HOME");
+    std::string candidate = (xdg.empty() ? home_dir() + "/.config" : xdg) + "/ctishare/ctishare.toml";
+    if (exists(candidate)) path = candidate;
+    else if (exists("/etc/ctishare/ctishare.toml")) path = "/etc/ctishare/ctishare.toml";
+    else return Config{};
+  }
+  auto text = read_file(path);
+  if (!text) return Error(ErrorCategory::config, std::move(text).error().message());
+  std::string base = path.rfind('/') == std::string::npos ? std::string(".") : path.substr(0, path.rfind('/'));
+  return parse_config(*text, path, base);
+}
+
+std::string resolve_state_dir(const Config& config, const std::string& override_dir) {
+  if (!override_dir.empty()) return override_dir;
+  if (!config.state_dir.empty()) return config.state_dir;
+  std::string xdg = env("XDG_STATE_HOME");
+  return (xdg.empty() ? home_dir() + "/.local/state" : xdg) + "/ctishare";
+}
+
+Result<std::string> read_secret_file(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0)
+    return Error(ErrorCategory::no_input, quote(path) + ": cannot open secret file: no such file");
+  if ((st.st_mode & 077) != 0)
+    return Error(ErrorCategory::permission,
+                 quote(path) + ": secret file is readable by group or others; run: chmod 600 " + path);
+  auto text = read_file(path);
+  if (!text) return std::move(text).error();
+  std::string s = std::move(*text);
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
+  return s;
+}
+
+std::string mask_secret(const std::string& secret) {
+  if (secret.size() < 16) return "****";  // too short to show any part safely
+  return secret.substr(0, 4) + "..." + secret.substr(secret.size() - 4);
+}
+
+}  // namespace ctishare

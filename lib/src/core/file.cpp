@@ -1,0 +1,279 @@
+// Atomic output files, input opening, directories and advisory locks (POSIX).
+#include "ctishare/file.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <thread>
+
+namespace ctishare {
+
+namespace {
+
+std::string errno_text(int err) { 
+  std::string s = std::strerror(err);
+  if (!s.empty()) s[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(s[0])));
+  return s;
+}
+
+Error sys_error(ErrorCategory cat, const std::string& subject, std::string_view what, int err) {
+  return Error(cat, quote(subject) + ": " + std::string(what) + ": " + errno_text(err));
+}
+
+std::string dir_of(const std::string& path) {
+  auto slash = path.rfind('/');
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
+}
+
+Status write_all(int fd, std::string_view data, const std::string& name) {
+  while (!data.empty()) {
+    ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return sys_error(ErrorCategory::io, name, "write failed", errno);
+    }
+    data.remove_prefix(static_cast<std::size_t>(n));
+  }
+  return {};
+}
+
+// True when the file at `path` holds exactly the bytes of file descriptor `fd`.
+bool same_content(const std::string& path, int fd) {
+  struct stat a {}, b {};
+  if (::stat(path.c_str(), &a) != 0 || ::fstat(fd, &b) != 0 || a.st_size != b.st_size) return false;
+  int other = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (other < 0) return false;
+  std::array<char, 65536> x{}, y{};
+  off_t off = 0;
+  bool same = true;
+  for (;;) {
+    ssize_t n = ::pread(fd, x.data(), x.size(), off);
+    if (n <= 0) {
+      same = n == 0;
+      break;
+    }
+    ssize_t m = 0;
+    while (m < n) {
+      ssize_t k = ::pread(other, y.data() + m, static_cast<std::size_t>(n - m), off + m);
+      if (k <= 0) break;
+      m += k;
+    }
+    if (m != n || std::memcmp(x.data(), y.data(), static_cast<std::size_t>(n)) != 0) {
+      same = false;
+      break;
+    }
+    off += n;
+  }
+  ::close(other);
+  return same;
+}
+
+}  // namespace
+
+Status FdSink::write(std::string_view data) { return write_all(fd_, data, name_); }
+
+Result<std::unique_ptr<AtomicFile>> AtomicFile::create(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
+    return Error(ErrorCategory::cannot_create, quote(path) + ": cannot write output: is a directory");
+  std::string tmp = dir_of(path) + "/." + path.substr(path.rfind('/') == std::string::npos ? 0 : path.rfind('/') + 1) +
+                    ".tmp.XXXXXX";
+  int fd = ::mkostemp(tmp.data(), O_CLOEXEC);
+  if (fd < 0) return sys_error(ErrorCategory::cannot_create, path, "cannot create output", errno);
+  return std::unique_ptr<AtomicFile>(new AtomicFile(path, std::move(tmp), fd));
+}
+
+AtomicFile::~AtomicFile() {
+  if (!committed_) discard();
+}
+
+void AtomicFile::discard() {
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
+  if (!tmp_.empty()) ::unlink(tmp_.c_str());
+  tmp_.clear();
+}
+
+Status AtomicFile::write(std::string_view data) {
+  if (fd_ < 0) return Error(ErrorCategory::internal, quote(path_) + ": write after commit");
+  buffer_.append(data);
+  if (buffer_.size() >= (1U << 20)) return flush();
+  return {};
+}
+
+Status AtomicFile::flush() {
+  Status s = write_all(fd_, buffer_, path_);
+  buffer_.clear();
+  return s;
+}
+
+Result<bool> AtomicFile::commit() {
+  if (fd_ < 0) return Error(ErrorCategory::internal, quote(path_) + ": commit twice");
+  Status s = flush();
+  if (!s) {
+    discard();
+    return std::move(s).error();
+  }
+  if (::fsync(fd_) != 0) {
+    int err = errno;
+    discard();
+    return sys_error(ErrorCategory::io, path_, "fsync failed", err);
+  }
+  if (same_content(path_, fd_)) {
+    discard();
+    committed_ = true;
+    return false;
+  }
+  struct stat st {};
+  mode_t mode = 0;
+  if (::stat(path_.c_str(), &st) == 0) {
+    mode = st.st_mode & 07777;
+  } else {
+    mode_t mask = ::umask(0);
+    ::umask(mask);
+    mode = 0666 & ~mask;
+  }
+  if (::fchmod(fd_, mode) != 0) {
+    int err = errno;
+    discard();
+    return sys_error(ErrorCategory::io, path_, "cannot set the mode", err);
+  }
+  if (::close(fd_) != 0) {
+    int err = errno;
+    fd_ = -1;
+    discard();
+    return sys_error(ErrorCategory::io, path_, "close failed", err);
+  }
+  fd_ = -1;
+  if (::rename(tmp_.c_str(), path_.c_str()) != 0) {
+    int err = errno;
+    discard();
+    return sys_error(ErrorCategory::cannot_create, path_, "cannot replace output", err);
+  }
+  tmp_.clear();
+  committed_ = true;
+  int dfd = ::open(dir_of(path_).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    int rc = ::fsync(dfd);
+    int err = errno;
+    ::close(dfd);
+    if (rc != 0 && err != EINVAL) return sys_error(ErrorCategory::io, dir_of(path_), "fsync of the directory failed", err);
+  }
+  return true;
+}
+
+Result<Output> Output::open(const std::string& path) {
+  Output out;
+  out.path_ = path;
+  if (path == "-") {
+    out.sink_ = std::make_unique<FdSink>(STDOUT_FILENO, "<stdout>");
+    return out;
+  }
+  auto file = AtomicFile::create(path);
+  if (!file) return std::move(file).error();
+  out.file_ = file->get();
+  out.sink_ = std::move(*file);
+  return out;
+}
+
+Result<bool> Output::commit() {
+  if (file_ == nullptr) return true;
+  return file_->commit();
+}
+
+Result<bool> write_file_atomically(const std::string& path, std::string_view content) {
+  auto file = AtomicFile::create(path);
+  if (!file) return std::move(file).error();
+  CTI_TRY_STATUS((*file)->write(content));
+  return (*file)->commit();
+}
+
+std::string display_name(const std::string& path) { return path == "-" ? "<stdin>" : path; }
+
+Result<std::unique_ptr<std::istream>> open_input(const std::string& path) {
+  if (path == "-") {
+    // A non-owning stream over std::cin's buffer.
+    return std::unique_ptr<std::istream>(new std::istream(std::cin.rdbuf()));
+  }
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return sys_error(ErrorCategory::no_input, path, "cannot open input", errno);
+  if (S_ISDIR(st.st_mode)) return Error(ErrorCategory::no_input, quote(path) + ": cannot open input: is a directory");
+  auto in = std::make_unique<std::ifstream>(path, std::ios::binary);
+  if (!*in) return sys_error(ErrorCategory::no_input, path, "cannot open input", errno);
+  return std::unique_ptr<std::istream>(std::move(in));
+}
+
+Result<std::string> read_file(const std::string& path) {
+  auto in = open_input(path);
+  if (!in) return std::move(in).error();
+  std::string text;
+  std::array<char, 65536> buf{};
+  while ((*in)->read(buf.data(), buf.size()) || (*in)->gcount() > 0)
+    text.append(buf.data(), static_cast<std::size_t>((*in)->gcount()));
+  if ((*in)->bad()) return Error(ErrorCategory::io, quote(display_name(path)) + ": read failed");
+  return text;
+}
+
+Status make_directories(const std::string& path) {
+  if (path.empty()) return {};
+  std::string partial;
+  std::size_t pos = 0;
+  while (pos != std::string::npos) {
+    pos = path.find('/', pos + 1);
+    partial = path.substr(0, pos);
+    if (partial.empty()) continue;
+    if (::mkdir(partial.c_str(), 0700) != 0 && errno != EEXIST)
+      return sys_error(ErrorCategory::cannot_create, partial, "cannot create directory", errno);
+  }
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+    return Error(ErrorCategory::cannot_create, quote(path) + ": cannot create directory: not a directory");
+  return {};
+}
+
+Result<FileLock> FileLock::acquire(const std::string& path, int wait_seconds) {
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) return sys_error(ErrorCategory::cannot_create, path, "cannot create lock file", errno);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(wait_seconds);
+  for (;;) {
+    if (::flock(fd, LOCK_EX | LOCK_NB) == 0) return FileLock(fd);
+    if (errno != EWOULDBLOCK && errno != EINTR) {
+      int err = errno;
+      ::close(fd);
+      return sys_error(ErrorCategory::cannot_create, path, "cannot lock", err);
+    }
+    if (std::chrono::steady_clock::now() >= deadline) {
+      ::close(fd);
+      return Error(ErrorCategory::temp_fail,
+                   quote(path) + ": another run holds the lock" +
+                       (wait_seconds > 0 ? " (waited " + std::to_string(wait_seconds) + " s)" : std::string()) +
+                       "; try again later or use --wait SECONDS");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+}
+
+FileLock& FileLock::operator=(FileLock&& other) noexcept {
+  if (this != &other) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = other.fd_;
+    other.fd_ = -1;
+  }
+  return *this;
+}
+
+FileLock::~FileLock() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+}  // namespace ctishare

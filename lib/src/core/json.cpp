@@ -1,0 +1,613 @@
+// JSON reading (RapidJSON SAX into json::Value, with limits and duplicate-name
+// detection), deterministic writing, and RFC 8785 canonicalisation.
+#include "ctishare/json.h"
+
+#include <rapidjson/error/en.h>
+#include <rapidjson/memorystream.h>
+#include <rapidjson/reader.h>
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <cmath>
+#include <cstring>
+
+namespace ctishare::json {
+
+// ---------------------------------------------------------------- Value
+
+Value Value::from_double(double d) {
+  if (!std::isfinite(d)) return Value();
+  std::array<char, 32> buf{};
+  auto res = std::to_chars(buf.data(), buf.data() + buf.size(), d);
+  return Value(Number{std::string(buf.data(), res.ptr)});
+}
+
+std::optional<std::int64_t> Value::as_int64() const {
+  if (!is_number()) return std::nullopt;
+  const std::string& t = as_number().text;
+  std::int64_t out = 0;
+  auto res = std::from_chars(t.data(), t.data() + t.size(), out);
+  if (res.ec == std::errc() && res.ptr == t.data() + t.size()) return out;
+  // Forms such as 1.0 or 1e2 are integers too.
+  auto d = as_double();
+  if (!d || std::floor(*d) != *d || std::fabs(*d) > 9007199254740991.0) return std::nullopt;
+  return static_cast<std::int64_t>(*d);
+}
+
+std::optional<double> Value::as_double() const {
+  if (!is_number()) return std::nullopt;
+  const std::string& t = as_number().text;
+  double out = 0;
+  auto res = std::from_chars(t.data(), t.data() + t.size(), out);
+  if (res.ec != std::errc() || res.ptr != t.data() + t.size()) return std::nullopt;
+  return out;
+}
+
+const Value* Value::find(std::string_view name) const {
+  if (!is_object()) return nullptr;
+  for (const auto& m : as_object())
+    if (m.first == name) return &m.second;
+  return nullptr;
+}
+
+Value* Value::find(std::string_view name) {
+  return const_cast<Value*>(static_cast<const Value*>(this)->find(name));
+}
+
+std::optional<std::string_view> Value::find_string(std::string_view name) const {
+  const Value* v = find(name);
+  if (v == nullptr || !v->is_string()) return std::nullopt;
+  return std::string_view(v->as_string());
+}
+
+void Value::set(std::string_view name, Value value) {
+  if (!is_object()) v_ = Object{};
+  if (Value* existing = find(name)) {
+    *existing = std::move(value);
+    return;
+  }
+  as_object().emplace_back(std::string(name), std::move(value));
+}
+
+bool Value::erase(std::string_view name) {
+  if (!is_object()) return false;
+  auto& o = as_object();
+  auto it = std::find_if(o.begin(), o.end(), [&](const Member& m) { return m.first == name; });
+  if (it == o.end()) return false;
+  o.erase(it);
+  return true;
+}
+
+bool operator==(const Number& a, const Number& b) { return a.text == b.text; }
+
+bool operator==(const Value& a, const Value& b) { return a.v_ == b.v_; }
+
+// ---------------------------------------------------------------- reading
+
+namespace {
+
+constexpr unsigned kFlags = rapidjson::kParseValidateEncodingFlag |
+                            rapidjson::kParseNumbersAsStringsFlag;
+
+// A RapidJSON input stream over std::istream with a 64 KiB buffer, a byte
+// budget and line counting.
+class IStreamSource {
+ public:
+  using Ch = char;
+  IStreamSource(std::istream& in, std::uint64_t max_bytes) : in_(in), max_bytes_(max_bytes) {}
+
+  Ch Peek() {
+    if (pos_ == len_) fill();
+    return pos_ < len_ ? buf_[pos_] : '\0';
+  }
+  Ch Take() {
+    Ch c = Peek();
+    if (pos_ < len_) {
+      ++pos_;
+      ++count_;
+      if (c == '\n') ++line_;
+    }
+    return c;
+  }
+  std::size_t Tell() const { return static_cast<std::size_t>(count_); }
+  Ch* PutBegin() { return nullptr; }
+  void Put(Ch) {}
+  void Flush() {}
+  std::size_t PutEnd(Ch*) { return 0; }
+
+  std::uint64_t line() const { return line_; }
+  bool over_limit() const { return over_limit_; }
+  bool read_failed() const { return read_failed_; }
+
+ private:
+  void fill() {
+    if (over_limit_ || eof_) return;
+    in_.read(buf_.data(), static_cast<std::streamsize>(buf_.size()));
+    len_ = static_cast<std::size_t>(in_.gcount());
+    pos_ = 0;
+    if (len_ == 0) {
+      eof_ = true;
+      if (in_.bad()) read_failed_ = true;
+      return;
+    }
+    if (max_bytes_ != 0 && count_ + len_ > max_bytes_) {
+      // Hand out only what fits; the parser then sees a premature end.
+      len_ = static_cast<std::size_t>(max_bytes_ - count_);
+      over_limit_ = true;
+    }
+  }
+
+  std::istream& in_;
+  std::uint64_t max_bytes_;
+  std::array<char, 65536> buf_{};
+  std::size_t pos_ = 0;
+  std::size_t len_ = 0;
+  std::uint64_t count_ = 0;
+  std::uint64_t line_ = 1;
+  bool eof_ = false;
+  bool over_limit_ = false;
+  bool read_failed_ = false;
+};
+
+Status check_duplicates(const Object& o) {
+  const std::size_t n = o.size();
+  if (n < 2) return {};
+  if (n <= 16) {
+    for (std::size_t i = 1; i < n; ++i)
+      for (std::size_t j = 0; j < i; ++j)
+        if (o[i].first == o[j].first)
+          return Error(ErrorCategory::data, "duplicate member name " + quote(o[i].first));
+    return {};
+  }
+  std::vector<std::string_view> names;
+  names.reserve(n);
+  for (const auto& m : o) names.emplace_back(m.first);
+  std::sort(names.begin(), names.end());
+  auto it = std::adjacent_find(names.begin(), names.end());
+  if (it != names.end())
+    return Error(ErrorCategory::data, "duplicate member name " + quote(*it));
+  return {};
+}
+
+// SAX handler building Values; in split mode hands array elements of the
+// named top-level member to a sink one at a time.
+template <typename Source>
+class Builder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, Builder<Source>> {
+ public:
+  Builder(const Limits& limits, Source* source, std::string_view split_key, const ValueSink* sink)
+      : limits_(limits), source_(source), split_key_(split_key), sink_(sink) {}
+
+  void reset(std::uint64_t index, std::uint64_t line) {
+    root_ = Value();
+    stack_.clear();
+    element_root_ = Value();
+    splitting_ = false;
+    split_done_ = false;
+    top_index_ = index;
+    top_line_ = line;
+    element_index_ = 0;
+  }
+
+  bool Null() { return place(Value()); }
+  bool Bool(bool b) { return place(Value(b)); }
+  bool Int(int) { return fail_internal(); }
+  bool Uint(unsigned) { return fail_internal(); }
+  bool Int64(std::int64_t) { return fail_internal(); }
+  bool Uint64(std::uint64_t) { return fail_internal(); }
+  bool Double(double) { return fail_internal(); }
+  bool RawNumber(const char* s, rapidjson::SizeType len, bool) {
+    return place(Value(Number{std::string(s, len)}));
+  }
+  bool String(const char* s, rapidjson::SizeType len, bool) {
+    if (!check_string(len)) return false;
+    return place(Value(std::string(s, len)));
+  }
+  bool Key(const char* s, rapidjson::SizeType len, bool) {
+    if (!check_string(len)) return false;
+    key_.assign(s, len);
+    return true;
+  }
+  bool StartObject() { return open(Value(Object{})); }
+  bool EndObject(rapidjson::SizeType) {
+    Value* top = stack_.back();
+    Status dup = check_duplicates(top->as_object());
+    if (!dup) return fail(std::move(dup).error());
+    return close();
+  }
+  bool StartArray() {
+    if (split_key_.size() != 0 && stack_.size() == 1 && !splitting_ && !split_done_ &&
+        key_ == split_key_ && &current_root() == &root_) {
+      splitting_ = true;
+      return true;
+    }
+    return open(Value(Array{}));
+  }
+  bool EndArray(rapidjson::SizeType) {
+    if (splitting_ && stack_.size() == 1) {
+      splitting_ = false;
+      split_done_ = true;
+      return true;
+    }
+    return close();
+  }
+
+  Value take_root() { return std::move(root_); }
+  bool was_split() const { return split_done_; }
+  Error& error() { return error_; }
+  bool has_error() const { return has_error_; }
+
+ private:
+  Value& current_root() { return splitting_ ? element_root_ : root_; }
+
+  bool check_string(rapidjson::SizeType len) {
+    if (limits_.max_string_bytes != 0 && len > limits_.max_string_bytes)
+      return fail(Error(ErrorCategory::data,
+                        "string longer than the limit of " + std::to_string(limits_.max_string_bytes) +
+                            " bytes (--max-string-length)"));
+    return true;
+  }
+
+  bool fail_internal() { return fail(Error(ErrorCategory::internal, "unexpected number event")); }
+
+  bool fail(Error e) {
+    error_ = std::move(e);
+    has_error_ = true;
+    return false;
+  }
+
+  // Places a value at the current position; returns it through `placed`.
+  bool place_at(Value v, Value** placed) {
+    if (splitting_ && stack_.size() == 1) {
+      // A new element of the split array begins.
+      element_root_ = std::move(v);
+      element_line_ = source_ != nullptr ? source_->line() : 1;
+      *placed = &element_root_;
+      return true;
+    }
+    if (stack_.empty()) {
+      root_ = std::move(v);
+      *placed = &root_;
+      return true;
+    }
+    Value* top = stack_.back();
+    if (top->is_object()) {
+      auto& o = top->as_object();
+      if (limits_.max_members != 0 && o.size() >= limits_.max_members)
+        return fail(members_error());
+      o.emplace_back(std::move(key_), std::move(v));
+      key_.clear();
+      *placed = &o.back().second;
+    } else {
+      auto& a = top->as_array();
+      if (limits_.max_members != 0 && a.size() >= limits_.max_members)
+        return fail(members_error());
+      a.push_back(std::move(v));
+      *placed = &a.back();
+    }
+    return true;
+  }
+
+  Error members_error() const {
+    return Error(ErrorCategory::data, "more than " + std::to_string(limits_.max_members) +
+                                          " members in one JSON object or array");
+  }
+
+  bool place(Value v) {
+    Value* placed = nullptr;
+    if (!place_at(std::move(v), &placed)) return false;
+    if (splitting_ && stack_.size() == 1) return emit_element();
+    return true;
+  }
+
+  bool open(Value v) {
+    Value* placed = nullptr;
+    if (!place_at(std::move(v), &placed)) return false;
+    stack_.push_back(placed);
+    // Depth counts every open container, the split array included.
+    std::size_t depth = stack_.size() + (splitting_ ? 1 : 0);
+    if (limits_.max_depth != 0 && depth > limits_.max_depth)
+      return fail(Error(ErrorCategory::data, "JSON nested deeper than the limit of " +
+                                                 std::to_string(limits_.max_depth) + " levels (--max-depth)"));
+    return true;
+  }
+
+  bool close() {
+    stack_.pop_back();
+    if (splitting_ && stack_.size() == 1) return emit_element();
+    return true;
+  }
+
+  bool emit_element() {
+    StreamEvent ev{StreamEvent::Kind::element, element_line_, element_index_++};
+    Status s = (*sink_)(std::move(element_root_), ev);
+    element_root_ = Value();
+    if (!s) return fail(std::move(s).error());
+    return true;
+  }
+
+  const Limits& limits_;
+  Source* source_;
+  std::string_view split_key_;
+  const ValueSink* sink_;
+  Value root_;
+  Value element_root_;
+  std::vector<Value*> stack_;
+  std::string key_;
+  bool splitting_ = false;
+  bool split_done_ = false;
+  std::uint64_t top_index_ = 0;
+  std::uint64_t top_line_ = 1;
+  std::uint64_t element_index_ = 0;
+  std::uint64_t element_line_ = 1;
+  Error error_{ErrorCategory::internal, {}};
+  bool has_error_ = false;
+};
+
+Error syntax_error(const rapidjson::ParseResult& r, std::uint64_t line) {
+  std::string msg = "invalid JSON at byte " + std::to_string(r.Offset());
+  if (line != 0) msg += " (line " + std::to_string(line) + ")";
+  msg += ": ";
+  std::string what = rapidjson::GetParseError_En(r.Code());
+  if (!what.empty()) what[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(what[0])));
+  if (!what.empty() && what.back() == '.') what.pop_back();
+  return Error(ErrorCategory::data, msg + what);
+}
+
+}  // namespace
+
+Result<Value> parse(std::string_view text, const Limits& limits) {
+  if (limits.max_document_bytes != 0 && text.size() > limits.max_document_bytes)
+    return Error(ErrorCategory::data, "input larger than the limit of " +
+                                          std::to_string(limits.max_document_bytes) + " bytes (--max-input-size)");
+  rapidjson::MemoryStream ms(text.data(), text.size());
+  Builder<IStreamSource> builder(limits, nullptr, {}, nullptr);
+  rapidjson::Reader reader;
+  rapidjson::ParseResult r = reader.Parse<kFlags>(ms, builder);
+  if (builder.has_error()) return std::move(builder.error());
+  if (r.IsError()) return syntax_error(r, 0);
+  return builder.take_root();
+}
+
+Status parse_stream(std::istream& in, const Limits& limits, std::string_view split_array_key,
+                    const ValueSink& on_value) {
+  IStreamSource src(in, limits.max_document_bytes);
+  Builder<IStreamSource> builder(limits, &src, split_array_key, &on_value);
+  rapidjson::Reader reader;
+  std::uint64_t index = 0;
+  // A UTF-8 byte order mark is allowed at the very start (RFC 8259 §8.1).
+  if (static_cast<unsigned char>(src.Peek()) == 0xEF) {
+    src.Take();
+    if (static_cast<unsigned char>(src.Take()) != 0xBB || static_cast<unsigned char>(src.Take()) != 0xBF)
+      return Error(ErrorCategory::data, "invalid JSON at byte 0: invalid encoding");
+  }
+  for (;;) {
+    char c = src.Peek();
+    while (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
+      src.Take();
+      c = src.Peek();
+    }
+    if (c == '\0') break;
+    const std::uint64_t line = src.line();
+    builder.reset(index, line);
+    rapidjson::ParseResult r = reader.Parse<kFlags | rapidjson::kParseStopWhenDoneFlag>(src, builder);
+    if (builder.has_error()) return std::move(builder.error());
+    if (src.read_failed()) return Error(ErrorCategory::io, "read failed");
+    if (src.over_limit())
+      return Error(ErrorCategory::data, "input larger than the limit of " +
+                                            std::to_string(limits.max_document_bytes) + " bytes (--max-input-size)");
+    if (r.IsError()) return syntax_error(r, src.line());
+    StreamEvent ev{builder.was_split() ? StreamEvent::Kind::envelope : StreamEvent::Kind::value, line, index};
+    CTI_TRY_STATUS(on_value(builder.take_root(), ev));
+    ++index;
+  }
+  if (src.read_failed()) return Error(ErrorCategory::io, "read failed");
+  return {};
+}
+
+// ---------------------------------------------------------------- writing
+
+void write_string(std::string_view s, std::string& out) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out += '"';
+  std::size_t start = 0;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    out.append(s.data() + start, i - start);
+    start = i + 1;
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\b': out += "\\b"; break;
+      case '\f': out += "\\f"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        out += "\\u00";
+        out += kHex[c >> 4];
+        out += kHex[c & 0xF];
+    }
+  }
+  out.append(s.data() + start, s.size() - start);
+  out += '"';
+}
+
+namespace {
+void newline(std::string& out, int depth) {
+  out += '\n';
+  out.append(static_cast<std::size_t>(depth) * 2, ' ');
+}
+}  // namespace
+
+void write(const Value& v, std::string& out, Layout layout, int indent) {
+  const bool pretty = layout == Layout::pretty;
+  switch (v.kind()) {
+    case Value::Kind::null: out += "null"; return;
+    case Value::Kind::boolean: out += v.as_bool() ? "true" : "false"; return;
+    case Value::Kind::number: out += v.as_number().text; return;
+    case Value::Kind::string: write_string(v.as_string(), out); return;
+    case Value::Kind::array: {
+      const auto& a = v.as_array();
+      out += '[';
+      for (std::size_t i = 0; i < a.size(); ++i) {
+        if (i != 0) out += ',';
+        if (pretty) newline(out, indent + 1);
+        write(a[i], out, layout, indent + 1);
+      }
+      if (pretty && !a.empty()) newline(out, indent);
+      out += ']';
+      return;
+    }
+    case Value::Kind::object: {
+      const auto& o = v.as_object();
+      out += '{';
+      for (std::size_t i = 0; i < o.size(); ++i) {
+        if (i != 0) out += ',';
+        if (pretty) newline(out, indent + 1);
+        write_string(o[i].first, out);
+        out += pretty ? ": " : ":";
+        write(o[i].second, out, layout, indent + 1);
+      }
+      if (pretty && !o.empty()) newline(out, indent);
+      out += '}';
+      return;
+    }
+  }
+}
+
+std::string to_string(const Value& value, Layout layout) {
+  std::string out;
+  write(value, out, layout);
+  return out;
+}
+
+// ---------------------------------------------------------------- RFC 8785
+
+namespace {
+
+std::u16string utf16(std::string_view s) {
+  std::u16string out;
+  out.reserve(s.size());
+  for (std::size_t i = 0; i < s.size();) {
+    auto c = static_cast<unsigned char>(s[i]);
+    char32_t cp = 0;
+    std::size_t n = 1;
+    if (c < 0x80) cp = c;
+    else if ((c >> 5) == 0x6) { cp = c & 0x1F; n = 2; }
+    else if ((c >> 4) == 0xE) { cp = c & 0x0F; n = 3; }
+    else { cp = c & 0x07; n = 4; }
+    for (std::size_t k = 1; k < n && i + k < s.size(); ++k)
+      cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3F);
+    i += n;
+    if (cp >= 0x10000) {
+      cp -= 0x10000;
+      out += static_cast<char16_t>(0xD800 + (cp >> 10));
+      out += static_cast<char16_t>(0xDC00 + (cp & 0x3FF));
+    } else {
+      out += static_cast<char16_t>(cp);
+    }
+  }
+  return out;
+}
+
+// ECMAScript Number.prototype.toString for a finite double (RFC 8785 §3.2.2.3).
+std::string es_number(double d) {
+  if (d == 0) return "0";
+  std::string out;
+  if (d < 0) {
+    out += '-';
+    d = -d;
+  }
+  std::array<char, 64> buf{};
+  auto res = std::to_chars(buf.data(), buf.data() + buf.size(), d, std::chars_format::scientific);
+  std::string_view sci(buf.data(), static_cast<std::size_t>(res.ptr - buf.data()));
+  auto epos = sci.find('e');
+  std::string digits;
+  for (char ch : sci.substr(0, epos))
+    if (ch != '.') digits += ch;
+  int exp10 = 0;
+  std::string_view es = sci.substr(epos + 1);
+  std::from_chars(es.data() + (es[0] == '+' ? 1 : 0), es.data() + es.size(), exp10);
+  const int k = static_cast<int>(digits.size());
+  const int n = exp10 + 1;
+  if (k <= n && n <= 21) {
+    out += digits;
+    out.append(static_cast<std::size_t>(n - k), '0');
+  } else if (0 < n && n <= 21) {
+    out += digits.substr(0, static_cast<std::size_t>(n));
+    out += '.';
+    out += digits.substr(static_cast<std::size_t>(n));
+  } else if (-6 < n && n <= 0) {
+    out += "0.";
+    out.append(static_cast<std::size_t>(-n), '0');
+    out += digits;
+  } else {
+    out += digits[0];
+    if (k > 1) {
+      out += '.';
+      out += digits.substr(1);
+    }
+    out += 'e';
+    out += (n - 1) >= 0 ? '+' : '-';
+    out += std::to_string(std::abs(n - 1));
+  }
+  return out;
+}
+
+Status canonical(const Value& v, std::string& out) {
+  switch (v.kind()) {
+    case Value::Kind::null:
+    case Value::Kind::boolean:
+    case Value::Kind::string: write(v, out); return {};
+    case Value::Kind::number: {
+      auto d = v.as_double();
+      if (!d || !std::isfinite(*d))
+        return Error(ErrorCategory::data, "number " + quote(v.as_number().text) + " is not a finite double");
+      out += es_number(*d);
+      return {};
+    }
+    case Value::Kind::array: {
+      out += '[';
+      bool first = true;
+      for (const auto& e : v.as_array()) {
+        if (!first) out += ',';
+        first = false;
+        CTI_TRY_STATUS(canonical(e, out));
+      }
+      out += ']';
+      return {};
+    }
+    case Value::Kind::object: {
+      const auto& o = v.as_object();
+      std::vector<std::pair<std::u16string, const Member*>> sorted;
+      sorted.reserve(o.size());
+      for (const auto& m : o) sorted.emplace_back(utf16(m.first), &m);
+      std::sort(sorted.begin(), sorted.end(),
+                [](const auto& a, const auto& b) { return a.first < b.first; });
+      out += '{';
+      bool first = true;
+      for (const auto& [key, m] : sorted) {
+        if (!first) out += ',';
+        first = false;
+        write_string(m->first, out);
+        out += ':';
+        CTI_TRY_STATUS(canonical(m->second, out));
+      }
+      out += '}';
+      return {};
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
+Result<std::string> canonicalize(const Value& value) {
+  std::string out;
+  CTI_TRY_STATUS(canonical(value, out));
+  return out;
+}
+
+}  // namespace ctishare::json

@@ -1,0 +1,180 @@
+// Framing-agnostic STIX reading on top of json::parse_stream, and the
+// deterministic bundle/NDJSON writer.
+#include "ctishare/bundle.h"
+
+#include <openssl/evp.h>
+
+#include <algorithm>
+#include <array>
+
+namespace ctishare::stix {
+
+std::string Origin::where() const {
+  return "object " + std::to_string(index + 1) + " (line " + std::to_string(line) + ")";
+}
+
+Status read_objects(std::istream& in, const ReadOptions& options, const ObjectSink& sink) {
+  std::uint64_t count = 0;
+  auto deliver = [&](json::Value&& v, std::uint64_t line) -> Status {
+    Origin origin{line, count};
+    if (options.limits.max_objects != 0 && count >= options.limits.max_objects)
+      return Error(ErrorCategory::data, "more than " + std::to_string(options.limits.max_objects) +
+                                            " objects in the input (--max-objects)");
+    ++count;
+    auto obj = Object::from_json(std::move(v));
+    if (!obj) return std::move(obj).error().with_context(origin.where());
+    return sink(std::move(*obj), origin);
+  };
+  auto on_value = [&](json::Value&& v, const json::StreamEvent& ev) -> Status {
+    using Kind = json::StreamEvent::Kind;
+    if (ev.kind == Kind::element) return deliver(std::move(v), ev.line);
+    if (ev.kind == Kind::envelope) {
+      // The rest of a top-level object whose "objects" array was streamed.
+      auto type = v.find_string("type");
+      if (!type || *type != "bundle")
+        return Error(ErrorCategory::data, "top-level object at line " + std::to_string(ev.line) +
+                                              " has an 'objects' array but is not a bundle");
+      if (v.find("objects") != nullptr) return Error(ErrorCategory::data, "bundle has duplicate member name 'objects'");
+      auto id = v.find_string("id");
+      if (!id || id->rfind("bundle--", 0) != 0)
+        return Error(ErrorCategory::data, "bundle at line " + std::to_string(ev.line) + " has no 'bundle--' id");
+      return {};
+    }
+    if (v.is_array()) {
+      for (auto& e : v.as_array()) CTI_TRY_STATUS(deliver(std::move(e), ev.line));
+      return {};
+    }
+    if (!v.is_object())
+      return Error(ErrorCategory::data, "top-level value at line " + std::to_string(ev.line) +
+                                            " is not a STIX object, bundle or array");
+    auto type = v.find_string("type");
+    if (type && *type == "bundle") {
+      // A bundle without an "objects" array (empty bundles omit it).
+      const json::Value* objs = v.find("objects");
+      if (objs != nullptr) return Error(ErrorCategory::data, "bundle 'objects' is not an array");
+      auto id = v.find_string("id");
+      if (!id || id->rfind("bundle--", 0) != 0)
+        return Error(ErrorCategory::data, "bundle at line " + std::to_string(ev.line) + " has no 'bundle--' id");
+      return {};
+    }
+    return deliver(std::move(v), ev.line);
+  };
+  return json::parse_stream(in, options.limits, "objects", on_value);
+}
+
+Result<std::vector<Object>> read_all(std::istream& in, const ReadOptions& options) {
+  std::vector<Object> out;
+  Status s = read_objects(in, options, [&](Object&& o, const Origin&) -> Status {
+    out.push_back(std::move(o));
+    return {};
+  });
+  if (!s) return std::move(s).error();
+  return out;
+}
+
+BundleWriter::BundleWriter(Sink& sink, OutputFraming framing, json::Layout layout, std::string bundle_id)
+    : sink_(sink), framing_(framing), layout_(layout), bundle_id_(std::move(bundle_id)) {}
+
+Status BundleWriter::maybe_flush() {
+  if (buf_.size() < (1U << 18)) return {};
+  Status s = sink_.write(buf_);
+  buf_.clear();
+  return s;
+}
+
+Status BundleWriter::add_serialized(std::string_view compact_object) {
+  if (framing_ == OutputFraming::ndjson) {
+    buf_ += compact_object;
+    buf_ += '\n';
+    ++count_;
+    return maybe_flush();
+  }
+  if (layout_ == json::Layout::pretty) {
+    auto v = json::parse(compact_object, json::Limits{0, 0, 0, 0, 0});  // our own output: no limits
+    if (!v) return std::move(v).error();
+    return add(*v);
+  }
+  if (!started_) {
+    buf_ += "{\"type\":\"bundle\",\"id\":";
+    json::write_string(bundle_id_, buf_);
+    buf_ += ",\"objects\":[\n";
+    started_ = true;
+  } else {
+    buf_ += ",\n";
+  }
+  buf_ += compact_object;
+  ++count_;
+  return maybe_flush();
+}
+
+Status BundleWriter::add(const json::Value& object) {
+  if (framing_ == OutputFraming::ndjson || layout_ == json::Layout::compact) {
+    std::string s;
+    json::write(object, s);
+    return add_serialized(s);
+  }
+  if (!started_) {
+    buf_ += "{\n  \"type\": \"bundle\",\n  \"id\": ";
+    json::write_string(bundle_id_, buf_);
+    buf_ += ",\n  \"objects\": [\n    ";
+    started_ = true;
+  } else {
+    buf_ += ",\n    ";
+  }
+  json::write(object, buf_, json::Layout::pretty, 2);
+  ++count_;
+  return maybe_flush();
+}
+
+Status BundleWriter::finish() {
+  if (framing_ == OutputFraming::bundle) {
+    if (!started_) {
+      // An empty bundle: "objects" is omitted because a STIX list must not
+      // be empty (§2.12).
+      if (layout_ == json::Layout::pretty) {
+        buf_ += "{\n  \"type\": \"bundle\",\n  \"id\": ";
+        json::write_string(bundle_id_, buf_);
+        buf_ += "\n}\n";
+      } else {
+        buf_ += "{\"type\":\"bundle\",\"id\":";
+        json::write_string(bundle_id_, buf_);
+        buf_ += "}\n";
+      }
+    } else {
+      buf_ += layout_ == json::Layout::pretty ? "\n  ]\n}\n" : "\n]}\n";
+    }
+  }
+  Status s = sink_.write(buf_);
+  buf_.clear();
+  return s;
+}
+
+BundleIdDigest::BundleIdDigest() : ctx_(EVP_MD_CTX_new()) {
+  EVP_DigestInit_ex(static_cast<EVP_MD_CTX*>(ctx_), EVP_sha256(), nullptr);
+}
+
+BundleIdDigest::~BundleIdDigest() { EVP_MD_CTX_free(static_cast<EVP_MD_CTX*>(ctx_)); }
+
+void BundleIdDigest::add(std::string_view id, std::string_view version) {
+  auto* c = static_cast<EVP_MD_CTX*>(ctx_);
+  EVP_DigestUpdate(c, id.data(), id.size());
+  EVP_DigestUpdate(c, "\n", 1);
+  EVP_DigestUpdate(c, version.data(), version.size());
+  EVP_DigestUpdate(c, "\n", 1);
+}
+
+std::string BundleIdDigest::finish() {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned len = 0;
+  EVP_DigestFinal_ex(static_cast<EVP_MD_CTX*>(ctx_), md, &len);
+  // A version-4 UUID whose pseudo-random bits come from the digest: the same
+  // content gives the same id, and the id has the form STIX recommends for
+  // bundles (§2.9).
+  std::array<std::uint8_t, 16> b{};
+  std::copy(md, md + 16, b.begin());
+  b[6] = static_cast<std::uint8_t>((b[6] & 0x0F) | 0x40);
+  b[8] = static_cast<std::uint8_t>((b[8] & 0x3F) | 0x80);
+  return "bundle--" + Uuid(b).to_string();
+}
+
+}  // namespace ctishare::stix

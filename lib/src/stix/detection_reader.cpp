@@ -1,0 +1,467 @@
+// Detection rows from CSV (RFC 4180), TSV, NDJSON and the command line.
+#include "detection_reader.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <cstdlib>
+
+#include "ctishare/file.h"
+#include "ctishare/marking.h"
+#include "ctishare/time.h"
+
+namespace ctishare::stix::detail {
+
+namespace {
+
+enum Field { kValue, kConfidence, kType, kLabels, kDescription, kFirstSeen, kLastSeen, kValidUntil, kTlp, kFieldCount };
+constexpr std::string_view kFieldNames[kFieldCount] = {"value",     "confidence", "type",        "labels", "description",
+                                                       "first_seen", "last_seen",  "valid_until", "tlp"};
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
+  return s;
+}
+
+int field_index(std::string_view name) {
+  std::string n(trim(name));
+  std::transform(n.begin(), n.end(), n.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  for (int i = 0; i < kFieldCount; ++i)
+    if (kFieldNames[i] == n) return i;
+  return -1;
+}
+
+// Splits one CSV record (which may span lines when quoted fields hold
+// newlines) into fields. Returns false when a quote is left open.
+bool split_csv(std::string_view rec, std::vector<std::string>& out) {
+  out.clear();
+  std::string cur;
+  bool quoted = false, was_quoted = false;
+  for (std::size_t i = 0; i < rec.size(); ++i) {
+    char c = rec[i];
+    if (quoted) {
+      if (c == '"') {
+        if (i + 1 < rec.size() && rec[i + 1] == '"') {
+          cur += '"';
+          ++i;
+        } else {
+          quoted = false;
+        }
+      } else {
+        cur += c;
+      }
+    } else if (c == '"' && trim(cur).empty()) {
+      cur.clear();
+      quoted = was_quoted = true;
+    } else if (c == ',') {
+      out.push_back(was_quoted ? cur : std::string(trim(cur)));
+      cur.clear();
+      was_quoted = false;
+    } else {
+      cur += c;
+    }
+  }
+  if (quoted) return false;
+  out.push_back(was_quoted ? cur : std::string(trim(cur)));
+  return true;
+}
+
+void split_tsv(std::string_view rec, std::vector<std::string>& out) {
+  out.clear();
+  std::size_t start = 0;
+  for (;;) {
+    auto tab = rec.find('\t', start);
+    out.emplace_back(trim(rec.substr(start, tab == std::string_view::npos ? std::string_view::npos : tab - start)));
+    if (tab == std::string_view::npos) break;
+    start = tab + 1;
+  }
+}
+
+bool ends_with(std::string_view s, std::string_view suffix) {
+  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
+}
+
+class Reader {
+ public:
+  Reader(const GenerateOptions& options, DetectionSet& set, const DiagnosticSink& diag)
+      : options_(options), set_(set), diag_(diag) {}
+
+  Status read_input(const std::string& path);
+  void add_cli_values();
+
+ private:
+  struct RowFields {
+    std::string_view f[kFieldCount];
+    bool has[kFieldCount] = {};
+    std::vector<std::string> label_list;  // NDJSON arrays
+  };
+
+  void row_error(std::uint64_t line, const std::string& message) {
+    ++set_.invalid;
+    diag_(Severity::error, quote(set_.sources[source_]) + ": line " + std::to_string(line) + ": " + message);
+  }
+  void process_row(const RowFields& row, std::uint64_t line);
+  Status read_delimited(std::istream& in, std::string first, bool tsv);
+  Status read_ndjson(std::istream& in, std::string first);
+  std::uint32_t intern(Attributes&& a);
+
+  const GenerateOptions& options_;
+  DetectionSet& set_;
+  const DiagnosticSink& diag_;
+  std::uint32_t source_ = 0;
+  std::unordered_map<std::string, std::uint32_t> interned_;
+};
+
+std::uint32_t Reader::intern(Attributes&& a) {
+  std::string key;
+  for (const auto& l : a.labels) {
+    key += l;
+    key += '\x1e';
+  }
+  key += '\x1f';
+  key += a.description;
+  key += '\x1f';
+  key += a.first_seen;
+  key += '\x1f';
+  key += a.last_seen;
+  key += '\x1f';
+  key += a.valid_until;
+  key += '\x1f';
+  key += std::to_string(a.tlp);
+  auto it = interned_.find(key);
+  if (it != interned_.end()) return it->second;
+  auto index = static_cast<std::uint32_t>(set_.attributes.size());
+  set_.attributes.push_back(std::move(a));
+  interned_.emplace(std::move(key), index);
+  return index;
+}
+
+void Reader::process_row(const RowFields& row, std::uint64_t line) {
+  ++set_.rows;
+  std::string_view value = trim(row.f[kValue]);
+  if (!row.has[kValue] || value.empty()) return row_error(line, "missing value");
+  std::optional<ObservableType> hint;
+  bool any_hash = false;
+  if (row.has[kType] && !trim(row.f[kType]).empty()) {
+    hint = parse_observable_type(trim(row.f[kType]), &any_hash);
+    if (!hint)
+      return row_error(line, "unknown type " + quote(trim(row.f[kType])) +
+                                 " (expected domain, url, ipv4, ipv6, email, md5, sha1, sha256, sha512 or hash)");
+  }
+  auto observable = classify_observable(value, hint, any_hash);
+  if (!observable) return row_error(line, observable.error().message());
+  if (!row.has[kConfidence] || trim(row.f[kConfidence]).empty()) return row_error(line, quote(value) + ": missing confidence");
+  auto conf = parse_confidence(trim(row.f[kConfidence]));
+  if (!conf) return row_error(line, quote(value) + ": " + conf.error().message());
+  if (options_.scale == ConfidenceScale::unit && conf->unit < 0)
+    return row_error(line, quote(value) + ": confidence " + quote(trim(row.f[kConfidence])) + " is above 1 (--confidence-scale unit)");
+  if (conf->percent < 0)
+    return row_error(line, quote(value) + ": confidence " + quote(trim(row.f[kConfidence])) + " is above 100");
+
+  Attributes a;
+  auto add_label = [&](std::string_view l) -> bool {
+    l = trim(l);
+    if (l.empty()) return true;
+    if (std::any_of(l.begin(), l.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20; })) return false;
+    if (std::find(a.labels.begin(), a.labels.end(), l) == a.labels.end()) a.labels.emplace_back(l);
+    return true;
+  };
+  for (const auto& l : row.label_list)
+    if (!add_label(l)) return row_error(line, quote(value) + ": control character in a label");
+  if (row.has[kLabels]) {
+    std::string_view rest = row.f[kLabels];
+    while (!rest.empty()) {
+      auto semi = rest.find(';');
+      if (!add_label(rest.substr(0, semi))) return row_error(line, quote(value) + ": control character in a label");
+      if (semi == std::string_view::npos) break;
+      rest.remove_prefix(semi + 1);
+    }
+  }
+  if (row.has[kDescription]) {
+    a.description = std::string(trim(row.f[kDescription]));
+    if (options_.limits.max_string_bytes != 0 && a.description.size() > options_.limits.max_string_bytes)
+      return row_error(line, quote(value) + ": description longer than the limit (--max-string-length)");
+  }
+  struct TimeField {
+    Field field;
+    std::string* out;
+  };
+  for (auto [field, out] : {TimeField{kFirstSeen, &a.first_seen}, TimeField{kLastSeen, &a.last_seen}, TimeField{kValidUntil, &a.valid_until}}) {
+    if (!row.has[field] || trim(row.f[field]).empty()) continue;
+    auto t = normalise_detection_time(trim(row.f[field]));
+    if (!t) return row_error(line, quote(value) + ": " + std::string(kFieldNames[field]) + ": " + t.error().message());
+    *out = std::move(*t);
+  }
+  if (!a.valid_until.empty() && !a.first_seen.empty() &&
+      !(*Timestamp::parse(a.first_seen) < *Timestamp::parse(a.valid_until)))
+    return row_error(line, quote(value) + ": valid_until must be later than first_seen");
+  if (row.has[kTlp] && !trim(row.f[kTlp]).empty()) {
+    auto tlp = parse_tlp(trim(row.f[kTlp]));
+    if (!tlp) return row_error(line, quote(value) + ": unknown TLP level " + quote(trim(row.f[kTlp])) +
+                                         " (expected clear, green, amber, amber+strict or red)");
+    a.tlp = static_cast<int>(*tlp);
+  }
+
+  Record r;
+  r.value_offset = set_.pool.size();
+  r.value_length = static_cast<std::uint32_t>(observable->value.size());
+  set_.pool += observable->value;
+  r.attributes = intern(std::move(a));
+  r.source = source_;
+  r.line = static_cast<std::uint32_t>(line);
+  r.raw_confidence = conf->raw;
+  r.type = static_cast<std::uint8_t>(observable->type);
+  r.confidence_unit = static_cast<std::int16_t>(conf->unit);
+  r.confidence_percent = static_cast<std::int16_t>(conf->percent);
+  set_.records.push_back(r);
+}
+
+Status Reader::read_delimited(std::istream& in, std::string first, bool tsv) {
+  const std::string& name = set_.sources[source_];
+  std::vector<std::string> cells;
+  if (tsv) split_tsv(first, cells);
+  else if (!split_csv(first, cells)) return Error(ErrorCategory::data, quote(name) + ": line 1: unterminated quote in the header");
+  std::vector<int> column(cells.size(), -1);
+  bool seen[kFieldCount] = {};
+  for (std::size_t i = 0; i < cells.size(); ++i) {
+    int f = field_index(cells[i]);
+    if (f >= 0) {
+      if (seen[f]) return Error(ErrorCategory::data, quote(name) + ": line 1: duplicate column " + quote(kFieldNames[f]));
+      seen[f] = true;
+    } else {
+      diag_(Severity::warning, quote(name) + ": line 1: ignoring unknown column " + quote(trim(cells[i])));
+    }
+    column[i] = f;
+  }
+  for (Field req : {kValue, kConfidence})
+    if (!seen[req])
+      return Error(ErrorCategory::data, quote(name) + ": line 1: the header has no " + quote(kFieldNames[req]) +
+                                            " column (a header with 'value' and 'confidence' is required)");
+  std::string line;
+  std::uint64_t lineno = 1;
+  while (std::getline(in, line)) {
+    const std::uint64_t start = ++lineno;
+    if (!tsv) {
+      // A quoted field may hold newlines: join lines until the quotes balance.
+      while (std::count(line.begin(), line.end(), '"') % 2 != 0) {
+        std::string more;
+        if (!std::getline(in, more)) break;
+        ++lineno;
+        line += '\n';
+        line += more;
+      }
+    }
+    std::string_view t = trim(line);
+    if (t.empty() || t[0] == '#') continue;
+    if (tsv) split_tsv(line, cells);
+    else if (!split_csv(line, cells)) {
+      ++set_.rows;
+      row_error(start, "unterminated quote");
+      continue;
+    }
+    if (cells.size() != column.size()) {
+      ++set_.rows;
+      row_error(start, "row has " + std::to_string(cells.size()) + " fields, the header has " + std::to_string(column.size()));
+      continue;
+    }
+    RowFields row;
+    for (std::size_t i = 0; i < cells.size(); ++i)
+      if (column[i] >= 0) {
+        row.f[column[i]] = cells[i];
+        row.has[column[i]] = true;
+      }
+    process_row(row, start);
+  }
+  if (in.bad()) return Error(ErrorCategory::io, quote(name) + ": read failed");
+  return {};
+}
+
+Status Reader::read_ndjson(std::istream& in, std::string line) {
+  std::uint64_t lineno = 0;
+  bool first = true;
+  std::vector<std::string> warned;
+  do {
+    if (!first && !std::getline(in, line)) break;
+    first = false;
+    ++lineno;
+    std::string_view t = trim(line);
+    if (t.empty()) continue;
+    auto v = json::parse(t, options_.limits);
+    if (!v) {
+      ++set_.rows;
+      row_error(lineno, v.error().message());
+      continue;
+    }
+    if (!v->is_object()) {
+      ++set_.rows;
+      row_error(lineno, "not a JSON object");
+      continue;
+    }
+    RowFields row;
+    bool bad = false;
+    for (const auto& [key, val] : v->as_object()) {
+      int f = field_index(key);
+      if (f < 0) {
+        if (std::find(warned.begin(), warned.end(), key) == warned.end()) {
+          warned.push_back(key);
+          diag_(Severity::warning, quote(set_.sources[source_]) + ": line " + std::to_string(lineno) +
+                                       ": ignoring unknown field " + quote(key));
+        }
+        continue;
+      }
+      if (val.is_null()) continue;
+      if (f == kLabels && val.is_array()) {
+        for (const auto& l : val.as_array()) {
+          if (!l.is_string()) bad = true;
+          else row.label_list.push_back(l.as_string());
+        }
+        continue;
+      }
+      if (val.is_string()) row.f[f] = val.as_string();
+      else if (val.is_number() && f == kConfidence) row.f[f] = val.as_number().text;
+      else bad = true;
+      row.has[f] = true;
+      if (bad) {
+        ++set_.rows;
+        row_error(lineno, "field " + quote(key) + " has the wrong JSON type");
+        break;
+      }
+    }
+    if (!bad) process_row(row, lineno);
+  } while (true);
+  if (in.bad()) return Error(ErrorCategory::io, quote(set_.sources[source_]) + ": read failed");
+  return {};
+}
+
+Status Reader::read_input(const std::string& path) {
+  source_ = static_cast<std::uint32_t>(set_.sources.size());
+  set_.sources.push_back(display_name(path));
+  auto in = open_input(path);
+  if (!in) return std::move(in).error();
+  std::istream& s = **in;
+  std::string first;
+  // The first non-blank line decides the format when nothing else does.
+  while (std::getline(s, first) && trim(first).empty()) {
+  }
+  if (trim(first).empty()) return {};  // empty input: nothing to do
+  if (first.size() >= 3 && static_cast<unsigned char>(first[0]) == 0xEF) first.erase(0, 3);  // UTF-8 BOM
+  DetectionFormat format = options_.format;
+  if (format == DetectionFormat::automatic) {
+    if (ends_with(path, ".csv")) format = DetectionFormat::csv;
+    else if (ends_with(path, ".tsv") || ends_with(path, ".tab")) format = DetectionFormat::tsv;
+    else if (ends_with(path, ".ndjson") || ends_with(path, ".jsonl")) format = DetectionFormat::ndjson;
+    else if (trim(first)[0] == '{') format = DetectionFormat::ndjson;
+    else if (first.find('\t') != std::string::npos) format = DetectionFormat::tsv;
+    else format = DetectionFormat::csv;
+  }
+  switch (format) {
+    case DetectionFormat::ndjson: return read_ndjson(s, std::move(first));
+    case DetectionFormat::tsv: return read_delimited(s, std::move(first), true);
+    default: return read_delimited(s, std::move(first), false);
+  }
+}
+
+void Reader::add_cli_values() {
+  source_ = static_cast<std::uint32_t>(set_.sources.size());
+  set_.sources.push_back("<command line>");
+  std::uint64_t n = 0;
+  for (const auto& [value, confidence] : options_.cli_values) {
+    RowFields row;
+    row.f[kValue] = value;
+    row.has[kValue] = true;
+    row.f[kConfidence] = confidence;
+    row.has[kConfidence] = true;
+    process_row(row, ++n);
+  }
+}
+
+}  // namespace
+
+std::string DetectionSet::where(const Record& r) const {
+  return quote(sources[r.source]) + ": line " + std::to_string(r.line);
+}
+
+Result<std::string> normalise_detection_time(std::string_view text) {
+  if (text.size() == 10 && text[4] == '-' && text[7] == '-') {
+    std::string full = std::string(text) + "T00:00:00Z";
+    auto t = Timestamp::parse(full);
+    if (!t) return Error(ErrorCategory::data, "invalid date " + quote(text));
+    return full;
+  }
+  auto t = Timestamp::parse(text);
+  if (!t) return std::move(t).error();
+  return std::string(text);
+}
+
+Result<Confidence> parse_confidence(std::string_view text) {
+  auto bad = [&](std::string_view why) { return Error(ErrorCategory::data, "confidence " + quote(text) + " " + std::string(why)); };
+  std::string_view s = text;
+  if (!s.empty() && s[0] == '+') s.remove_prefix(1);
+  if (!s.empty() && s[0] == '-') return bad("is negative");
+  std::string digits;
+  int exp10 = 0;
+  std::size_t i = 0;
+  bool any = false;
+  while (i < s.size() && s[i] >= '0' && s[i] <= '9') {
+    digits += s[i++];
+    any = true;
+  }
+  if (i < s.size() && s[i] == '.') {
+    ++i;
+    while (i < s.size() && s[i] >= '0' && s[i] <= '9') {
+      digits += s[i++];
+      --exp10;
+      any = true;
+    }
+  }
+  if (!any) return bad("is not a number");
+  if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
+    ++i;
+    int e = 0;
+    auto res = std::from_chars(s.data() + i + (i < s.size() && s[i] == '+' ? 1 : 0), s.data() + s.size(), e);
+    if (res.ec != std::errc() || res.ptr != s.data() + s.size() || e > 1000 || e < -1000) return bad("is not a number");
+    exp10 += e;
+    i = s.size();
+  }
+  if (i != s.size()) return bad("is not a number");
+  digits.erase(0, std::min(digits.find_first_not_of('0'), digits.size()));
+  Confidence c;
+  c.raw = std::strtod(std::string(s).c_str(), nullptr);
+  // round(digits x 10^(exp10 + shift)), half away from zero; -1 above 100.
+  auto scaled = [&](int shift) -> int {
+    if (digits.empty()) return 0;
+    int e = exp10 + shift;
+    auto n = static_cast<int>(digits.size());
+    if (e >= 0) {
+      if (n + e > 3) return -1;
+      int v = std::atoi(digits.c_str());
+      for (int k = 0; k < e; ++k) v *= 10;
+      return v > 100 ? -1 : v;
+    }
+    int k = -e;
+    int whole = 0;
+    char dropped = '0';
+    if (k >= n) {
+      dropped = k == n ? digits[0] : '0';
+    } else {
+      if (n - k > 3) return -1;
+      whole = std::atoi(digits.substr(0, static_cast<std::size_t>(n - k)).c_str());
+      dropped = digits[static_cast<std::size_t>(n - k)];
+    }
+    int v = whole + (dropped >= '5' ? 1 : 0);
+    return v > 100 ? -1 : v;
+  };
+  c.unit = c.raw <= 1.0 ? scaled(2) : -1;
+  c.percent = scaled(0);
+  return c;
+}
+
+Status read_detections(const GenerateOptions& options, DetectionSet& set, const DiagnosticSink& diagnostics) {
+  Reader reader(options, set, diagnostics);
+  for (const auto& path : options.inputs) CTI_TRY_STATUS(reader.read_input(path));
+  if (!options.cli_values.empty()) reader.add_cli_values();
+  return {};
+}
+
+}  // namespace ctishare::stix::detail

@@ -1,0 +1,650 @@
+// stix-gen's engine: plan each indicator against the state (new, new
+// version, unchanged, renewed), write identity, indicators and markings
+// sorted by id, and hand back the new state to save after the output.
+// Memory stays near 100 bytes per detection: values live in one pool,
+// timestamps are interned, patterns are rebuilt when needed.
+#include "ctishare/generator.h"
+
+#include <openssl/evp.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <deque>
+#include <fstream>
+#include <map>
+#include <numeric>
+#include <set>
+#include <unordered_map>
+
+#include "ctishare/observable.h"
+#include "ctishare/uuid.h"
+#include "detection_reader.h"
+
+namespace ctishare::stix {
+
+using detail::Attributes;
+using detail::DetectionSet;
+using detail::Record;
+
+namespace {
+
+constexpr std::string_view kStateHeader = "ctishare-stix-gen-state 1";
+
+// Timestamps repeat across indicators (every new one of a run shares "now"),
+// so they are stored once and referred to by index.
+class StringTable {
+ public:
+  std::uint32_t intern(std::string_view s) {
+    auto it = index_.find(s);
+    if (it != index_.end()) return it->second;
+    auto i = static_cast<std::uint32_t>(strings_.size());
+    strings_.emplace_back(s);
+    index_.emplace(strings_.back(), i);
+    return i;
+  }
+  const std::string& operator[](std::uint32_t i) const { return strings_[i]; }
+
+ private:
+  std::deque<std::string> strings_;  // stable addresses for the views below
+  std::unordered_map<std::string_view, std::uint32_t> index_;
+};
+
+using Digest = std::array<std::uint8_t, 16>;
+
+// What the state remembers about one indicator.
+struct StateEntry {
+  Uuid id;
+  std::uint32_t created = 0, modified = 0, valid_from = 0, valid_until = 0;  // in State::times
+  Digest digest{};
+  bool revoked = false;
+};
+
+struct IdentityEntry {
+  std::string id;
+  std::string identity_class;
+  std::string created;
+  std::string modified;
+};
+
+struct State {
+  StringTable times;
+  std::map<std::string, IdentityEntry> identities;         // by name
+  std::unordered_map<std::string, StateEntry> indicators;  // by pattern
+};
+
+std::string escape_field(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '\\') out += "\\\\";
+    else if (c == '\t') out += "\\t";
+    else if (c == '\n') out += "\\n";
+    else if (c == '\r') out += "\\r";
+    else out += c;
+  }
+  return out;
+}
+
+std::string unescape_field(std::string_view s) {
+  std::string out;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '\\' && i + 1 < s.size()) {
+      char n = s[++i];
+      out += n == 't' ? '\t' : n == 'n' ? '\n' : n == 'r' ? '\r' : n;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+std::vector<std::string_view> split_tabs(std::string_view line) {
+  std::vector<std::string_view> out;
+  std::size_t start = 0;
+  for (;;) {
+    auto tab = line.find('\t', start);
+    out.push_back(line.substr(start, tab == std::string_view::npos ? std::string_view::npos : tab - start));
+    if (tab == std::string_view::npos) return out;
+    start = tab + 1;
+  }
+}
+
+std::string hex(const Digest& d) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (auto b : d) {
+    out += kHex[b >> 4];
+    out += kHex[b & 0xF];
+  }
+  return out;
+}
+
+bool parse_hex(std::string_view text, Digest& out) {
+  auto v = [](char c) { return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1; };
+  if (text.size() != 32) return false;
+  for (std::size_t i = 0; i < 16; ++i) {
+    int hi = v(text[2 * i]), lo = v(text[2 * i + 1]);
+    if (hi < 0 || lo < 0) return false;
+    out[i] = static_cast<std::uint8_t>(hi << 4 | lo);
+  }
+  return true;
+}
+
+Status load_state(const std::string& path, State& state) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return {};  // first run
+  std::string line;
+  std::uint64_t n = 0;
+  auto corrupt = [&](const std::string& why) {
+    return Error(ErrorCategory::data, quote(path) + ": line " + std::to_string(n) + ": corrupt state file: " + why +
+                                          " (move it away to start over)");
+  };
+  auto time_field = [&](std::string_view t, std::uint32_t& out) {
+    if (!Timestamp::parse(t)) return false;
+    out = state.times.intern(t);
+    return true;
+  };
+  while (std::getline(in, line)) {
+    ++n;
+    if (n == 1) {
+      if (line != kStateHeader) return corrupt("unknown header");
+      continue;
+    }
+    auto f = split_tabs(line);
+    if (f[0] == "identity" && f.size() == 6) {
+      state.identities[unescape_field(f[1])] =
+          IdentityEntry{std::string(f[2]), unescape_field(f[3]), std::string(f[4]), std::string(f[5])};
+    } else if (f[0] == "indicator" && f.size() == 9) {
+      StateEntry e;
+      auto id = Identifier::parse(f[2]);
+      if (!id || id->type != "indicator") return corrupt("bad indicator id");
+      e.id = id->uuid;
+      if (!time_field(f[3], e.created) || !time_field(f[4], e.modified) || !time_field(f[5], e.valid_from) ||
+          !time_field(f[6], e.valid_until))
+        return corrupt("bad timestamp");
+      if (!parse_hex(f[7], e.digest)) return corrupt("bad digest");
+      e.revoked = f[8] == "1";
+      state.indicators[unescape_field(f[1])] = e;
+    } else {
+      return corrupt("unexpected record");
+    }
+  }
+  if (in.bad()) return Error(ErrorCategory::io, quote(path) + ": read failed");
+  return {};
+}
+
+// The fields that make up an indicator's content; hashing them tells
+// whether a detection changed since the version in the state.
+struct IndicatorContent {
+  std::string_view id, created_by_ref, created, name, description, pattern, valid_from, valid_until, marking;
+  std::vector<std::string_view> indicator_types, labels;
+  int confidence = 0;
+};
+
+Digest content_digest(const IndicatorContent& c) {
+  struct Ctx {
+    EVP_MD_CTX* p = EVP_MD_CTX_new();
+    ~Ctx() { EVP_MD_CTX_free(p); }
+  };
+  thread_local Ctx ctx;
+  EVP_DigestInit_ex(ctx.p, EVP_sha256(), nullptr);
+  auto add = [&](std::string_view s) {
+    EVP_DigestUpdate(ctx.p, s.data(), s.size());
+    EVP_DigestUpdate(ctx.p, "\0", 1);
+  };
+  for (auto s : {c.id, c.created_by_ref, c.created, c.name, c.description, c.pattern, c.valid_from, c.valid_until, c.marking})
+    add(s);
+  for (auto s : c.indicator_types) add(s);
+  add("\x1e");
+  for (auto s : c.labels) add(s);
+  add("\x1e");
+  add(std::to_string(c.confidence));
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned len = 0;
+  EVP_DigestFinal_ex(ctx.p, md, &len);
+  Digest d{};
+  std::copy(md, md + 16, d.begin());
+  return d;
+}
+
+void append_string_list(std::string& out, const std::vector<std::string_view>& items) {
+  out += '[';
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    if (i != 0) out += ',';
+    json::write_string(items[i], out);
+  }
+  out += ']';
+}
+
+void serialize_indicator(const IndicatorContent& c, std::string_view modified, std::string& out) {
+  out += "{\"type\":\"indicator\",\"spec_version\":\"2.1\",\"id\":";
+  json::write_string(c.id, out);
+  out += ",\"created_by_ref\":";
+  json::write_string(c.created_by_ref, out);
+  out += ",\"created\":";
+  json::write_string(c.created, out);
+  out += ",\"modified\":";
+  json::write_string(modified, out);
+  out += ",\"name\":";
+  json::write_string(c.name, out);
+  if (!c.description.empty()) {
+    out += ",\"description\":";
+    json::write_string(c.description, out);
+  }
+  out += ",\"indicator_types\":";
+  append_string_list(out, c.indicator_types);
+  out += ",\"pattern\":";
+  json::write_string(c.pattern, out);
+  out += ",\"pattern_type\":\"stix\",\"pattern_version\":\"2.1\",\"valid_from\":";
+  json::write_string(c.valid_from, out);
+  out += ",\"valid_until\":";
+  json::write_string(c.valid_until, out);
+  if (!c.labels.empty()) {
+    out += ",\"labels\":";
+    append_string_list(out, c.labels);
+  }
+  out += ",\"confidence\":";
+  out += std::to_string(c.confidence);
+  out += ",\"object_marking_refs\":[";
+  json::write_string(c.marking, out);
+  out += "]}";
+}
+
+std::string identity_json(const std::string& name, const IdentityEntry& e) {
+  std::string out = "{\"type\":\"identity\",\"spec_version\":\"2.1\",\"id\":";
+  json::write_string(e.id, out);
+  out += ",\"created\":";
+  json::write_string(e.created, out);
+  out += ",\"modified\":";
+  json::write_string(e.modified, out);
+  out += ",\"name\":";
+  json::write_string(name, out);
+  out += ",\"identity_class\":";
+  json::write_string(e.identity_class, out);
+  out += '}';
+  return out;
+}
+
+// Seeds `state` from an earlier bundle (--previous): the identity named
+// `identity_name` and the latest version of each indicator it created.
+Status seed_from_previous(const GenerateOptions& o, const std::string& identity_name, State& state) {
+  auto in = open_input(o.previous);
+  if (!in) return std::move(in).error();
+  std::map<std::string, IdentityEntry> identities;
+  std::vector<Object> indicators;
+  Status s = read_objects(**in, ReadOptions{o.limits}, [&](Object&& obj, const Origin&) -> Status {
+    if (obj.type() == "identity" && obj.get_string("name") == identity_name) {
+      IdentityEntry e{std::string(obj.id()), std::string(obj.get_string("identity_class").value_or("organization")),
+                      std::string(obj.created().value_or("")), std::string(obj.modified().value_or(""))};
+      auto& slot = identities[e.id];
+      if (slot.modified < e.modified) slot = e;
+    } else if (obj.type() == "indicator" && obj.get_string("pattern_type") == "stix") {
+      indicators.push_back(std::move(obj));
+    }
+    return {};
+  });
+  if (!s) return std::move(s).error().with_context(quote(display_name(o.previous)));
+  if (identities.empty()) return {};
+  if (state.identities.count(identity_name) == 0) state.identities[identity_name] = identities.begin()->second;
+  const std::string our_id = state.identities[identity_name].id;
+  for (const Object& obj : indicators) {
+    if (obj.created_by_ref() != our_id) continue;
+    auto pattern = obj.get_string("pattern");
+    auto created = obj.created();
+    auto modified = obj.modified();
+    auto vf = obj.get_string("valid_from");
+    auto vu = obj.get_string("valid_until");
+    auto id = Identifier::parse(obj.id());
+    if (!pattern || !created || !modified || !vf || !vu || !id) continue;
+    auto tm = Timestamp::parse(*modified);
+    if (!Timestamp::parse(*created) || !tm || !Timestamp::parse(*vf) || !Timestamp::parse(*vu)) continue;
+    auto it = state.indicators.find(std::string(*pattern));
+    if (it != state.indicators.end() && !(*Timestamp::parse(state.times[it->second.modified]) < *tm)) continue;
+    IndicatorContent c;
+    c.id = obj.id();
+    c.created_by_ref = our_id;
+    c.created = *created;
+    c.name = obj.get_string("name").value_or("");
+    c.description = obj.get_string("description").value_or("");
+    c.pattern = *pattern;
+    c.valid_from = *vf;
+    c.valid_until = *vu;
+    if (const json::Value* m = obj.get("object_marking_refs");
+        m && m->is_array() && !m->as_array().empty() && m->as_array()[0].is_string())
+      c.marking = m->as_array()[0].as_string();
+    for (const char* list : {"indicator_types", "labels"}) {
+      const json::Value* v = obj.get(list);
+      if (v == nullptr || !v->is_array()) continue;
+      for (const auto& e : v->as_array())
+        if (e.is_string()) (list[0] == 'i' ? c.indicator_types : c.labels).push_back(e.as_string());
+    }
+    if (const json::Value* cf = obj.get("confidence")) c.confidence = static_cast<int>(cf->as_int64().value_or(0));
+    StateEntry e;
+    e.id = id->uuid;
+    e.created = state.times.intern(*created);
+    e.modified = state.times.intern(*modified);
+    e.valid_from = state.times.intern(*vf);
+    e.valid_until = state.times.intern(*vu);
+    e.digest = content_digest(c);
+    e.revoked = obj.revoked();
+    state.indicators[std::string(*pattern)] = e;
+  }
+  return {};
+}
+
+// `now`, or one millisecond after `last` when the clock has not moved past
+// it: a new version's modified must be strictly later than the last one's.
+Timestamp strictly_after(const Timestamp& last, const Timestamp& now) {
+  if (last < now) return now;
+  std::uint32_t ns = last.to_millis().nanos() + 1000000U;
+  return ns >= 1000000000U ? Timestamp::from_unix(last.unix_seconds() + 1, ns - 1000000000U, 3)
+                           : Timestamp::from_unix(last.unix_seconds(), ns, 3);
+}
+
+std::int64_t lifetime_for(const GenerateOptions& o, ObservableType t) {
+  if (o.valid_for) return *o.valid_for;
+  switch (t) {
+    case ObservableType::url: return o.lifetimes.url;
+    case ObservableType::domain: return o.lifetimes.domain;
+    case ObservableType::ipv4:
+    case ObservableType::ipv6: return o.lifetimes.ip;
+    case ObservableType::email: return o.lifetimes.email;
+    default: return o.lifetimes.hash;
+  }
+}
+
+const char* observable_type_description(ObservableType t) {
+  switch (t) {
+    case ObservableType::domain: return "domain";
+    case ObservableType::url: return "URL";
+    case ObservableType::ipv4: return "IPv4 address";
+    case ObservableType::ipv6: return "IPv6 address";
+    case ObservableType::email: return "e-mail address";
+    case ObservableType::md5: return "file with MD5";
+    case ObservableType::sha1: return "file with SHA-1";
+    case ObservableType::sha256: return "file with SHA-256";
+    case ObservableType::sha512: return "file with SHA-512";
+  }
+  return "observable";
+}
+
+std::string pattern_of(const DetectionSet& set, const Record& r) {
+  return observable_pattern(Observable{static_cast<ObservableType>(r.type), std::string(set.value(r))});
+}
+
+// One indicator of this run: its record and its place in version history.
+struct Planned {
+  std::uint32_t record = 0;
+  StateEntry entry;
+};
+
+// Everything a run produced, kept until the caller has committed the output
+// and asks for the state to be saved.
+class Run final : public Generation {
+ public:
+  const GenerateReport& report() const override { return summary; }
+  Status commit_state() override;
+
+  GenerateReport summary;
+  std::optional<FileLock> lock;
+  std::string state_path;
+  State state;
+  DetectionSet set;
+  std::vector<Planned> planned;  // sorted by id
+};
+
+Status Run::commit_state() {
+  if (state_path.empty()) return {};
+  // Entries of this run replace their pattern's old entry; the rest stay so
+  // that a detection that comes back keeps its indicator id.
+  for (const Planned& p : planned) state.indicators.erase(pattern_of(set, set.records[p.record]));
+  struct Row {
+    const StateEntry* e;
+    const std::string* pattern;  // old entries
+    const Record* record;        // entries of this run
+  };
+  std::vector<Row> rows;
+  rows.reserve(state.indicators.size() + planned.size());
+  for (const auto& [pattern, e] : state.indicators) rows.push_back(Row{&e, &pattern, nullptr});
+  for (const Planned& p : planned) rows.push_back(Row{&p.entry, nullptr, &set.records[p.record]});
+  // Sorted by id, so an unchanged state is byte-identical and not rewritten.
+  std::sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) { return a.e->id < b.e->id; });
+  auto file = AtomicFile::create(state_path);
+  if (!file) return std::move(file).error();
+  std::string buf(kStateHeader);
+  buf += '\n';
+  for (const auto& [name, e] : state.identities)
+    buf += "identity\t" + escape_field(name) + "\t" + e.id + "\t" + escape_field(e.identity_class) + "\t" + e.created + "\t" +
+           e.modified + "\n";
+  for (const Row& row : rows) {
+    buf += "indicator\t";
+    buf += escape_field(row.pattern != nullptr ? *row.pattern : pattern_of(set, *row.record));
+    buf += "\tindicator--";
+    row.e->id.append_to(buf);
+    for (std::uint32_t t : {row.e->created, row.e->modified, row.e->valid_from, row.e->valid_until}) {
+      buf += '\t';
+      buf += state.times[t];
+    }
+    buf += '\t';
+    buf += hex(row.e->digest);
+    buf += row.e->revoked ? "\t1\n" : "\t0\n";
+    if (buf.size() > (1U << 20)) {
+      CTI_TRY_STATUS((*file)->write(buf));
+      buf.clear();
+    }
+  }
+  CTI_TRY_STATUS((*file)->write(buf));
+  auto committed = (*file)->commit();
+  if (!committed) return std::move(committed).error();
+  return {};
+}
+
+}  // namespace
+
+std::string default_identity_name() {
+  char host[256] = {};
+  if (::gethostname(host, sizeof host - 1) != 0 || host[0] == '\0') return "ctishare";
+  return std::string("ctishare on ") + host;
+}
+
+Result<std::unique_ptr<Generation>> generate(const GenerateOptions& o, Sink& out, const DiagnosticSink& diag) {
+  auto run = std::make_unique<Run>();
+  State& state = run->state;
+  DetectionSet& set = run->set;
+  GenerateReport& report = run->summary;
+  const Clock& clock = o.clock != nullptr ? *o.clock : system_clock();
+  const Timestamp now_ts = clock.now().to_millis();
+  const std::string now = now_ts.to_string();
+
+  // 1. Lock and state first: a second run stops before doing any work.
+  if (!o.state_dir.empty()) {
+    CTI_TRY_STATUS(make_directories(o.state_dir));
+    auto lock = FileLock::acquire(o.state_dir + "/stix-gen.lock", o.lock_wait_seconds);
+    if (!lock) return std::move(lock).error();
+    run->lock.emplace(std::move(*lock));
+    run->state_path = o.state_dir + "/stix-gen.state";
+    CTI_TRY_STATUS(load_state(run->state_path, state));
+  }
+  report.default_identity = o.identity_name.empty();
+  report.identity_name = o.identity_name.empty() ? default_identity_name() : o.identity_name;
+  const std::string identity_class = o.identity_name.empty() ? "system" : o.identity_class;
+  if (!o.previous.empty()) CTI_TRY_STATUS(seed_from_previous(o, report.identity_name, state));
+
+  // 2. Detections.
+  CTI_TRY_STATUS(read_detections(o, set, diag));
+  report.rows = set.rows;
+  report.invalid = set.invalid;
+  auto refuse = [&](std::uint64_t n) {
+    return Error(ErrorCategory::data, std::to_string(n) + " invalid detection" + (n == 1 ? "" : "s") +
+                                          "; nothing written (--skip-invalid writes the rest)");
+  };
+  if (set.invalid != 0 && !o.skip_invalid) return refuse(set.invalid);
+
+  // 3. One confidence scale for the whole input.
+  bool unit = o.scale == ConfidenceScale::unit;
+  if (o.scale == ConfidenceScale::automatic)
+    unit = std::all_of(set.records.begin(), set.records.end(), [](const Record& r) { return r.confidence_unit >= 0; });
+  auto confidence_of = [&](const Record& r) -> int { return unit ? r.confidence_unit : r.confidence_percent; };
+
+  // 4. One indicator per observable: the highest confidence wins.
+  std::vector<std::uint32_t> order(set.records.size());
+  std::iota(order.begin(), order.end(), 0U);
+  auto same = [&](const Record& x, const Record& y) { return x.type == y.type && set.value(x) == set.value(y); };
+  std::sort(order.begin(), order.end(), [&](std::uint32_t a, std::uint32_t b) {
+    const Record& x = set.records[a];
+    const Record& y = set.records[b];
+    if (x.type != y.type) return x.type < y.type;
+    int c = set.value(x).compare(set.value(y));
+    return c != 0 ? c < 0 : a < b;
+  });
+  std::vector<std::uint32_t> unique;
+  unique.reserve(order.size());
+  for (std::uint32_t idx : order) {
+    const Record& cur = set.records[idx];
+    if (!unique.empty() && same(set.records[unique.back()], cur)) {
+      const Record& kept = set.records[unique.back()];
+      ++report.duplicates;
+      diag(Severity::info, set.where(cur) + ": " + quote(set.value(cur)) + " repeats " + set.where(kept) +
+                               "; keeping the higher confidence");
+      if (confidence_of(cur) > confidence_of(kept)) unique.back() = idx;
+      continue;
+    }
+    unique.push_back(idx);
+  }
+  std::vector<std::uint32_t>().swap(order);
+
+  // 5. Our identity: one id per name, kept in the state.
+  IdentityEntry& identity = state.identities[report.identity_name];
+  if (identity.id.empty()) {
+    auto u = Uuid::v4();
+    if (!u) return std::move(u).error();
+    identity = IdentityEntry{"identity--" + u->to_string(), identity_class, now, now};
+  } else if (identity.identity_class != identity_class) {
+    identity.identity_class = identity_class;
+    auto prev = Timestamp::parse(identity.modified);
+    identity.modified = prev ? strictly_after(*prev, now_ts).to_string() : now;
+  }
+
+  // 6. Plan every indicator against the state.
+  const std::vector<std::string_view> base_types(o.indicator_types.begin(), o.indicator_types.end());
+  auto tlp_of = [&](const Attributes& a) { return static_cast<Tlp>(a.tlp >= 0 ? a.tlp : static_cast<int>(o.tlp)); };
+  std::string id_text, desc_buf;
+  auto content_of = [&](const Planned& p, const std::string& pattern, std::string& id_buf) {
+    const Record& r = set.records[p.record];
+    const Attributes& a = set.attributes[r.attributes];
+    id_buf = "indicator--";
+    p.entry.id.append_to(id_buf);
+    IndicatorContent c;
+    c.id = id_buf;
+    c.created_by_ref = identity.id;
+    c.created = state.times[p.entry.created];
+    c.name = set.value(r);
+    c.description = a.description;
+    if (c.description.empty()) {
+      // STIX recommends both name and description; say what the value is.
+      desc_buf = "Detected ";
+      desc_buf += observable_type_description(static_cast<ObservableType>(r.type));
+      desc_buf += ' ';
+      desc_buf += set.value(r);
+      c.description = desc_buf;
+    }
+    c.pattern = pattern;
+    c.valid_from = state.times[p.entry.valid_from];
+    c.valid_until = state.times[p.entry.valid_until];
+    c.marking = tlp2_marking_id(tlp_of(a));
+    c.indicator_types = base_types;
+    for (const auto& l : o.labels) c.labels.push_back(l);
+    for (const auto& l : a.labels)
+      if (std::find(c.labels.begin(), c.labels.end(), l) == c.labels.end()) c.labels.push_back(l);
+    c.confidence = confidence_of(r);
+    return c;
+  };
+  const std::uint32_t now_index = state.times.intern(now);
+  std::set<Tlp> markings_used;
+  std::uint64_t plan_errors = 0;
+  run->planned.reserve(unique.size());
+  for (std::uint32_t idx : unique) {
+    const Record& r = set.records[idx];
+    const Attributes& a = set.attributes[r.attributes];
+    const std::string pattern = pattern_of(set, r);
+    const std::int64_t lifetime = lifetime_for(o, static_cast<ObservableType>(r.type));
+    auto found = state.indicators.find(pattern);
+    const StateEntry* prev = (found != state.indicators.end() && !found->second.revoked) ? &found->second : nullptr;
+    Planned p;
+    p.record = idx;
+    if (prev != nullptr) {
+      p.entry.id = prev->id;
+      p.entry.created = prev->created;
+    } else {
+      auto u = Uuid::v4();
+      if (!u) return std::move(u).error();
+      p.entry.id = *u;
+      p.entry.created = now_index;
+    }
+    p.entry.valid_from = !a.first_seen.empty() ? state.times.intern(a.first_seen) : prev != nullptr ? prev->valid_from : now_index;
+    if (!a.valid_until.empty()) {
+      p.entry.valid_until = state.times.intern(a.valid_until);
+    } else if (!a.last_seen.empty()) {
+      p.entry.valid_until = state.times.intern(Timestamp::parse(a.last_seen)->plus_seconds(lifetime).to_string());
+    } else if (prev != nullptr &&
+               Timestamp::parse(state.times[prev->valid_until])->unix_seconds() - now_ts.unix_seconds() >= lifetime / 2) {
+      p.entry.valid_until = prev->valid_until;  // still detected, validity left: keep it
+    } else {
+      // New, or still detected with less than half the lifetime left: renew.
+      p.entry.valid_until = state.times.intern(now_ts.plus_seconds(lifetime).to_string());
+    }
+    if (!(*Timestamp::parse(state.times[p.entry.valid_from]) < *Timestamp::parse(state.times[p.entry.valid_until]))) {
+      ++plan_errors;
+      diag(Severity::error, set.where(r) + ": " + quote(set.value(r)) + ": valid_until " + state.times[p.entry.valid_until] +
+                                " would not be later than valid_from " + state.times[p.entry.valid_from]);
+      continue;
+    }
+    markings_used.insert(tlp_of(a));
+    p.entry.digest = content_digest(content_of(p, pattern, id_text));
+    if (prev != nullptr && prev->digest == p.entry.digest) {
+      p.entry.modified = prev->modified;
+      ++report.unchanged;
+    } else if (prev != nullptr) {
+      p.entry.modified = state.times.intern(strictly_after(*Timestamp::parse(state.times[prev->modified]), now_ts).to_string());
+      ++report.versioned;
+    } else {
+      p.entry.modified = now_index;
+      ++report.created;
+    }
+    run->planned.push_back(p);
+  }
+  if (plan_errors != 0) {
+    report.invalid += plan_errors;
+    if (!o.skip_invalid) return refuse(plan_errors);
+  }
+
+  // 7. Output sorted by id: identity, indicators, marking definitions.
+  auto& planned = run->planned;
+  std::sort(planned.begin(), planned.end(), [](const Planned& a, const Planned& b) { return a.entry.id < b.entry.id; });
+  std::vector<json::Value> markings;
+  for (Tlp t : markings_used) markings.push_back(tlp2_marking_object(t));
+  std::sort(markings.begin(), markings.end(),
+            [](const json::Value& a, const json::Value& b) { return *a.find_string("id") < *b.find_string("id"); });
+  BundleIdDigest bundle_digest;
+  bundle_digest.add(identity.id, identity.modified);
+  for (const Planned& p : planned) {
+    id_text = "indicator--";
+    p.entry.id.append_to(id_text);
+    bundle_digest.add(id_text, state.times[p.entry.modified]);
+  }
+  for (const auto& m : markings) bundle_digest.add(*m.find_string("id"), *m.find_string("created"));
+  BundleWriter writer(out, o.framing, o.layout, bundle_digest.finish());
+  CTI_TRY_STATUS(writer.add_serialized(identity_json(report.identity_name, identity)));
+  std::string buf;
+  for (const Planned& p : planned) {
+    const std::string pattern = pattern_of(set, set.records[p.record]);
+    buf.clear();
+    serialize_indicator(content_of(p, pattern, id_text), state.times[p.entry.modified], buf);
+    CTI_TRY_STATUS(writer.add_serialized(buf));
+  }
+  for (const auto& m : markings) CTI_TRY_STATUS(writer.add(m));
+  CTI_TRY_STATUS(writer.finish());
+  return std::unique_ptr<Generation>(std::move(run));
+}
+
+}  // namespace ctishare::stix

@@ -1,0 +1,41 @@
+// The one main() wrapper every ctishare tool runs under (shared/CLI.md):
+// --help to stdout, --version, -v/-q, CLI11 errors mapped to 64, library
+// errors printed once as "tool: error: …" with their exit code, stray
+// exceptions caught (70), stdout flushed and checked before exiting 0.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <string>
+
+#include "ctishare/diagnostics.h"
+#include "ctishare/result.h"
+
+namespace ctishare::tool {
+
+// What every tool's body gets besides its own options.
+struct Context {
+  std::string name;      // e.g. "stix-gen"
+  int verbosity = 0;     // -1 with -q, 1 with -v
+  DiagnosticSink diagnostics;  // prints "tool: warning: …" etc. to stderr
+};
+
+// A tool's body: runs after parsing; returns the exit status (0 or 1) or an
+// Error whose category decides the status.
+using Body = std::function<Result<int>(Context&)>;
+
+struct Description {
+  std::string name;
+  std::string summary;   // one line
+  std::string examples;  // appended to --help
+};
+
+// Parses argv with the options `define` adds to `app`, then runs the body it
+// returns. Never returns an exit status other than those of shared/CLI.md.
+int run(int argc, char** argv, const Description& description,
+        const std::function<Body(CLI::App& app)>& define);
+
+// Prints "tool: <severity>: message" to stderr, honouring -q and -v.
+void print_diagnostic(const Context& context, Severity severity, const std::string& message);
+
+}  // namespace ctishare::tool

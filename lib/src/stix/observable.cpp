@@ -92,11 +92,11 @@ Result<std::string> canonical_domain(std::string_view input, std::string_view wh
     ++labels;
     start = dot + 1;
   }
+  if (psl_is_public_suffix2(psl(), name.c_str(), PSL_TYPE_ANY | PSL_TYPE_NO_STAR_RULE))
+    return invalid(whole, "a public suffix, not a domain that can be blocked");
   if (labels < 2) return invalid(whole, "a single label is not a domain that can be blocked");
   if (last.find('_') != std::string_view::npos || std::all_of(last.begin(), last.end(), [](char c) { return c >= '0' && c <= '9'; }))
     return invalid(whole, "invalid top-level domain");
-  if (psl_is_public_suffix2(psl(), name.c_str(), PSL_TYPE_ANY | PSL_TYPE_NO_STAR_RULE))
-    return invalid(whole, quote(name) + " is a public suffix, not a domain that can be blocked");
   return name;
 }
 

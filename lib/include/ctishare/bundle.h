@@ -53,6 +53,11 @@ class BundleWriter {
   Status add(const json::Value& object);
   // Appends an object already serialised compactly (trusted to be valid JSON).
   Status add_serialized(std::string_view compact_object);
+  // For callers that serialise objects themselves (the fast path): returns
+  // the buffer to append exactly one compact JSON object to; end_object()
+  // must follow.
+  std::string& begin_object();
+  Status end_object();
   // Closes the bundle and flushes; must be called once, after the last add.
   Status finish();
 
@@ -63,6 +68,7 @@ class BundleWriter {
   json::Layout layout_;
   std::string bundle_id_;
   std::string buf_;
+  std::string scratch_;  // pretty layout: the compact object before re-indenting
   std::uint64_t count_ = 0;
   bool started_ = false;
 };

@@ -42,6 +42,8 @@ Result<Observable> classify_observable(std::string_view value, std::optional<Obs
 // [domain-name:value = 'example.com'] or [file:hashes.'SHA-256' = '…'];
 // IP ranges use ISSUBSET.
 std::string observable_pattern(const Observable& observable);
+// The same, appended to `out` (no allocation when `out` has room).
+void append_observable_pattern(std::string& out, ObservableType type, std::string_view canonical_value);
 
 // The STIX SCO type the observable is, e.g. "domain-name", "file".
 std::string_view observable_sco_type(ObservableType type);

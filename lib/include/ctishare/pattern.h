@@ -51,8 +51,10 @@ std::string to_string(const Comparison& comparison);
 std::string to_string(const Observation& observation);
 std::string to_string(const Pattern& pattern);
 
-// Appends "[<type>:<property> = '<value>']" to `out` — the common case,
-// without building a tree (the hot path of stix-gen).
-void append_equality(std::string& out, std::string_view object_type, std::string_view property, std::string_view value);
+// Appends "[<type>:<path> = '<value>']" to `out` — the common case, without
+// building a tree (the hot path of stix-gen). `path` is written as given, so
+// its steps must already be in path_step form (e.g. "hashes.'SHA-256'");
+// the value is escaped.
+void append_equality(std::string& out, std::string_view object_type, std::string_view path, std::string_view value);
 
 }  // namespace ctishare::stix::pattern

@@ -106,8 +106,13 @@ void AtomicFile::discard() {
 
 Status AtomicFile::write(std::string_view data) {
   if (fd_ < 0) return Error(ErrorCategory::internal, quote(path_) + ": write after commit");
+  if (buffer_.size() + data.size() < (1U << 20)) {
+    buffer_.append(data);
+    return {};
+  }
+  CTI_TRY_STATUS(flush());
+  if (data.size() >= (1U << 16)) return write_all(fd_, data, path_);
   buffer_.append(data);
-  if (buffer_.size() >= (1U << 20)) return flush();
   return {};
 }
 

@@ -11,6 +11,14 @@
 namespace ctishare {
 
 namespace {
+// Fetched once: an implicit fetch on every digest takes OpenSSL 3 locks.
+const EVP_MD* fetched_sha1() {
+  static EVP_MD* md = EVP_MD_fetch(nullptr, "SHA1", nullptr);
+  return md;
+}
+}  // namespace
+
+namespace {
 
 // Random bytes are drawn 4 KiB at a time: one RAND_bytes call per 256 UUIDs.
 class RandomPool {
@@ -62,7 +70,7 @@ Uuid Uuid::v5(const Uuid& ns, std::string_view name) {
   thread_local Ctx ctx;
   std::array<std::uint8_t, EVP_MAX_MD_SIZE> digest{};
   unsigned len = 0;
-  EVP_DigestInit_ex(ctx.p, EVP_sha1(), nullptr);
+  EVP_DigestInit_ex(ctx.p, fetched_sha1(), nullptr);
   EVP_DigestUpdate(ctx.p, ns.bytes_.data(), ns.bytes_.size());
   EVP_DigestUpdate(ctx.p, name.data(), name.size());
   EVP_DigestFinal_ex(ctx.p, digest.data(), &len);

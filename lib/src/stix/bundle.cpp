@@ -9,6 +9,14 @@
 
 namespace ctishare::stix {
 
+namespace {
+// Fetched once: an implicit fetch on every digest takes OpenSSL 3 locks.
+const EVP_MD* fetched_sha256() {
+  static EVP_MD* md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  return md;
+}
+}  // namespace
+
 std::string Origin::where() const {
   return "object " + std::to_string(index + 1) + " (line " + std::to_string(line) + ")";
 }
@@ -82,29 +90,38 @@ Status BundleWriter::maybe_flush() {
   return s;
 }
 
-Status BundleWriter::add_serialized(std::string_view compact_object) {
-  if (framing_ == OutputFraming::ndjson) {
-    buf_ += compact_object;
-    buf_ += '\n';
-    ++count_;
-    return maybe_flush();
+std::string& BundleWriter::begin_object() {
+  if (framing_ == OutputFraming::bundle && layout_ == json::Layout::pretty) {
+    scratch_.clear();
+    return scratch_;
   }
-  if (layout_ == json::Layout::pretty) {
-    auto v = json::parse(compact_object, json::Limits{0, 0, 0, 0, 0});  // our own output: no limits
+  if (framing_ == OutputFraming::bundle) {
+    if (!started_) {
+      buf_ += "{\"type\":\"bundle\",\"id\":";
+      json::write_string(bundle_id_, buf_);
+      buf_ += ",\"objects\":[\n";
+      started_ = true;
+    } else {
+      buf_ += ",\n";
+    }
+  }
+  return buf_;
+}
+
+Status BundleWriter::end_object() {
+  if (framing_ == OutputFraming::bundle && layout_ == json::Layout::pretty) {
+    auto v = json::parse(scratch_, json::Limits{0, 0, 0, 0, 0});  // our own output: no limits
     if (!v) return std::move(v).error();
     return add(*v);
   }
-  if (!started_) {
-    buf_ += "{\"type\":\"bundle\",\"id\":";
-    json::write_string(bundle_id_, buf_);
-    buf_ += ",\"objects\":[\n";
-    started_ = true;
-  } else {
-    buf_ += ",\n";
-  }
-  buf_ += compact_object;
+  if (framing_ == OutputFraming::ndjson) buf_ += '\n';
   ++count_;
   return maybe_flush();
+}
+
+Status BundleWriter::add_serialized(std::string_view compact_object) {
+  begin_object() += compact_object;
+  return end_object();
 }
 
 Status BundleWriter::add(const json::Value& object) {
@@ -150,7 +167,7 @@ Status BundleWriter::finish() {
 }
 
 BundleIdDigest::BundleIdDigest() : ctx_(EVP_MD_CTX_new()) {
-  EVP_DigestInit_ex(static_cast<EVP_MD_CTX*>(ctx_), EVP_sha256(), nullptr);
+  EVP_DigestInit_ex(static_cast<EVP_MD_CTX*>(ctx_), fetched_sha256(), nullptr);
 }
 
 BundleIdDigest::~BundleIdDigest() { EVP_MD_CTX_free(static_cast<EVP_MD_CTX*>(ctx_)); }

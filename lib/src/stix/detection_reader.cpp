@@ -5,6 +5,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
+#include <optional>
 
 #include "ctishare/file.h"
 #include "ctishare/marking.h"
@@ -35,35 +36,63 @@ int field_index(std::string_view name) {
 // Splits one CSV record (which may span lines when quoted fields hold
 // newlines) into fields. Returns false when a quote is left open.
 bool split_csv(std::string_view rec, std::vector<std::string>& out) {
-  out.clear();
-  std::string cur;
+  // Fields are written into the strings `out` already holds, so reading a
+  // file does not allocate per field.
+  std::size_t n = 0;
+  auto next = [&]() -> std::string& {
+    if (n == out.size()) out.emplace_back();
+    std::string& f = out[n++];
+    f.clear();
+    return f;
+  };
+  if (rec.find('"') == std::string_view::npos) {
+    // The common case: no quoting, so fields are the spans between commas.
+    std::size_t start = 0;
+    for (;;) {
+      auto comma = rec.find(',', start);
+      std::string_view field = trim(rec.substr(start, comma == std::string_view::npos ? std::string_view::npos : comma - start));
+      next().assign(field.data(), field.size());
+      if (comma == std::string_view::npos) break;
+      start = comma + 1;
+    }
+    out.resize(n);
+    return true;
+  }
+  std::string* cur = &next();
   bool quoted = false, was_quoted = false;
+  auto finish_field = [&]() {
+    if (!was_quoted) {
+      std::string_view t = trim(*cur);
+      if (t.size() != cur->size()) *cur = std::string(t);
+    }
+  };
   for (std::size_t i = 0; i < rec.size(); ++i) {
     char c = rec[i];
     if (quoted) {
       if (c == '"') {
         if (i + 1 < rec.size() && rec[i + 1] == '"') {
-          cur += '"';
+          *cur += '"';
           ++i;
         } else {
           quoted = false;
         }
       } else {
-        cur += c;
+        *cur += c;
       }
-    } else if (c == '"' && trim(cur).empty()) {
-      cur.clear();
+    } else if (c == '"' && trim(*cur).empty()) {
+      cur->clear();
       quoted = was_quoted = true;
     } else if (c == ',') {
-      out.push_back(was_quoted ? cur : std::string(trim(cur)));
-      cur.clear();
+      finish_field();
+      cur = &next();
       was_quoted = false;
     } else {
-      cur += c;
+      *cur += c;
     }
   }
   if (quoted) return false;
-  out.push_back(was_quoted ? cur : std::string(trim(cur)));
+  finish_field();
+  out.resize(n);
   return true;
 }
 
@@ -111,9 +140,19 @@ class Reader {
   const DiagnosticSink& diag_;
   std::uint32_t source_ = 0;
   std::unordered_map<std::string, std::uint32_t> interned_;
+  std::optional<std::uint32_t> empty_index_;
 };
 
 std::uint32_t Reader::intern(Attributes&& a) {
+  // Most rows carry no attributes at all: one shared entry, no key to build.
+  if (a.labels.empty() && a.description.empty() && a.first_seen.empty() && a.last_seen.empty() &&
+      a.valid_until.empty() && a.tlp < 0) {
+    if (!empty_index_) {
+      empty_index_ = static_cast<std::uint32_t>(set_.attributes.size());
+      set_.attributes.push_back(std::move(a));
+    }
+    return *empty_index_;
+  }
   std::string key;
   for (const auto& l : a.labels) {
     key += l;
@@ -399,7 +438,7 @@ Result<Confidence> parse_confidence(std::string_view text) {
   std::string_view s = text;
   if (!s.empty() && s[0] == '+') s.remove_prefix(1);
   if (!s.empty() && s[0] == '-') return bad("is negative");
-  std::string digits;
+  std::string digits;  // short: fits the small-string buffer, no allocation
   int exp10 = 0;
   std::size_t i = 0;
   bool any = false;
@@ -427,7 +466,7 @@ Result<Confidence> parse_confidence(std::string_view text) {
   if (i != s.size()) return bad("is not a number");
   digits.erase(0, std::min(digits.find_first_not_of('0'), digits.size()));
   Confidence c;
-  c.raw = std::strtod(std::string(s).c_str(), nullptr);
+  std::from_chars(s.data(), s.data() + s.size(), c.raw);
   // round(digits x 10^(exp10 + shift)), half away from zero; -1 above 100.
   auto scaled = [&](int shift) -> int {
     if (digits.empty()) return 0;

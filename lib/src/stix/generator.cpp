@@ -23,6 +23,14 @@
 
 namespace ctishare::stix {
 
+namespace {
+// Fetched once: an implicit fetch on every digest takes OpenSSL 3 locks.
+const EVP_MD* fetched_sha256() {
+  static EVP_MD* md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  return md;
+}
+}  // namespace
+
 using detail::Attributes;
 using detail::DetectionSet;
 using detail::Record;
@@ -40,13 +48,20 @@ class StringTable {
     if (it != index_.end()) return it->second;
     auto i = static_cast<std::uint32_t>(strings_.size());
     strings_.emplace_back(s);
+    parsed_.emplace_back();
     index_.emplace(strings_.back(), i);
     return i;
   }
   const std::string& operator[](std::uint32_t i) const { return strings_[i]; }
+  // The string as a timestamp (callers intern only valid ones), parsed once.
+  const Timestamp& time(std::uint32_t i) {
+    if (!parsed_[i]) parsed_[i] = *Timestamp::parse(strings_[i]);
+    return *parsed_[i];
+  }
 
  private:
   std::deque<std::string> strings_;  // stable addresses for the views below
+  std::deque<std::optional<Timestamp>> parsed_;
   std::unordered_map<std::string_view, std::uint32_t> index_;
 };
 
@@ -177,7 +192,8 @@ Status load_state(const std::string& path, State& state) {
 // whether a detection changed since the version in the state.
 struct IndicatorContent {
   std::string_view id, created_by_ref, created, name, description, pattern, valid_from, valid_until, marking;
-  std::vector<std::string_view> indicator_types, labels;
+  const std::vector<std::string_view>* indicator_types = nullptr;
+  const std::vector<std::string_view>* labels = nullptr;
   int confidence = 0;
 };
 
@@ -187,16 +203,16 @@ Digest content_digest(const IndicatorContent& c) {
     ~Ctx() { EVP_MD_CTX_free(p); }
   };
   thread_local Ctx ctx;
-  EVP_DigestInit_ex(ctx.p, EVP_sha256(), nullptr);
+  EVP_DigestInit_ex(ctx.p, fetched_sha256(), nullptr);
   auto add = [&](std::string_view s) {
     EVP_DigestUpdate(ctx.p, s.data(), s.size());
     EVP_DigestUpdate(ctx.p, "\0", 1);
   };
   for (auto s : {c.id, c.created_by_ref, c.created, c.name, c.description, c.pattern, c.valid_from, c.valid_until, c.marking})
     add(s);
-  for (auto s : c.indicator_types) add(s);
+  for (auto s : *c.indicator_types) add(s);
   add("\x1e");
-  for (auto s : c.labels) add(s);
+  for (auto s : *c.labels) add(s);
   add("\x1e");
   add(std::to_string(c.confidence));
   unsigned char md[EVP_MAX_MD_SIZE];
@@ -232,16 +248,16 @@ void serialize_indicator(const IndicatorContent& c, std::string_view modified, s
     json::write_string(c.description, out);
   }
   out += ",\"indicator_types\":";
-  append_string_list(out, c.indicator_types);
+  append_string_list(out, *c.indicator_types);
   out += ",\"pattern\":";
   json::write_string(c.pattern, out);
   out += ",\"pattern_type\":\"stix\",\"pattern_version\":\"2.1\",\"valid_from\":";
   json::write_string(c.valid_from, out);
   out += ",\"valid_until\":";
   json::write_string(c.valid_until, out);
-  if (!c.labels.empty()) {
+  if (!c.labels->empty()) {
     out += ",\"labels\":";
-    append_string_list(out, c.labels);
+    append_string_list(out, *c.labels);
   }
   out += ",\"confidence\":";
   out += std::to_string(c.confidence);
@@ -312,12 +328,15 @@ Status seed_from_previous(const GenerateOptions& o, const std::string& identity_
     if (const json::Value* m = obj.get("object_marking_refs");
         m && m->is_array() && !m->as_array().empty() && m->as_array()[0].is_string())
       c.marking = m->as_array()[0].as_string();
+    std::vector<std::string_view> types, labels;
     for (const char* list : {"indicator_types", "labels"}) {
       const json::Value* v = obj.get(list);
       if (v == nullptr || !v->is_array()) continue;
       for (const auto& e : v->as_array())
-        if (e.is_string()) (list[0] == 'i' ? c.indicator_types : c.labels).push_back(e.as_string());
+        if (e.is_string()) (list[0] == 'i' ? types : labels).push_back(e.as_string());
     }
+    c.indicator_types = &types;
+    c.labels = &labels;
     if (const json::Value* cf = obj.get("confidence")) c.confidence = static_cast<int>(cf->as_int64().value_or(0));
     StateEntry e;
     e.id = id->uuid;
@@ -368,8 +387,12 @@ const char* observable_type_description(ObservableType t) {
   return "observable";
 }
 
-std::string pattern_of(const DetectionSet& set, const Record& r) {
-  return observable_pattern(Observable{static_cast<ObservableType>(r.type), std::string(set.value(r))});
+// Rebuilt when needed rather than kept: a million patterns would double the
+// memory of a run.
+const std::string& pattern_of(const DetectionSet& set, const Record& r, std::string& buf) {
+  buf.clear();
+  append_observable_pattern(buf, static_cast<ObservableType>(r.type), set.value(r));
+  return buf;
 }
 
 // One indicator of this run: its record and its place in version history.
@@ -397,7 +420,8 @@ Status Run::commit_state() {
   if (state_path.empty()) return {};
   // Entries of this run replace their pattern's old entry; the rest stay so
   // that a detection that comes back keeps its indicator id.
-  for (const Planned& p : planned) state.indicators.erase(pattern_of(set, set.records[p.record]));
+  std::string pattern_buf;
+  for (const Planned& p : planned) state.indicators.erase(pattern_of(set, set.records[p.record], pattern_buf));
   struct Row {
     const StateEntry* e;
     const std::string* pattern;  // old entries
@@ -418,7 +442,7 @@ Status Run::commit_state() {
            e.modified + "\n";
   for (const Row& row : rows) {
     buf += "indicator\t";
-    buf += escape_field(row.pattern != nullptr ? *row.pattern : pattern_of(set, *row.record));
+    buf += escape_field(row.pattern != nullptr ? *row.pattern : pattern_of(set, *row.record, pattern_buf));
     buf += "\tindicator--";
     row.e->id.append_to(buf);
     for (std::uint32_t t : {row.e->created, row.e->modified, row.e->valid_from, row.e->valid_until}) {
@@ -487,19 +511,23 @@ Result<std::unique_ptr<Generation>> generate(const GenerateOptions& o, Sink& out
   auto confidence_of = [&](const Record& r) -> int { return unit ? r.confidence_unit : r.confidence_percent; };
 
   // 4. One indicator per observable: the highest confidence wins.
-  std::vector<std::uint32_t> order(set.records.size());
-  std::iota(order.begin(), order.end(), 0U);
+  // Sorted by a hash of (type, value) first: string comparisons only where
+  // hashes tie, which is where the duplicates are.
+  std::vector<std::pair<std::uint64_t, std::uint32_t>> order(set.records.size());
+  for (std::uint32_t i = 0; i < order.size(); ++i)
+    order[i] = {std::hash<std::string_view>{}(set.value(set.records[i])) ^ set.records[i].type, i};
   auto same = [&](const Record& x, const Record& y) { return x.type == y.type && set.value(x) == set.value(y); };
-  std::sort(order.begin(), order.end(), [&](std::uint32_t a, std::uint32_t b) {
-    const Record& x = set.records[a];
-    const Record& y = set.records[b];
+  std::sort(order.begin(), order.end(), [&](const auto& a, const auto& b) {
+    if (a.first != b.first) return a.first < b.first;
+    const Record& x = set.records[a.second];
+    const Record& y = set.records[b.second];
     if (x.type != y.type) return x.type < y.type;
     int c = set.value(x).compare(set.value(y));
-    return c != 0 ? c < 0 : a < b;
+    return c != 0 ? c < 0 : a.second < b.second;
   });
   std::vector<std::uint32_t> unique;
   unique.reserve(order.size());
-  for (std::uint32_t idx : order) {
+  for (const auto& [hash, idx] : order) {
     const Record& cur = set.records[idx];
     if (!unique.empty() && same(set.records[unique.back()], cur)) {
       const Record& kept = set.records[unique.back()];
@@ -511,7 +539,10 @@ Result<std::unique_ptr<Generation>> generate(const GenerateOptions& o, Sink& out
     }
     unique.push_back(idx);
   }
-  std::vector<std::uint32_t>().swap(order);
+  decltype(order)().swap(order);
+  // Back to input order: planning then walks the records and the value pool
+  // sequentially instead of at random.
+  std::sort(unique.begin(), unique.end());
 
   // 5. Our identity: one id per name, kept in the state.
   IdentityEntry& identity = state.identities[report.identity_name];
@@ -527,6 +558,13 @@ Result<std::unique_ptr<Generation>> generate(const GenerateOptions& o, Sink& out
 
   // 6. Plan every indicator against the state.
   const std::vector<std::string_view> base_types(o.indicator_types.begin(), o.indicator_types.end());
+  // Labels per attribute set: the run's --label values, then the row's own.
+  std::vector<std::vector<std::string_view>> labels_of(set.attributes.size());
+  for (std::size_t i = 0; i < set.attributes.size(); ++i) {
+    labels_of[i].assign(o.labels.begin(), o.labels.end());
+    for (const auto& l : set.attributes[i].labels)
+      if (std::find(labels_of[i].begin(), labels_of[i].end(), l) == labels_of[i].end()) labels_of[i].push_back(l);
+  }
   auto tlp_of = [&](const Attributes& a) { return static_cast<Tlp>(a.tlp >= 0 ? a.tlp : static_cast<int>(o.tlp)); };
   std::string id_text, desc_buf;
   auto content_of = [&](const Planned& p, const std::string& pattern, std::string& id_buf) {
@@ -552,23 +590,30 @@ Result<std::unique_ptr<Generation>> generate(const GenerateOptions& o, Sink& out
     c.valid_from = state.times[p.entry.valid_from];
     c.valid_until = state.times[p.entry.valid_until];
     c.marking = tlp2_marking_id(tlp_of(a));
-    c.indicator_types = base_types;
-    for (const auto& l : o.labels) c.labels.push_back(l);
-    for (const auto& l : a.labels)
-      if (std::find(c.labels.begin(), c.labels.end(), l) == c.labels.end()) c.labels.push_back(l);
+    c.indicator_types = &base_types;
+    c.labels = &labels_of[r.attributes];
     c.confidence = confidence_of(r);
     return c;
   };
   const std::uint32_t now_index = state.times.intern(now);
+  std::unordered_map<std::int64_t, std::uint32_t> until_from_now;  // lifetime -> now + lifetime
+  auto now_plus = [&](std::int64_t lifetime) {
+    auto it = until_from_now.find(lifetime);
+    if (it == until_from_now.end())
+      it = until_from_now.emplace(lifetime, state.times.intern(now_ts.plus_seconds(lifetime).to_string())).first;
+    return it->second;
+  };
+  const bool keep_state = !run->state_path.empty();
+  std::string pattern_buf;
   std::set<Tlp> markings_used;
   std::uint64_t plan_errors = 0;
   run->planned.reserve(unique.size());
   for (std::uint32_t idx : unique) {
     const Record& r = set.records[idx];
     const Attributes& a = set.attributes[r.attributes];
-    const std::string pattern = pattern_of(set, r);
+    const std::string& pattern = pattern_of(set, r, pattern_buf);
     const std::int64_t lifetime = lifetime_for(o, static_cast<ObservableType>(r.type));
-    auto found = state.indicators.find(pattern);
+    auto found = state.indicators.empty() ? state.indicators.end() : state.indicators.find(pattern);
     const StateEntry* prev = (found != state.indicators.end() && !found->second.revoked) ? &found->second : nullptr;
     Planned p;
     p.record = idx;
@@ -586,26 +631,25 @@ Result<std::unique_ptr<Generation>> generate(const GenerateOptions& o, Sink& out
       p.entry.valid_until = state.times.intern(a.valid_until);
     } else if (!a.last_seen.empty()) {
       p.entry.valid_until = state.times.intern(Timestamp::parse(a.last_seen)->plus_seconds(lifetime).to_string());
-    } else if (prev != nullptr &&
-               Timestamp::parse(state.times[prev->valid_until])->unix_seconds() - now_ts.unix_seconds() >= lifetime / 2) {
+    } else if (prev != nullptr && state.times.time(prev->valid_until).unix_seconds() - now_ts.unix_seconds() >= lifetime / 2) {
       p.entry.valid_until = prev->valid_until;  // still detected, validity left: keep it
     } else {
       // New, or still detected with less than half the lifetime left: renew.
-      p.entry.valid_until = state.times.intern(now_ts.plus_seconds(lifetime).to_string());
+      p.entry.valid_until = now_plus(lifetime);
     }
-    if (!(*Timestamp::parse(state.times[p.entry.valid_from]) < *Timestamp::parse(state.times[p.entry.valid_until]))) {
+    if (!(state.times.time(p.entry.valid_from) < state.times.time(p.entry.valid_until))) {
       ++plan_errors;
       diag(Severity::error, set.where(r) + ": " + quote(set.value(r)) + ": valid_until " + state.times[p.entry.valid_until] +
                                 " would not be later than valid_from " + state.times[p.entry.valid_from]);
       continue;
     }
     markings_used.insert(tlp_of(a));
-    p.entry.digest = content_digest(content_of(p, pattern, id_text));
+    if (keep_state) p.entry.digest = content_digest(content_of(p, pattern, id_text));
     if (prev != nullptr && prev->digest == p.entry.digest) {
       p.entry.modified = prev->modified;
       ++report.unchanged;
     } else if (prev != nullptr) {
-      p.entry.modified = state.times.intern(strictly_after(*Timestamp::parse(state.times[prev->modified]), now_ts).to_string());
+      p.entry.modified = state.times.intern(strictly_after(state.times.time(prev->modified), now_ts).to_string());
       ++report.versioned;
     } else {
       p.entry.modified = now_index;
@@ -635,12 +679,19 @@ Result<std::unique_ptr<Generation>> generate(const GenerateOptions& o, Sink& out
   for (const auto& m : markings) bundle_digest.add(*m.find_string("id"), *m.find_string("created"));
   BundleWriter writer(out, o.framing, o.layout, bundle_digest.finish());
   CTI_TRY_STATUS(writer.add_serialized(identity_json(report.identity_name, identity)));
-  std::string buf;
-  for (const Planned& p : planned) {
-    const std::string pattern = pattern_of(set, set.records[p.record]);
-    buf.clear();
-    serialize_indicator(content_of(p, pattern, id_text), state.times[p.entry.modified], buf);
-    CTI_TRY_STATUS(writer.add_serialized(buf));
+  for (std::size_t i = 0; i < planned.size(); ++i) {
+    // Id order visits records at random: fetch the ones a few steps ahead so
+    // their memory is in cache when their turn comes.
+    if (i + 16 < planned.size()) __builtin_prefetch(&set.records[planned[i + 16].record]);
+    if (i + 8 < planned.size()) {
+      const Record& ahead = set.records[planned[i + 8].record];
+      __builtin_prefetch(set.pool.data() + ahead.value_offset);
+      __builtin_prefetch(&set.attributes[ahead.attributes]);
+    }
+    const Planned& p = planned[i];
+    const std::string& pattern = pattern_of(set, set.records[p.record], pattern_buf);
+    serialize_indicator(content_of(p, pattern, id_text), state.times[p.entry.modified], writer.begin_object());
+    CTI_TRY_STATUS(writer.end_object());
   }
   for (const auto& m : markings) CTI_TRY_STATUS(writer.add(m));
   CTI_TRY_STATUS(writer.finish());

@@ -72,7 +72,7 @@ Result<std::string> canonical_domain(std::string_view input, std::string_view wh
     name = out;
     idn2_free(out);
   }
-  name = to_lower(name);
+  for (char& c : name) c = lower(c);
   if (name.size() > 253) return invalid(whole, "domain name longer than 253 characters");
   std::size_t start = 0;
   int labels = 0;
@@ -262,7 +262,11 @@ std::string_view observable_sco_type(ObservableType type) {
 }
 
 std::optional<ObservableType> parse_observable_type(std::string_view name, bool* any_hash) {
-  std::string n = to_lower(name);
+  // Lower-cased in a stack buffer: this runs once per input row.
+  char buf[16];
+  if (name.size() >= sizeof buf) return std::nullopt;
+  for (std::size_t i = 0; i < name.size(); ++i) buf[i] = lower(name[i]);
+  const std::string_view n(buf, name.size());
   if (any_hash != nullptr) *any_hash = false;
   if (n == "domain" || n == "domain-name" || n == "hostname") return ObservableType::domain;
   if (n == "url" || n == "uri") return ObservableType::url;
@@ -342,34 +346,32 @@ Result<Observable> classify_observable(std::string_view value, std::optional<Obs
 
 std::string observable_pattern(const Observable& o) {
   std::string out;
-  switch (o.type) {
+  append_observable_pattern(out, o.type, o.value);
+  return out;
+}
+
+void append_observable_pattern(std::string& out, ObservableType type, std::string_view value) {
+  switch (type) {
     case ObservableType::domain:
     case ObservableType::url:
     case ObservableType::email:
-      pattern::append_equality(out, observable_sco_type(o.type), "value", o.value);
-      return out;
+      pattern::append_equality(out, observable_sco_type(type), "value", value);
+      return;
     case ObservableType::ipv4:
-    case ObservableType::ipv6: {
-      if (o.value.find('/') != std::string::npos) {
-        pattern::Comparison c{{std::string(observable_sco_type(o.type)), {"value"}}, pattern::Operator::issubset, o.value};
-        return pattern::to_string(pattern::Observation{{c}});
+    case ObservableType::ipv6:
+      if (value.find('/') != std::string_view::npos) {
+        // A range matches every address inside it (§9.5 ISSUBSET).
+        pattern::Comparison c{{std::string(observable_sco_type(type)), {"value"}}, pattern::Operator::issubset, std::string(value)};
+        out += pattern::to_string(pattern::Observation{{c}});
+        return;
       }
-      pattern::append_equality(out, observable_sco_type(o.type), "value", o.value);
-      return out;
-    }
-    case ObservableType::md5:
-    case ObservableType::sha1:
-    case ObservableType::sha256:
-    case ObservableType::sha512: {
-      const char* algo = o.type == ObservableType::md5    ? "MD5"
-                         : o.type == ObservableType::sha1 ? "SHA-1"
-                         : o.type == ObservableType::sha256 ? "SHA-256"
-                                                            : "SHA-512";
-      pattern::Comparison c{{"file", {"hashes", algo}}, pattern::Operator::equal, o.value};
-      return pattern::to_string(pattern::Observation{{c}});
-    }
+      pattern::append_equality(out, observable_sco_type(type), "value", value);
+      return;
+    case ObservableType::md5: pattern::append_equality(out, "file", "hashes.MD5", value); return;
+    case ObservableType::sha1: pattern::append_equality(out, "file", "hashes.'SHA-1'", value); return;
+    case ObservableType::sha256: pattern::append_equality(out, "file", "hashes.'SHA-256'", value); return;
+    case ObservableType::sha512: pattern::append_equality(out, "file", "hashes.'SHA-512'", value); return;
   }
-  return out;
 }
 
 }  // namespace ctishare::stix

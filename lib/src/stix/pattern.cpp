@@ -80,16 +80,20 @@ std::string to_string(const Pattern& p) {
   return out;
 }
 
-void append_equality(std::string& out, std::string_view object_type, std::string_view property, std::string_view value) {
+void append_equality(std::string& out, std::string_view object_type, std::string_view path, std::string_view value) {
   out += '[';
   out += object_type;
   out += ':';
-  out += path_step(property);
+  out += path;
   out += " = '";
-  for (char c : value) {
-    if (c == '\'' || c == '\\') out += '\\';
-    out += c;
+  std::size_t start = 0;
+  for (std::size_t i = 0; i < value.size(); ++i) {
+    if (value[i] != '\'' && value[i] != '\\') continue;
+    out.append(value.data() + start, i - start);
+    out += '\\';
+    start = i;
   }
+  out.append(value.data() + start, value.size() - start);
   out += "']";
 }
 

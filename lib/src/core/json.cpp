@@ -117,6 +117,11 @@ class IStreamSource {
   std::size_t PutEnd(Ch*) { return 0; }
 
   std::uint64_t line() const { return line_; }
+  // True at the real end of the input (Peek() also returns '\0' for a NUL byte).
+  bool at_end() {
+    Peek();
+    return pos_ == len_;
+  }
   bool over_limit() const { return over_limit_; }
   bool read_failed() const { return read_failed_; }
 
@@ -184,6 +189,7 @@ class Builder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, Builder<S
     element_root_ = Value();
     splitting_ = false;
     split_done_ = false;
+    key_.clear();
     top_index_ = index;
     top_line_ = line;
     element_index_ = 0;
@@ -200,11 +206,13 @@ class Builder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, Builder<S
     return place(Value(Number{std::string(s, len)}));
   }
   bool String(const char* s, rapidjson::SizeType len, bool) {
-    if (!check_string(len)) return false;
+    if (!check_string(len) || !check_surrogates(s, len)) return false;
     return place(Value(std::string(s, len)));
   }
   bool Key(const char* s, rapidjson::SizeType len, bool) {
-    if (!check_string(len)) return false;
+    if (!check_string(len) || !check_surrogates(s, len)) return false;
+    if (split_done_ && stack_.size() == 1 && std::string_view(s, len) == split_key_)
+      return fail(Error(ErrorCategory::data, "duplicate member name " + quote(split_key_)));
     key_.assign(s, len);
     return true;
   }
@@ -216,9 +224,10 @@ class Builder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, Builder<S
     return close();
   }
   bool StartArray() {
-    if (split_key_.size() != 0 && stack_.size() == 1 && !splitting_ && !split_done_ &&
-        key_ == split_key_ && &current_root() == &root_) {
+    if (!split_key_.empty() && stack_.size() == 1 && root_.is_object() && !splitting_ && !split_done_ &&
+        key_ == split_key_) {
       splitting_ = true;
+      key_.clear();
       return true;
     }
     return open(Value(Array{}));
@@ -238,13 +247,20 @@ class Builder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, Builder<S
   bool has_error() const { return has_error_; }
 
  private:
-  Value& current_root() { return splitting_ ? element_root_ : root_; }
-
   bool check_string(rapidjson::SizeType len) {
     if (limits_.max_string_bytes != 0 && len > limits_.max_string_bytes)
       return fail(Error(ErrorCategory::data,
                         "string longer than the limit of " + std::to_string(limits_.max_string_bytes) +
                             " bytes (--max-string-length)"));
+    return true;
+  }
+
+  // RapidJSON 1.1 decodes an escaped lone low surrogate ("\udc00") into
+  // bytes that are not UTF-8 (ED B0..BF ..); I-JSON forbids them.
+  bool check_surrogates(const char* s, rapidjson::SizeType len) {
+    for (rapidjson::SizeType i = 0; i + 1 < len; ++i)
+      if (static_cast<unsigned char>(s[i]) == 0xED && static_cast<unsigned char>(s[i + 1]) >= 0xA0)
+        return fail(Error(ErrorCategory::data, "string holds a lone UTF-16 surrogate, which is not valid Unicode"));
     return true;
   }
 
@@ -366,6 +382,9 @@ Result<Value> parse(std::string_view text, const Limits& limits) {
   rapidjson::ParseResult r = reader.Parse<kFlags>(ms, builder);
   if (builder.has_error()) return std::move(builder.error());
   if (r.IsError()) return syntax_error(r, 0);
+  // RapidJSON reads a NUL byte as the end of the input; there must be none.
+  if (ms.Tell() != text.size())
+    return Error(ErrorCategory::data, "invalid JSON at byte " + std::to_string(ms.Tell()) + ": NUL byte in the input");
   return builder.take_root();
 }
 
@@ -387,7 +406,11 @@ Status parse_stream(std::istream& in, const Limits& limits, std::string_view spl
       src.Take();
       c = src.Peek();
     }
-    if (c == '\0') break;
+    if (c == '\0') {
+      if (src.at_end()) break;
+      return Error(ErrorCategory::data, "invalid JSON at byte " + std::to_string(src.Tell()) + " (line " +
+                                            std::to_string(src.line()) + "): NUL byte in the input");
+    }
     const std::uint64_t line = src.line();
     builder.reset(index, line);
     rapidjson::ParseResult r = reader.Parse<kFlags | rapidjson::kParseStopWhenDoneFlag>(src, builder);

@@ -398,6 +398,7 @@ const std::string& pattern_of(const DetectionSet& set, const Record& r, std::str
 // One indicator of this run: its record and its place in version history.
 struct Planned {
   std::uint32_t record = 0;
+  bool fresh = false;  // a new indicator: its id is drawn after planning
   StateEntry entry;
 };
 
@@ -621,9 +622,7 @@ Result<std::unique_ptr<Generation>> generate(const GenerateOptions& o, Sink& out
       p.entry.id = prev->id;
       p.entry.created = prev->created;
     } else {
-      auto u = Uuid::v4();
-      if (!u) return std::move(u).error();
-      p.entry.id = *u;
+      p.fresh = true;
       p.entry.created = now_index;
     }
     p.entry.valid_from = !a.first_seen.empty() ? state.times.intern(a.first_seen) : prev != nullptr ? prev->valid_from : now_index;
@@ -644,7 +643,7 @@ Result<std::unique_ptr<Generation>> generate(const GenerateOptions& o, Sink& out
       continue;
     }
     markings_used.insert(tlp_of(a));
-    if (keep_state) p.entry.digest = content_digest(content_of(p, pattern, id_text));
+    if (prev != nullptr) p.entry.digest = content_digest(content_of(p, pattern, id_text));
     if (prev != nullptr && prev->digest == p.entry.digest) {
       p.entry.modified = prev->modified;
       ++report.unchanged;
@@ -660,6 +659,23 @@ Result<std::unique_ptr<Generation>> generate(const GenerateOptions& o, Sink& out
   if (plan_errors != 0) {
     report.invalid += plan_errors;
     if (!o.skip_invalid) return refuse(plan_errors);
+  }
+  // New indicators get random UUIDv4s drawn as one batch and handed out in
+  // sorted order, so a run's new indicators are written in input order: the
+  // id-ordered output then reads memory sequentially instead of at random.
+  std::vector<Uuid> fresh_ids(report.created);
+  for (Uuid& u : fresh_ids) {
+    auto v4 = Uuid::v4();
+    if (!v4) return std::move(v4).error();
+    u = *v4;
+  }
+  std::sort(fresh_ids.begin(), fresh_ids.end());
+  std::size_t next_fresh = 0;
+  for (Planned& p : run->planned) {
+    if (!p.fresh) continue;
+    p.entry.id = fresh_ids[next_fresh++];
+    if (keep_state)
+      p.entry.digest = content_digest(content_of(p, pattern_of(set, set.records[p.record], pattern_buf), id_text));
   }
 
   // 7. Output sorted by id: identity, indicators, marking definitions.

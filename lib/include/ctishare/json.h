@@ -105,9 +105,10 @@ Result<Value> parse(std::string_view text, const Limits& limits = {});
 // line as in NDJSON) and hands each to `on_value` as soon as it is complete.
 // When `split_array_key` is set and a top-level object has an array member of
 // that name (a STIX bundle's "objects"), the elements of that array are handed
-// over one at a time as they are read, at depth 1, so the whole array is never
-// held in memory; the rest of that object is handed over at its end with the
-// array left out. Returns the first error from parsing or from `on_value`.
+// over one at a time as they are read, so the whole array is never held in
+// memory; the rest of that object is handed over at its end with the array
+// left out (kind envelope). A top-level array is split the same way; its
+// envelope is null. Returns the first error from parsing or from `on_value`.
 struct StreamEvent {
   enum class Kind { value, element, envelope };
   Kind kind;            // value: a whole top-level value; element: one array

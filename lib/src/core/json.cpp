@@ -211,7 +211,7 @@ class Builder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, Builder<S
   }
   bool Key(const char* s, rapidjson::SizeType len, bool) {
     if (!check_string(len) || !check_surrogates(s, len)) return false;
-    if (split_done_ && stack_.size() == 1 && std::string_view(s, len) == split_key_)
+    if (split_done_ && split_level_ == 1 && stack_.size() == 1 && std::string_view(s, len) == split_key_)
       return fail(Error(ErrorCategory::data, "duplicate member name " + quote(split_key_)));
     key_.assign(s, len);
     return true;
@@ -224,16 +224,19 @@ class Builder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, Builder<S
     return close();
   }
   bool StartArray() {
-    if (!split_key_.empty() && stack_.size() == 1 && root_.is_object() && !splitting_ && !split_done_ &&
-        key_ == split_key_) {
+    if (!split_key_.empty() && !splitting_ && !split_done_ &&
+        ((stack_.size() == 1 && root_.is_object() && key_ == split_key_) || stack_.empty())) {
+      // The named member of a top-level object, or a top-level array: its
+      // elements are handed over one at a time.
       splitting_ = true;
+      split_level_ = stack_.size();
       key_.clear();
       return true;
     }
     return open(Value(Array{}));
   }
   bool EndArray(rapidjson::SizeType) {
-    if (splitting_ && stack_.size() == 1) {
+    if (splitting_ && stack_.size() == split_level_) {
       splitting_ = false;
       split_done_ = true;
       return true;
@@ -274,7 +277,7 @@ class Builder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, Builder<S
 
   // Places a value at the current position; returns it through `placed`.
   bool place_at(Value v, Value** placed) {
-    if (splitting_ && stack_.size() == 1) {
+    if (splitting_ && stack_.size() == split_level_) {
       // A new element of the split array begins.
       element_root_ = std::move(v);
       element_line_ = source_ != nullptr ? source_->line() : 1;
@@ -312,7 +315,7 @@ class Builder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, Builder<S
   bool place(Value v) {
     Value* placed = nullptr;
     if (!place_at(std::move(v), &placed)) return false;
-    if (splitting_ && stack_.size() == 1) return emit_element();
+    if (splitting_ && stack_.size() == split_level_) return emit_element();
     return true;
   }
 
@@ -330,7 +333,7 @@ class Builder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, Builder<S
 
   bool close() {
     stack_.pop_back();
-    if (splitting_ && stack_.size() == 1) return emit_element();
+    if (splitting_ && stack_.size() == split_level_) return emit_element();
     return true;
   }
 
@@ -352,6 +355,7 @@ class Builder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, Builder<S
   std::string key_;
   bool splitting_ = false;
   bool split_done_ = false;
+  std::size_t split_level_ = 1;  // open containers around the split array's elements
   std::uint64_t top_index_ = 0;
   std::uint64_t top_line_ = 1;
   std::uint64_t element_index_ = 0;

@@ -37,6 +37,7 @@ Status read_objects(std::istream& in, const ReadOptions& options, const ObjectSi
     using Kind = json::StreamEvent::Kind;
     if (ev.kind == Kind::element) return deliver(std::move(v), ev.line);
     if (ev.kind == Kind::envelope) {
+      if (v.is_null()) return {};  // a bare array of objects, already delivered
       // The rest of a top-level object whose "objects" array was streamed.
       auto type = v.find_string("type");
       if (!type || *type != "bundle")

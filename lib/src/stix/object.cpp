@@ -114,6 +114,8 @@ const TypeInfo* find_type(std::string_view type) {
 ObjectKind kind_of(std::string_view type) {
   if (type == "bundle") return ObjectKind::bundle;
   if (const TypeInfo* t = find_type(type)) return t->kind;
+  // Custom objects of the deprecated §11 mechanism carry SDO properties.
+  if (type.rfind("x-", 0) == 0) return ObjectKind::sdo;
   return ObjectKind::unknown;
 }
 

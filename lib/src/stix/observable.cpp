@@ -166,6 +166,7 @@ Result<std::string> canonical_email(std::string_view v, std::string_view whole) 
 Result<std::string> canonical_url(std::string_view v, std::string_view whole) {
   if (v.size() > kMaxUrl) return invalid(whole, "URL longer than 4096 characters");
   auto colon = v.find("://");
+  if (colon == std::string_view::npos) return invalid(whole, "URL without a scheme; write it with http:// or https://");
   std::string scheme = to_lower(v.substr(0, colon));
   if (scheme.empty() || !(scheme[0] >= 'a' && scheme[0] <= 'z') ||
       !std::all_of(scheme.begin(), scheme.end(), [](char c) {

@@ -609,7 +609,7 @@ TEST_CASE("json: parse_stream splits a bundle's objects array", "[core][json]") 
   CHECK(to_string(env.value) == R"({"type":"bundle","id":"bundle--1","x_after":true})");
 }
 
-TEST_CASE("json: parse_stream splits only a top-level array member of that name", "[core][json]") {
+TEST_CASE("json: parse_stream splits only a top-level array member of that name, and top-level arrays", "[core][json]") {
   const std::string text =
       "{\"objects\":5}\n"
       "{\"x\":{\"objects\":[1]}}\n"
@@ -618,31 +618,39 @@ TEST_CASE("json: parse_stream splits only a top-level array member of that name"
       "{\"type\":\"bundle\",\"objects\":[{\"a\":1}]}\n";
   std::vector<Event> events;
   REQUIRE(stream(text, events, "objects"));
-  REQUIRE(events.size() == 6);
+  REQUIRE(events.size() == 7);
   CHECK(events[0].kind == StreamEvent::Kind::value);
   CHECK(to_string(events[0].value) == R"({"objects":5})");
   CHECK(events[1].kind == StreamEvent::Kind::value);
   CHECK(to_string(events[1].value) == R"({"x":{"objects":[1]}})");
-  CHECK(events[2].kind == StreamEvent::Kind::value);
-  CHECK(to_string(events[2].value) == R"([{"objects":[1]}])");
+  // A top-level array is split too: its element whole (the member inside is
+  // not split again), then a null envelope.
+  CHECK(events[2].kind == StreamEvent::Kind::element);
+  CHECK(to_string(events[2].value) == R"({"objects":[1]})");
+  CHECK(events[2].line == 3);
   CHECK(events[3].kind == StreamEvent::Kind::envelope);
-  CHECK(to_string(events[3].value) == R"({"type":"bundle"})");
-  CHECK(events[3].index == 3);
-  CHECK(events[4].kind == StreamEvent::Kind::element);
-  CHECK(events[4].index == 0);  // element indexes restart per bundle
-  CHECK(events[4].line == 5);
-  CHECK(events[5].kind == StreamEvent::Kind::envelope);
-  CHECK(events[5].index == 4);
+  CHECK(events[3].value.is_null());
+  CHECK(events[3].index == 2);
+  CHECK(events[4].kind == StreamEvent::Kind::envelope);
+  CHECK(to_string(events[4].value) == R"({"type":"bundle"})");
+  CHECK(events[4].index == 3);
+  CHECK(events[5].kind == StreamEvent::Kind::element);
+  CHECK(events[5].index == 0);  // element indexes restart per bundle
+  CHECK(events[5].line == 5);
+  CHECK(events[6].kind == StreamEvent::Kind::envelope);
+  CHECK(events[6].index == 4);
 }
 
 TEST_CASE("json: split state does not leak into the next streamed value", "[core][json]") {
   // After a bundle whose split array is its last member, a following
-  // top-level array holding an array must come through whole.
+  // top-level array holding an array gives that inner array whole, once.
   std::vector<Event> events;
   REQUIRE(stream("{\"type\":\"bundle\",\"objects\":[1]}\n[[2,3]]\n", events, "objects"));
-  REQUIRE(events.size() == 3);
-  CHECK(events[2].kind == StreamEvent::Kind::value);
-  CHECK(to_string(events[2].value) == "[[2,3]]");
+  REQUIRE(events.size() == 4);
+  CHECK(events[2].kind == StreamEvent::Kind::element);
+  CHECK(to_string(events[2].value) == "[2,3]");
+  CHECK(events[3].kind == StreamEvent::Kind::envelope);
+  CHECK(events[3].value.is_null());
 }
 
 TEST_CASE("json: a duplicate split member is rejected like any duplicate", "[core][json]") {

@@ -4,6 +4,7 @@
 
 #include <array>
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -45,8 +46,8 @@ class Uuid {
  private:
   std::uint64_t word(int i) const noexcept {
     std::uint64_t w = 0;
-    for (int k = 0; k < 8; ++k) w = w << 8 | bytes_[static_cast<std::size_t>(i * 8 + k)];
-    return w;
+    std::memcpy(&w, bytes_.data() + i * 8, 8);
+    return __builtin_bswap64(w);  // big-endian: numeric order is byte order
   }
   std::array<std::uint8_t, 16> bytes_{};
 };

@@ -101,11 +101,14 @@ std::optional<Uuid> Uuid::parse(std::string_view t) {
 
 void Uuid::append_to(std::string& out) const {
   static constexpr char kHex[] = "0123456789abcdef";
+  char text[36];
+  std::size_t j = 0;
   for (std::size_t i = 0; i < 16; ++i) {
-    if (i == 4 || i == 6 || i == 8 || i == 10) out += '-';
-    out += kHex[bytes_[i] >> 4];
-    out += kHex[bytes_[i] & 0xF];
+    if (i == 4 || i == 6 || i == 8 || i == 10) text[j++] = '-';
+    text[j++] = kHex[bytes_[i] >> 4];
+    text[j++] = kHex[bytes_[i] & 0xF];
   }
+  out.append(text, sizeof text);
 }
 
 std::string Uuid::to_string() const {

@@ -232,15 +232,23 @@ void append_string_list(std::string& out, const std::vector<std::string_view>& i
   out += ']';
 }
 
+// Appends a string the generator made itself (an id, a timestamp): nothing
+// in it needs escaping.
+void append_plain(std::string& out, std::string_view s) {
+  out += '"';
+  out += s;
+  out += '"';
+}
+
 void serialize_indicator(const IndicatorContent& c, std::string_view modified, std::string& out) {
   out += "{\"type\":\"indicator\",\"spec_version\":\"2.1\",\"id\":";
-  json::write_string(c.id, out);
+  append_plain(out, c.id);
   out += ",\"created_by_ref\":";
-  json::write_string(c.created_by_ref, out);
+  append_plain(out, c.created_by_ref);
   out += ",\"created\":";
-  json::write_string(c.created, out);
+  append_plain(out, c.created);
   out += ",\"modified\":";
-  json::write_string(modified, out);
+  append_plain(out, modified);
   out += ",\"name\":";
   json::write_string(c.name, out);
   if (!c.description.empty()) {
@@ -252,9 +260,9 @@ void serialize_indicator(const IndicatorContent& c, std::string_view modified, s
   out += ",\"pattern\":";
   json::write_string(c.pattern, out);
   out += ",\"pattern_type\":\"stix\",\"pattern_version\":\"2.1\",\"valid_from\":";
-  json::write_string(c.valid_from, out);
+  append_plain(out, c.valid_from);
   out += ",\"valid_until\":";
-  json::write_string(c.valid_until, out);
+  append_plain(out, c.valid_until);
   if (!c.labels->empty()) {
     out += ",\"labels\":";
     append_string_list(out, *c.labels);
@@ -262,7 +270,7 @@ void serialize_indicator(const IndicatorContent& c, std::string_view modified, s
   out += ",\"confidence\":";
   out += std::to_string(c.confidence);
   out += ",\"object_marking_refs\":[";
-  json::write_string(c.marking, out);
+  append_plain(out, c.marking);
   out += "]}";
 }
 
@@ -512,38 +520,58 @@ Result<std::unique_ptr<Generation>> generate(const GenerateOptions& o, Sink& out
   auto confidence_of = [&](const Record& r) -> int { return unit ? r.confidence_unit : r.confidence_percent; };
 
   // 4. One indicator per observable: the highest confidence wins.
-  // Sorted by a hash of (type, value) first: string comparisons only where
-  // hashes tie, which is where the duplicates are.
-  std::vector<std::pair<std::uint64_t, std::uint32_t>> order(set.records.size());
-  for (std::uint32_t i = 0; i < order.size(); ++i)
-    order[i] = {std::hash<std::string_view>{}(set.value(set.records[i])) ^ set.records[i].type, i};
+  // Duplicates found with an open-addressing table keyed by a hash of
+  // (type, value): one probe per row, string comparisons only on a hash
+  // match. The kept rows are then read back in input order, so planning
+  // walks the records and the value pool sequentially.
   auto same = [&](const Record& x, const Record& y) { return x.type == y.type && set.value(x) == set.value(y); };
-  std::sort(order.begin(), order.end(), [&](const auto& a, const auto& b) {
-    if (a.first != b.first) return a.first < b.first;
-    const Record& x = set.records[a.second];
-    const Record& y = set.records[b.second];
-    if (x.type != y.type) return x.type < y.type;
-    int c = set.value(x).compare(set.value(y));
-    return c != 0 ? c < 0 : a.second < b.second;
-  });
-  std::vector<std::uint32_t> unique;
-  unique.reserve(order.size());
-  for (const auto& [hash, idx] : order) {
-    const Record& cur = set.records[idx];
-    if (!unique.empty() && same(set.records[unique.back()], cur)) {
-      const Record& kept = set.records[unique.back()];
-      ++report.duplicates;
-      diag(Severity::info, set.where(cur) + ": " + quote(set.value(cur)) + " repeats " + set.where(kept) +
-                               "; keeping the higher confidence");
-      if (confidence_of(cur) > confidence_of(kept)) unique.back() = idx;
-      continue;
+  std::vector<bool> dropped(set.records.size());
+  {
+    std::size_t capacity = 16;
+    while (capacity < set.records.size() + set.records.size() / 2) capacity *= 2;
+    struct Slot {
+      std::uint32_t index_plus_one = 0;  // 0: empty
+      std::uint32_t check = 0;           // high hash bits
+    };
+    std::vector<Slot> table;
+    table.reserve(capacity);
+    detail::advise_huge_pages(table.data(), capacity * sizeof(Slot));
+    table.resize(capacity);
+    std::vector<std::uint64_t> hashes(set.records.size());
+    for (std::uint32_t i = 0; i < set.records.size(); ++i)
+      hashes[i] = std::hash<std::string_view>{}(set.value(set.records[i])) * 0x9E3779B97F4A7C15ULL + set.records[i].type;
+    for (std::uint32_t i = 0; i < set.records.size(); ++i) {
+      // The table is probed at random: fetch the slot of a row a few ahead.
+      if (i + 16 < hashes.size()) __builtin_prefetch(&table[hashes[i + 16] & (capacity - 1)]);
+      const Record& cur = set.records[i];
+      const std::uint64_t h = hashes[i];
+      const auto check = static_cast<std::uint32_t>(h >> 32);
+      std::size_t pos = h & (capacity - 1);
+      for (;; pos = (pos + 1) & (capacity - 1)) {
+        Slot& slot = table[pos];
+        if (slot.index_plus_one == 0) {
+          slot = Slot{i + 1, check};
+          break;
+        }
+        if (slot.check != check || !same(set.records[slot.index_plus_one - 1], cur)) continue;
+        const std::uint32_t kept = slot.index_plus_one - 1;
+        ++report.duplicates;
+        diag(Severity::info, set.where(cur) + ": " + quote(set.value(cur)) + " repeats " + set.where(set.records[kept]) +
+                                 "; keeping the higher confidence");
+        if (confidence_of(cur) > confidence_of(set.records[kept])) {
+          dropped[kept] = true;
+          slot.index_plus_one = i + 1;
+        } else {
+          dropped[i] = true;
+        }
+        break;
+      }
     }
-    unique.push_back(idx);
   }
-  decltype(order)().swap(order);
-  // Back to input order: planning then walks the records and the value pool
-  // sequentially instead of at random.
-  std::sort(unique.begin(), unique.end());
+  std::vector<std::uint32_t> unique;
+  unique.reserve(set.records.size() - report.duplicates);
+  for (std::uint32_t i = 0; i < set.records.size(); ++i)
+    if (!dropped[i]) unique.push_back(i);
 
   // 5. Our identity: one id per name, kept in the state.
   IdentityEntry& identity = state.identities[report.identity_name];
@@ -609,6 +637,7 @@ Result<std::unique_ptr<Generation>> generate(const GenerateOptions& o, Sink& out
   std::set<Tlp> markings_used;
   std::uint64_t plan_errors = 0;
   run->planned.reserve(unique.size());
+  detail::advise_huge_pages(run->planned.data(), unique.size() * sizeof(Planned));
   for (std::uint32_t idx : unique) {
     const Record& r = set.records[idx];
     const Attributes& a = set.attributes[r.attributes];
@@ -680,7 +709,8 @@ Result<std::unique_ptr<Generation>> generate(const GenerateOptions& o, Sink& out
 
   // 7. Output sorted by id: identity, indicators, marking definitions.
   auto& planned = run->planned;
-  std::sort(planned.begin(), planned.end(), [](const Planned& a, const Planned& b) { return a.entry.id < b.entry.id; });
+  auto by_id = [](const Planned& a, const Planned& b) { return a.entry.id < b.entry.id; };
+  if (!std::is_sorted(planned.begin(), planned.end(), by_id)) std::sort(planned.begin(), planned.end(), by_id);
   std::vector<json::Value> markings;
   for (Tlp t : markings_used) markings.push_back(tlp2_marking_object(t));
   std::sort(markings.begin(), markings.end(),

@@ -20,6 +20,7 @@
 #include "ctishare/observable.h"
 #include "ctishare/uuid.h"
 #include "detection_reader.h"
+#include "generator_state.h"
 
 namespace ctishare::stix {
 
@@ -37,156 +38,10 @@ using detail::Record;
 
 namespace {
 
-constexpr std::string_view kStateHeader = "ctishare-stix-gen-state 1";
-
-// Timestamps repeat across indicators (every new one of a run shares "now"),
-// so they are stored once and referred to by index.
-class StringTable {
- public:
-  std::uint32_t intern(std::string_view s) {
-    auto it = index_.find(s);
-    if (it != index_.end()) return it->second;
-    auto i = static_cast<std::uint32_t>(strings_.size());
-    strings_.emplace_back(s);
-    parsed_.emplace_back();
-    index_.emplace(strings_.back(), i);
-    return i;
-  }
-  const std::string& operator[](std::uint32_t i) const { return strings_[i]; }
-  // The string as a timestamp (callers intern only valid ones), parsed once.
-  const Timestamp& time(std::uint32_t i) {
-    if (!parsed_[i]) parsed_[i] = *Timestamp::parse(strings_[i]);
-    return *parsed_[i];
-  }
-
- private:
-  std::deque<std::string> strings_;  // stable addresses for the views below
-  std::deque<std::optional<Timestamp>> parsed_;
-  std::unordered_map<std::string_view, std::uint32_t> index_;
-};
-
-using Digest = std::array<std::uint8_t, 16>;
-
-// What the state remembers about one indicator.
-struct StateEntry {
-  Uuid id;
-  std::uint32_t created = 0, modified = 0, valid_from = 0, valid_until = 0;  // in State::times
-  Digest digest{};
-  bool revoked = false;
-};
-
-struct IdentityEntry {
-  std::string id;
-  std::string identity_class;
-  std::string created;
-  std::string modified;
-};
-
-struct State {
-  StringTable times;
-  std::map<std::string, IdentityEntry> identities;         // by name
-  std::unordered_map<std::string, StateEntry> indicators;  // by pattern
-};
-
-std::string escape_field(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '\\') out += "\\\\";
-    else if (c == '\t') out += "\\t";
-    else if (c == '\n') out += "\\n";
-    else if (c == '\r') out += "\\r";
-    else out += c;
-  }
-  return out;
-}
-
-std::string unescape_field(std::string_view s) {
-  std::string out;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '\\' && i + 1 < s.size()) {
-      char n = s[++i];
-      out += n == 't' ? '\t' : n == 'n' ? '\n' : n == 'r' ? '\r' : n;
-    } else {
-      out += s[i];
-    }
-  }
-  return out;
-}
-
-std::vector<std::string_view> split_tabs(std::string_view line) {
-  std::vector<std::string_view> out;
-  std::size_t start = 0;
-  for (;;) {
-    auto tab = line.find('\t', start);
-    out.push_back(line.substr(start, tab == std::string_view::npos ? std::string_view::npos : tab - start));
-    if (tab == std::string_view::npos) return out;
-    start = tab + 1;
-  }
-}
-
-std::string hex(const Digest& d) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (auto b : d) {
-    out += kHex[b >> 4];
-    out += kHex[b & 0xF];
-  }
-  return out;
-}
-
-bool parse_hex(std::string_view text, Digest& out) {
-  auto v = [](char c) { return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1; };
-  if (text.size() != 32) return false;
-  for (std::size_t i = 0; i < 16; ++i) {
-    int hi = v(text[2 * i]), lo = v(text[2 * i + 1]);
-    if (hi < 0 || lo < 0) return false;
-    out[i] = static_cast<std::uint8_t>(hi << 4 | lo);
-  }
-  return true;
-}
-
-Status load_state(const std::string& path, State& state) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return {};  // first run
-  std::string line;
-  std::uint64_t n = 0;
-  auto corrupt = [&](const std::string& why) {
-    return Error(ErrorCategory::data, quote(path) + ": line " + std::to_string(n) + ": corrupt state file: " + why +
-                                          " (move it away to start over)");
-  };
-  auto time_field = [&](std::string_view t, std::uint32_t& out) {
-    if (!Timestamp::parse(t)) return false;
-    out = state.times.intern(t);
-    return true;
-  };
-  while (std::getline(in, line)) {
-    ++n;
-    if (n == 1) {
-      if (line != kStateHeader) return corrupt("unknown header");
-      continue;
-    }
-    auto f = split_tabs(line);
-    if (f[0] == "identity" && f.size() == 6) {
-      state.identities[unescape_field(f[1])] =
-          IdentityEntry{std::string(f[2]), unescape_field(f[3]), std::string(f[4]), std::string(f[5])};
-    } else if (f[0] == "indicator" && f.size() == 9) {
-      StateEntry e;
-      auto id = Identifier::parse(f[2]);
-      if (!id || id->type != "indicator") return corrupt("bad indicator id");
-      e.id = id->uuid;
-      if (!time_field(f[3], e.created) || !time_field(f[4], e.modified) || !time_field(f[5], e.valid_from) ||
-          !time_field(f[6], e.valid_until))
-        return corrupt("bad timestamp");
-      if (!parse_hex(f[7], e.digest)) return corrupt("bad digest");
-      e.revoked = f[8] == "1";
-      state.indicators[unescape_field(f[1])] = e;
-    } else {
-      return corrupt("unexpected record");
-    }
-  }
-  if (in.bad()) return Error(ErrorCategory::io, quote(path) + ": read failed");
-  return {};
-}
+using detail::IdentityEntry;
+using detail::IndicatorState;
+using detail::StateEntry;
+using Digest = detail::Digest;
 
 // The fields that make up an indicator's content; hashing them tells
 // whether a detection changed since the version in the state.
@@ -291,7 +146,7 @@ std::string identity_json(const std::string& name, const IdentityEntry& e) {
 
 // Seeds `state` from an earlier bundle (--previous): the identity named
 // `identity_name` and the latest version of each indicator it created.
-Status seed_from_previous(const GenerateOptions& o, const std::string& identity_name, State& state) {
+Status seed_from_previous(const GenerateOptions& o, const std::string& identity_name, IndicatorState& state) {
   auto in = open_input(o.previous);
   if (!in) return std::move(in).error();
   std::map<std::string, IdentityEntry> identities;
@@ -322,8 +177,8 @@ Status seed_from_previous(const GenerateOptions& o, const std::string& identity_
     if (!pattern || !created || !modified || !vf || !vu || !id) continue;
     auto tm = Timestamp::parse(*modified);
     if (!Timestamp::parse(*created) || !tm || !Timestamp::parse(*vf) || !Timestamp::parse(*vu)) continue;
-    auto it = state.indicators.find(std::string(*pattern));
-    if (it != state.indicators.end() && !(*Timestamp::parse(state.times[it->second.modified]) < *tm)) continue;
+    const StateEntry* known = state.find(*pattern);
+    if (known != nullptr && !(state.times.time(known->modified) < *tm)) continue;
     IndicatorContent c;
     c.id = obj.id();
     c.created_by_ref = our_id;
@@ -354,7 +209,7 @@ Status seed_from_previous(const GenerateOptions& o, const std::string& identity_
     e.valid_until = state.times.intern(*vu);
     e.digest = content_digest(c);
     e.revoked = obj.revoked();
-    state.indicators[std::string(*pattern)] = e;
+    state.put(*pattern, e);
   }
   return {};
 }
@@ -420,56 +275,20 @@ class Run final : public Generation {
   GenerateReport summary;
   std::optional<FileLock> lock;
   std::string state_path;
-  State state;
+  IndicatorState state;
   DetectionSet set;
   std::vector<Planned> planned;  // sorted by id
 };
 
 Status Run::commit_state() {
   if (state_path.empty()) return {};
-  // Entries of this run replace their pattern's old entry; the rest stay so
-  // that a detection that comes back keeps its indicator id.
+  std::vector<const StateEntry*> fresh;
+  fresh.reserve(planned.size());
+  for (const Planned& p : planned) fresh.push_back(&p.entry);
   std::string pattern_buf;
-  for (const Planned& p : planned) state.indicators.erase(pattern_of(set, set.records[p.record], pattern_buf));
-  struct Row {
-    const StateEntry* e;
-    const std::string* pattern;  // old entries
-    const Record* record;        // entries of this run
-  };
-  std::vector<Row> rows;
-  rows.reserve(state.indicators.size() + planned.size());
-  for (const auto& [pattern, e] : state.indicators) rows.push_back(Row{&e, &pattern, nullptr});
-  for (const Planned& p : planned) rows.push_back(Row{&p.entry, nullptr, &set.records[p.record]});
-  // Sorted by id, so an unchanged state is byte-identical and not rewritten.
-  std::sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) { return a.e->id < b.e->id; });
-  auto file = AtomicFile::create(state_path);
-  if (!file) return std::move(file).error();
-  std::string buf(kStateHeader);
-  buf += '\n';
-  for (const auto& [name, e] : state.identities)
-    buf += "identity\t" + escape_field(name) + "\t" + e.id + "\t" + escape_field(e.identity_class) + "\t" + e.created + "\t" +
-           e.modified + "\n";
-  for (const Row& row : rows) {
-    buf += "indicator\t";
-    buf += escape_field(row.pattern != nullptr ? *row.pattern : pattern_of(set, *row.record, pattern_buf));
-    buf += "\tindicator--";
-    row.e->id.append_to(buf);
-    for (std::uint32_t t : {row.e->created, row.e->modified, row.e->valid_from, row.e->valid_until}) {
-      buf += '\t';
-      buf += state.times[t];
-    }
-    buf += '\t';
-    buf += hex(row.e->digest);
-    buf += row.e->revoked ? "\t1\n" : "\t0\n";
-    if (buf.size() > (1U << 20)) {
-      CTI_TRY_STATUS((*file)->write(buf));
-      buf.clear();
-    }
-  }
-  CTI_TRY_STATUS((*file)->write(buf));
-  auto committed = (*file)->commit();
-  if (!committed) return std::move(committed).error();
-  return {};
+  return state.save(state_path, fresh, [&](std::size_t i) -> const std::string& {
+    return pattern_of(set, set.records[planned[i].record], pattern_buf);
+  });
 }
 
 }  // namespace
@@ -482,7 +301,7 @@ std::string default_identity_name() {
 
 Result<std::unique_ptr<Generation>> generate(const GenerateOptions& o, Sink& out, const DiagnosticSink& diag) {
   auto run = std::make_unique<Run>();
-  State& state = run->state;
+  IndicatorState& state = run->state;
   DetectionSet& set = run->set;
   GenerateReport& report = run->summary;
   const Clock& clock = o.clock != nullptr ? *o.clock : system_clock();
@@ -496,7 +315,7 @@ Result<std::unique_ptr<Generation>> generate(const GenerateOptions& o, Sink& out
     if (!lock) return std::move(lock).error();
     run->lock.emplace(std::move(*lock));
     run->state_path = o.state_dir + "/stix-gen.state";
-    CTI_TRY_STATUS(load_state(run->state_path, state));
+    CTI_TRY_STATUS(state.load(run->state_path));
   }
   report.default_identity = o.identity_name.empty();
   report.identity_name = o.identity_name.empty() ? default_identity_name() : o.identity_name;
@@ -643,8 +462,10 @@ Result<std::unique_ptr<Generation>> generate(const GenerateOptions& o, Sink& out
     const Attributes& a = set.attributes[r.attributes];
     const std::string& pattern = pattern_of(set, r, pattern_buf);
     const std::int64_t lifetime = lifetime_for(o, static_cast<ObservableType>(r.type));
-    auto found = state.indicators.empty() ? state.indicators.end() : state.indicators.find(pattern);
-    const StateEntry* prev = (found != state.indicators.end() && !found->second.revoked) ? &found->second : nullptr;
+    const StateEntry* known = state.empty() ? nullptr : state.find(pattern);
+    // This run's entry replaces the known one; a revoked one is not continued.
+    if (known != nullptr) state.supersede(known);
+    const StateEntry* prev = known != nullptr && !known->revoked ? known : nullptr;
     Planned p;
     p.record = idx;
     if (prev != nullptr) {

@@ -1,0 +1,313 @@
+// stix-gen's state file: loading into compact entries, lookup by pattern,
+// and saving by merging the old file with this run's entries in id order.
+#include "generator_state.h"
+
+#include <openssl/evp.h>
+
+#include <algorithm>
+#include <cstring>
+#include <fstream>
+
+#include "ctishare/file.h"
+
+namespace ctishare::stix::detail {
+
+namespace {
+
+constexpr std::string_view kStateHeader = "ctishare-stix-gen-state 1";
+
+const EVP_MD* fetched_sha256() {
+  static EVP_MD* md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  return md;
+}
+
+bool parse_hex(std::string_view text, Digest& out) {
+  auto v = [](char c) { return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1; };
+  if (text.size() != 32) return false;
+  for (std::size_t i = 0; i < 16; ++i) {
+    int hi = v(text[2 * i]), lo = v(text[2 * i + 1]);
+    if (hi < 0 || lo < 0) return false;
+    out[i] = static_cast<std::uint8_t>(hi << 4 | lo);
+  }
+  return true;
+}
+
+void append_hex(std::string& out, const Digest& d) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  for (auto b : d) {
+    out += kHex[b >> 4];
+    out += kHex[b & 0xF];
+  }
+}
+
+// Splits a line into at most N tab-separated fields; returns how many.
+template <std::size_t N>
+std::size_t split_tabs(std::string_view line, std::array<std::string_view, N>& f) {
+  std::size_t n = 0, start = 0;
+  for (;;) {
+    auto tab = line.find('\t', start);
+    if (n == N) return N + 1;  // too many
+    f[n++] = line.substr(start, tab == std::string_view::npos ? std::string_view::npos : tab - start);
+    if (tab == std::string_view::npos) return n;
+    start = tab + 1;
+  }
+}
+
+constexpr std::string_view kIdPrefix = "indicator--";
+
+}  // namespace
+
+std::string escape_field(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '\\') out += "\\\\";
+    else if (c == '\t') out += "\\t";
+    else if (c == '\n') out += "\\n";
+    else if (c == '\r') out += "\\r";
+    else out += c;
+  }
+  return out;
+}
+
+std::string unescape_field(std::string_view s) {
+  std::string out;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '\\' && i + 1 < s.size()) {
+      char n = s[++i];
+      out += n == 't' ? '\t' : n == 'n' ? '\n' : n == 'r' ? '\r' : n;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+std::uint32_t StringTable::intern(std::string_view s) {
+  auto it = index_.find(s);
+  if (it != index_.end()) return it->second;
+  auto i = static_cast<std::uint32_t>(strings_.size());
+  strings_.emplace_back(s);
+  parsed_.emplace_back();
+  index_.emplace(strings_.back(), i);
+  return i;
+}
+
+const Timestamp& StringTable::time(std::uint32_t i) {
+  if (!parsed_[i]) parsed_[i] = *Timestamp::parse(strings_[i]);
+  return *parsed_[i];
+}
+
+IndicatorState::Key IndicatorState::key_of(std::string_view pattern) {
+  // A cryptographic hash: nobody can craft a value whose pattern takes over
+  // another indicator's id.
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned len = 0;
+  EVP_Digest(pattern.data(), pattern.size(), md, &len, fetched_sha256(), nullptr);
+  Key k{};
+  std::copy(md, md + k.size(), k.begin());
+  return k;
+}
+
+std::optional<std::uint32_t> IndicatorState::lookup(const Key& key) const {
+  if (index_.empty()) return std::nullopt;
+  const std::size_t mask = index_.size() - 1;
+  std::uint64_t h = 0;
+  std::memcpy(&h, key.data(), sizeof h);
+  for (std::size_t pos = h & mask;; pos = (pos + 1) & mask) {
+    const std::uint32_t slot = index_[pos];
+    if (slot == 0) return std::nullopt;
+    if (keys_[slot - 1] == key && !superseded_[slot - 1]) return slot - 1;
+  }
+}
+
+void IndicatorState::index_add(std::uint32_t entry) {
+  if ((entries_.size() + 1) * 3 > index_.size() * 2) grow_index();
+  const std::size_t mask = index_.size() - 1;
+  std::uint64_t h = 0;
+  std::memcpy(&h, keys_[entry].data(), sizeof h);
+  std::size_t pos = h & mask;
+  while (index_[pos] != 0) pos = (pos + 1) & mask;
+  index_[pos] = entry + 1;
+}
+
+void IndicatorState::grow_index() {
+  std::size_t capacity = 1024;
+  while (capacity * 2 < (entries_.size() + 1) * 3) capacity *= 2;
+  capacity *= 2;
+  index_.assign(capacity, 0);
+  const std::size_t mask = capacity - 1;
+  for (std::uint32_t e = 0; e < entries_.size(); ++e) {
+    std::uint64_t h = 0;
+    std::memcpy(&h, keys_[e].data(), sizeof h);
+    std::size_t pos = h & mask;
+    while (index_[pos] != 0) pos = (pos + 1) & mask;
+    index_[pos] = e + 1;
+  }
+}
+
+Status IndicatorState::load(const std::string& path) {
+  path_ = path;
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return {};  // first run
+  std::string line;
+  std::uint64_t n = 0;
+  auto corrupt = [&](const std::string& why) {
+    return Error(ErrorCategory::data, quote(path) + ": line " + std::to_string(n) + ": corrupt state file: " + why +
+                                          " (move it away to start over)");
+  };
+  auto time_field = [&](std::string_view t, std::uint32_t& out) {
+    out = times.intern(t);
+    // A timestamp is checked once, when first seen.
+    return Timestamp::parse(times[out]).has_value();
+  };
+  std::array<std::string_view, 9> f;
+  while (std::getline(in, line)) {
+    ++n;
+    if (n == 1) {
+      if (line != kStateHeader) return corrupt("unknown header");
+      continue;
+    }
+    const std::size_t count = split_tabs(line, f);
+    if (f[0] == "identity" && count == 6) {
+      identities[unescape_field(f[1])] = IdentityEntry{std::string(f[2]), unescape_field(f[3]), std::string(f[4]), std::string(f[5])};
+    } else if (f[0] == "indicator" && count == 9) {
+      StateEntry e;
+      std::optional<Uuid> id;
+      if (f[2].substr(0, kIdPrefix.size()) == kIdPrefix) id = Uuid::parse(f[2].substr(kIdPrefix.size()));
+      if (!id) return corrupt("bad indicator id");
+      e.id = *id;
+      if (!time_field(f[3], e.created) || !time_field(f[4], e.modified) || !time_field(f[5], e.valid_from) ||
+          !time_field(f[6], e.valid_until))
+        return corrupt("bad timestamp");
+      if (!parse_hex(f[7], e.digest)) return corrupt("bad digest");
+      e.revoked = f[8] == "1";
+      const bool escaped = f[1].find('\\') != std::string_view::npos;
+      entries_.push_back(e);
+      keys_.push_back(key_of(escaped ? std::string_view(unescape_field(f[1])) : f[1]));
+      superseded_.push_back(false);
+    } else {
+      return corrupt("unexpected record");
+    }
+  }
+  if (in.bad()) return Error(ErrorCategory::io, quote(path) + ": read failed");
+  file_entries_ = entries_.size();
+  grow_index();
+  return {};
+}
+
+StateEntry* IndicatorState::find(std::string_view pattern) {
+  auto e = lookup(key_of(pattern));
+  return e ? &entries_[*e] : nullptr;
+}
+
+void IndicatorState::put(std::string_view pattern, const StateEntry& entry) {
+  const Key key = key_of(pattern);
+  if (auto old = lookup(key)) superseded_[*old] = true;
+  entries_.push_back(entry);
+  keys_.push_back(key);
+  superseded_.push_back(false);
+  const auto e = static_cast<std::uint32_t>(entries_.size() - 1);
+  added_patterns_.emplace(e, std::string(pattern));
+  index_add(e);
+}
+
+Status IndicatorState::save(const std::string& path, const std::vector<const StateEntry*>& fresh,
+                            const PatternOf& pattern_of) {
+  auto file = AtomicFile::create(path);
+  if (!file) return std::move(file).error();
+  std::string buf(kStateHeader);
+  buf += '\n';
+  for (const auto& [name, e] : identities)
+    buf += "identity\t" + escape_field(name) + "\t" + e.id + "\t" + escape_field(e.identity_class) + "\t" + e.created + "\t" +
+           e.modified + "\n";
+  auto flush = [&]() -> Status {
+    if (buf.size() < (1U << 20)) return {};
+    Status s = (*file)->write(buf);
+    buf.clear();
+    return s;
+  };
+  auto write_entry = [&](const StateEntry& e, std::string_view escaped_pattern) {
+    buf += "indicator\t";
+    buf += escaped_pattern;
+    buf += '\t';
+    buf += kIdPrefix;
+    e.id.append_to(buf);
+    for (std::uint32_t t : {e.created, e.modified, e.valid_from, e.valid_until}) {
+      buf += '\t';
+      buf += times[t];
+    }
+    buf += '\t';
+    append_hex(buf, e.digest);
+    buf += e.revoked ? "\t1\n" : "\t0\n";
+  };
+
+  // Kept entries added after loading (seeded), in id order.
+  std::vector<std::uint32_t> added;
+  for (std::uint32_t e = static_cast<std::uint32_t>(file_entries_); e < entries_.size(); ++e)
+    if (!superseded_[e]) added.push_back(e);
+  std::sort(added.begin(), added.end(), [&](auto a, auto b) { return entries_[a].id < entries_[b].id; });
+
+  // Kept entries of the old file, in file order (which is id order), with
+  // their pattern text taken from the file as it is.
+  std::ifstream old;
+  if (file_entries_ != 0) old.open(path_, std::ios::binary);
+  std::string line;
+  std::size_t file_entry = 0;
+  std::array<std::string_view, 9> f;
+  bool have_old = false;
+  std::size_t old_entry = 0;
+  std::string_view old_pattern;
+  auto next_old = [&]() {
+    have_old = false;
+    while (file_entry < file_entries_ && std::getline(old, line)) {
+      if (line.rfind("indicator\t", 0) != 0) continue;
+      const std::size_t e = file_entry++;
+      if (superseded_[e]) continue;
+      split_tabs(line, f);
+      old_entry = e;
+      old_pattern = f[1];
+      have_old = true;
+      return;
+    }
+  };
+
+  next_old();
+  std::size_t fi = 0, ai = 0;
+  for (;;) {
+    // The smallest id of the three sources goes next.
+    const StateEntry* best = nullptr;
+    int source = -1;
+    if (have_old) {
+      best = &entries_[old_entry];
+      source = 0;
+    }
+    if (fi < fresh.size() && (best == nullptr || fresh[fi]->id < best->id)) {
+      best = fresh[fi];
+      source = 1;
+    }
+    if (ai < added.size() && (best == nullptr || entries_[added[ai]].id < best->id)) {
+      best = &entries_[added[ai]];
+      source = 2;
+    }
+    if (best == nullptr) break;
+    if (source == 0) {
+      write_entry(*best, old_pattern);
+      next_old();
+    } else if (source == 1) {
+      write_entry(*best, escape_field(pattern_of(fi)));
+      ++fi;
+    } else {
+      write_entry(*best, escape_field(added_patterns_.at(added[ai])));
+      ++ai;
+    }
+    CTI_TRY_STATUS(flush());
+  }
+  if (file_entries_ != 0 && (old.bad() || file_entry != file_entries_))
+    return Error(ErrorCategory::io, quote(path_) + ": read failed while saving the state");
+  CTI_TRY_STATUS((*file)->write(buf));
+  auto committed = (*file)->commit();
+  if (!committed) return std::move(committed).error();
+  return {};
+}
+
+}  // namespace ctishare::stix::detail

@@ -46,6 +46,21 @@ class HelpFormatter : public CLI::Formatter {
 
 }  // namespace
 
+void add_limit_options(CLI::App& app, json::Limits& limits) {
+  app.add_option("--max-string-length", limits.max_string_bytes, "longest JSON string accepted (bytes)");
+  app.add_option("--max-depth", limits.max_depth, "deepest JSON nesting accepted");
+  app.add_option("--max-input-size", limits.max_document_bytes, "largest JSON input accepted (bytes)");
+  app.add_option("--max-objects", limits.max_objects, "most STIX objects accepted from one input");
+}
+
+Result<const Clock*> clock_for(const std::string& now_option, std::optional<FixedClock>& storage) {
+  if (now_option.empty()) return &system_clock();
+  auto t = Timestamp::parse(now_option);
+  if (!t) return Error(ErrorCategory::usage, "--now: " + t.error().message());
+  storage.emplace(*t);
+  return &*storage;
+}
+
 void print_diagnostic(const Context& context, Severity severity, const std::string& message) {
   if (severity == Severity::warning && context.verbosity < 0) return;
   if (severity == Severity::info && context.verbosity < 1) return;

@@ -6,9 +6,12 @@
 
 #include <CLI/CLI.hpp>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "ctishare/diagnostics.h"
+#include "ctishare/json.h"
+#include "ctishare/time.h"
 #include "ctishare/result.h"
 
 namespace ctishare::tool {
@@ -34,6 +37,15 @@ struct Description {
 // returns. Never returns an exit status other than those of shared/CLI.md.
 int run(int argc, char** argv, const Description& description,
         const std::function<Body(CLI::App& app)>& define);
+
+// Adds --max-string-length, --max-depth, --max-input-size and --max-objects,
+// the limits on untrusted JSON every tool that reads JSON offers.
+void add_limit_options(CLI::App& app, json::Limits& limits);
+
+// The clock a tool runs on: fixed at --now TIMESTAMP when given (usage error
+// when it does not parse), else the system clock. `storage` holds the fixed
+// clock for the caller.
+Result<const Clock*> clock_for(const std::string& now_option, std::optional<FixedClock>& storage);
 
 // Prints "tool: <severity>: message" to stderr, honouring -q and -v.
 void print_diagnostic(const Context& context, Severity severity, const std::string& message);

@@ -56,10 +56,7 @@ int main(int argc, char** argv) {
     app.add_flag("--ndjson", opts->ndjson, "write one object per line instead of a bundle");
     app.add_flag("--pretty", opts->pretty, "indent the bundle");
     app.add_option("--now", opts->now, "take TIMESTAMP as the current time (reproducible runs)")->type_name("TIMESTAMP");
-    app.add_option("--max-string-length", opts->limits.max_string_bytes, "longest string accepted in NDJSON input (bytes)");
-    app.add_option("--max-depth", opts->limits.max_depth, "deepest JSON nesting accepted");
-    app.add_option("--max-input-size", opts->limits.max_document_bytes, "largest JSON document accepted (bytes)");
-    app.add_option("--max-objects", opts->limits.max_objects, "most objects accepted from --previous");
+    tool::add_limit_options(app, opts->limits);
     return [opts](tool::Context& ctx) -> Result<int> {
       const Options& o = *opts;
       if (o.values.size() != o.confidences.size())
@@ -85,12 +82,9 @@ int main(int argc, char** argv) {
         g.valid_for = *d;
       }
       std::optional<FixedClock> fixed;
-      if (!o.now.empty()) {
-        auto t = Timestamp::parse(o.now);
-        if (!t) return Error(ErrorCategory::usage, "--now: " + t.error().message());
-        fixed.emplace(*t);
-        g.clock = &*fixed;
-      }
+      auto clock = tool::clock_for(o.now, fixed);
+      if (!clock) return std::move(clock).error();
+      g.clock = *clock;
       auto config = load_config(o.config);
       if (!config) return std::move(config).error();
       g.identity_name = !o.identity.empty() ? o.identity : config->identity_name;

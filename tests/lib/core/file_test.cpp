@@ -17,33 +17,15 @@
 #include <vector>
 
 #include "ctishare/file.h"
+#include "support/temp_dir.h"
 
 using namespace ctishare;
 using Catch::Matchers::Contains;
 namespace fs = std::filesystem;
 
+using ctishare::test::TempDir;
+
 namespace {
-
-// A fresh directory under /tmp, removed with its contents at scope end.
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = "/tmp/ctishare-file-test.XXXXXX";
-    if (::mkdtemp(tmpl.data()) == nullptr) FAIL("mkdtemp failed");
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
 
 // Sets the umask for the scope.
 class UmaskGuard {

@@ -23,39 +23,15 @@
 #include "ctishare/generator.h"
 #include "ctishare/marking.h"
 #include "ctishare/time.h"
+#include "support/temp_dir.h"
 
 using namespace ctishare;
 using namespace ctishare::stix;
 namespace fs = std::filesystem;
 
+using ctishare::test::TempDir;
+
 namespace {
-
-// A directory removed with everything in it at the end of the test.
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "ctishare-stix-gen-XXXXXX").string();
-    REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  std::string file(const std::string& name, const std::string& content) const {
-    std::string p = (path_ / name).string();
-    std::ofstream out(p, std::ios::binary);
-    out << content;
-    REQUIRE(out.good());
-    return p;
-  }
-  std::string path(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  fs::path path_;
-};
 
 Timestamp at(const char* text) {
   auto t = Timestamp::parse(text);

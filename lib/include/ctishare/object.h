@@ -94,6 +94,18 @@ class Object {
 // Orders objects by (id, modified) as the suite's deterministic outputs do.
 bool version_less(const Object& a, const Object& b);
 
+// Versioning (§3.6). A new version of `object` (same id and created, every
+// other property kept) with `changes` applied (members set, or removed when
+// the value is null) and modified set to `now`, or to one millisecond after
+// the current modified when `now` is not later. Errors (data): the object is
+// not versionable (an SCO, a marking definition, no created/modified), is
+// revoked (no version may follow a revocation), or `changes` touches id,
+// type, created or created_by_ref (only the creator versions an object; a
+// changed creator means a new object).
+Result<Object> new_version(const Object& object, const json::Object& changes, const Timestamp& now);
+// The revoked version: new_version with revoked set to true.
+Result<Object> revoke(const Object& object, const Timestamp& now);
+
 // The deterministic id of an SCO (§2.9): UUIDv5 in the STIX namespace of the
 // RFC 8785 form of its ID-contributing properties, with "hashes" reduced to
 // one hash (MD5 > SHA-1 > SHA-256 > SHA-512, else the first listed) and

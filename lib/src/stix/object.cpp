@@ -166,6 +166,43 @@ bool version_less(const Object& a, const Object& b) {
   return a.version() < b.version();
 }
 
+// ---------------------------------------------------------------- versions
+
+Result<Object> new_version(const Object& object, const json::Object& changes, const Timestamp& now) {
+  const std::string subject = std::string(object.type()) + " " + quote(object.id());
+  const ObjectKind kind = object.kind();
+  if (kind == ObjectKind::sco || object.type() == "marking-definition" || kind == ObjectKind::bundle)
+    return Error(ErrorCategory::data, subject + " cannot be versioned (STIX 2.1 §3.6)");
+  auto created = object.created();
+  auto modified = object.modified();
+  if (!created || !modified) return Error(ErrorCategory::data, subject + " has no created/modified to version");
+  auto last = Timestamp::parse(*modified);
+  if (!last) return std::move(last).error().with_context(subject);
+  if (object.revoked()) return Error(ErrorCategory::data, subject + " is revoked; no version may follow a revocation");
+  for (const auto& [name, value] : changes)
+    if (name == "id" || name == "type" || name == "created" || name == "created_by_ref" || name == "modified")
+      return Error(ErrorCategory::data, subject + ": a new version cannot change " + quote(name));
+  Timestamp next = now.with_min_precision(3);
+  if (!(*last < next)) {
+    // Strictly later than the last version, at millisecond precision.
+    const Timestamp ms = last->to_millis();
+    const std::uint32_t ns = ms.nanos() + 1000000U;
+    next = ns >= 1000000000U ? Timestamp::from_unix(ms.unix_seconds() + 1, ns - 1000000000U, 3)
+                             : Timestamp::from_unix(ms.unix_seconds(), ns, 3);
+  }
+  json::Value v = object.json();
+  for (const auto& [name, value] : changes) {
+    if (value.is_null()) v.erase(name);
+    else v.set(name, value);
+  }
+  v.set("modified", next.to_string());
+  return Object::from_json(std::move(v));
+}
+
+Result<Object> revoke(const Object& object, const Timestamp& now) {
+  return new_version(object, json::Object{{"revoked", true}}, now);
+}
+
 // ---------------------------------------------------------------- SCO ids
 
 namespace {

@@ -576,3 +576,67 @@ TEST_CASE("version_less orders by id, then by the instant of modified", "[stix][
     CHECK(v[3].version() == "2020-01-01T00:00:00.2Z");
   }
 }
+
+// ---------------------------------------------------------------- versioning (§3.6)
+
+namespace {
+ctishare::stix::Object indicator_v1() {
+  auto v = ctishare::json::parse(
+      R"({"type":"indicator","spec_version":"2.1","id":"indicator--3779ba4f-c5a4-4468-a868-52c7d2f5ce54",)"
+      R"("created_by_ref":"identity--c5c7ba2c-5140-4fce-a027-d7583dbb0bea","created":"2026-11-29T04:00:00.000Z",)"
+      R"("modified":"2026-11-29T04:00:00.000Z","pattern":"[domain-name:value = 'a.example']","pattern_type":"stix",)"
+      R"("valid_from":"2026-11-29T04:00:00Z","confidence":80,"x_custom":{"keep":[1,2.50]}})");
+  REQUIRE(v);
+  auto o = ctishare::stix::Object::from_json(std::move(*v));
+  REQUIRE(o);
+  return std::move(*o);
+}
+ctishare::Timestamp ts(const char* t) { return *ctishare::Timestamp::parse(t); }
+}  // namespace
+
+TEST_CASE("new_version keeps id, created and every other property, and moves modified", "[stix][object][version]") {
+  using namespace ctishare;
+  auto v1 = indicator_v1();
+  auto v2 = stix::new_version(v1, json::Object{{"confidence", 60}, {"x_custom", nullptr}}, ts("2026-11-30T04:00:00Z"));
+  REQUIRE(v2);
+  CHECK(v2->id() == v1.id());
+  CHECK(v2->created() == v1.created());
+  CHECK(v2->modified() == std::string_view("2026-11-30T04:00:00.000Z"));
+  CHECK(v2->get("confidence")->as_int64() == 60);
+  CHECK(v2->get("x_custom") == nullptr);
+  CHECK(v2->get_string("pattern") == v1.get_string("pattern"));
+}
+
+TEST_CASE("new_version is strictly later even when the clock is not", "[stix][object][version]") {
+  using namespace ctishare;
+  auto v1 = indicator_v1();
+  auto same = stix::new_version(v1, {}, ts("2026-11-29T04:00:00Z"));
+  REQUIRE(same);
+  CHECK(same->modified() == std::string_view("2026-11-29T04:00:00.001Z"));
+  auto earlier = stix::new_version(v1, {}, ts("2026-11-28T04:00:00Z"));
+  REQUIRE(earlier);
+  CHECK(earlier->modified() == std::string_view("2026-11-29T04:00:00.001Z"));
+}
+
+TEST_CASE("revoke sets revoked, and nothing may follow it", "[stix][object][version]") {
+  using namespace ctishare;
+  auto r = stix::revoke(indicator_v1(), ts("2026-11-30T00:00:00Z"));
+  REQUIRE(r);
+  CHECK(r->revoked());
+  auto after = stix::new_version(*r, {}, ts("2026-12-01T00:00:00Z"));
+  REQUIRE_FALSE(after);
+  CHECK(after.error().category() == ErrorCategory::data);
+  CHECK_THAT(after.error().message(), Catch::Matchers::Contains("revoked"));
+}
+
+TEST_CASE("new_version refuses SCOs, markings and changes of identity fields", "[stix][object][version]") {
+  using namespace ctishare;
+  auto sco = stix::Object::from_json(*json::parse(R"({"type":"domain-name","id":"domain-name--bedb4899-d24b-5401-bc86-8f6b4cc18ec7","value":"example.com"})"));
+  REQUIRE(sco);
+  CHECK_FALSE(stix::new_version(*sco, {}, ts("2026-11-30T00:00:00Z")));
+  for (const char* field : {"id", "type", "created", "created_by_ref", "modified"}) {
+    auto r = stix::new_version(indicator_v1(), json::Object{{field, "x"}}, ts("2026-11-30T00:00:00Z"));
+    REQUIRE_FALSE(r);
+    CHECK_THAT(r.error().message(), Catch::Matchers::Contains(field));
+  }
+}

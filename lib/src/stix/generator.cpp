@@ -5,7 +5,6 @@
 // timestamps are interned, patterns are rebuilt when needed.
 #include "ctishare/generator.h"
 
-#include <openssl/evp.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -19,18 +18,11 @@
 
 #include "ctishare/observable.h"
 #include "ctishare/uuid.h"
+#include "core/digest.h"
 #include "detection_reader.h"
 #include "generator_state.h"
 
 namespace ctishare::stix {
-
-namespace {
-// Fetched once: an implicit fetch on every digest takes OpenSSL 3 locks.
-const EVP_MD* fetched_sha256() {
-  static EVP_MD* md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
-  return md;
-}
-}  // namespace
 
 using detail::Attributes;
 using detail::DetectionSet;
@@ -53,28 +45,24 @@ struct IndicatorContent {
 };
 
 Digest content_digest(const IndicatorContent& c) {
-  struct Ctx {
-    EVP_MD_CTX* p = EVP_MD_CTX_new();
-    ~Ctx() { EVP_MD_CTX_free(p); }
-  };
-  thread_local Ctx ctx;
-  EVP_DigestInit_ex(ctx.p, fetched_sha256(), nullptr);
+  // The fields a new version may change, NUL-separated, hashed in one call.
+  // Left out: id and created (fixed for an indicator) and name (the value,
+  // which the pattern already holds).
+  thread_local std::string buf;
+  buf.clear();
   auto add = [&](std::string_view s) {
-    EVP_DigestUpdate(ctx.p, s.data(), s.size());
-    EVP_DigestUpdate(ctx.p, "\0", 1);
+    buf += s;
+    buf += '\0';
   };
-  for (auto s : {c.id, c.created_by_ref, c.created, c.name, c.description, c.pattern, c.valid_from, c.valid_until, c.marking})
-    add(s);
+  for (auto s : {c.created_by_ref, c.description, c.pattern, c.valid_from, c.valid_until, c.marking}) add(s);
   for (auto s : *c.indicator_types) add(s);
   add("\x1e");
   for (auto s : *c.labels) add(s);
   add("\x1e");
   add(std::to_string(c.confidence));
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned len = 0;
-  EVP_DigestFinal_ex(ctx.p, md, &len);
+  const auto md = ctishare::detail::sha256(buf);
   Digest d{};
-  std::copy(md, md + 16, d.begin());
+  std::copy(md.begin(), md.begin() + d.size(), d.begin());
   return d;
 }
 

@@ -2,12 +2,11 @@
 // and saving by merging the old file with this run's entries in id order.
 #include "generator_state.h"
 
-#include <openssl/evp.h>
-
 #include <algorithm>
 #include <cstring>
 #include <fstream>
 
+#include "core/digest.h"
 #include "ctishare/file.h"
 
 namespace ctishare::stix::detail {
@@ -15,11 +14,6 @@ namespace ctishare::stix::detail {
 namespace {
 
 constexpr std::string_view kStateHeader = "ctishare-stix-gen-state 1";
-
-const EVP_MD* fetched_sha256() {
-  static EVP_MD* md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
-  return md;
-}
 
 bool parse_hex(std::string_view text, Digest& out) {
   auto v = [](char c) { return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1; };
@@ -59,6 +53,11 @@ constexpr std::string_view kIdPrefix = "indicator--";
 
 std::string escape_field(std::string_view s) {
   std::string out;
+  append_escaped_field(out, s);
+  return out;
+}
+
+void append_escaped_field(std::string& out, std::string_view s) {
   for (char c : s) {
     if (c == '\\') out += "\\\\";
     else if (c == '\t') out += "\\t";
@@ -66,7 +65,6 @@ std::string escape_field(std::string_view s) {
     else if (c == '\r') out += "\\r";
     else out += c;
   }
-  return out;
 }
 
 std::string unescape_field(std::string_view s) {
@@ -100,11 +98,9 @@ const Timestamp& StringTable::time(std::uint32_t i) {
 IndicatorState::Key IndicatorState::key_of(std::string_view pattern) {
   // A cryptographic hash: nobody can craft a value whose pattern takes over
   // another indicator's id.
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned len = 0;
-  EVP_Digest(pattern.data(), pattern.size(), md, &len, fetched_sha256(), nullptr);
+  const auto md = ctishare::detail::sha256(pattern);
   Key k{};
-  std::copy(md, md + k.size(), k.begin());
+  std::copy(md.begin(), md.begin() + k.size(), k.begin());
   return k;
 }
 
@@ -226,9 +222,11 @@ Status IndicatorState::save(const std::string& path, const std::vector<const Sta
     buf.clear();
     return s;
   };
-  auto write_entry = [&](const StateEntry& e, std::string_view escaped_pattern) {
+  // `pattern` is written as it is when `escaped`, else escaped here.
+  auto write_entry = [&](const StateEntry& e, std::string_view pattern, bool escaped) {
     buf += "indicator\t";
-    buf += escaped_pattern;
+    if (escaped) buf += pattern;
+    else append_escaped_field(buf, pattern);
     buf += '\t';
     buf += kIdPrefix;
     e.id.append_to(buf);
@@ -291,13 +289,13 @@ Status IndicatorState::save(const std::string& path, const std::vector<const Sta
     }
     if (best == nullptr) break;
     if (source == 0) {
-      write_entry(*best, old_pattern);
+      write_entry(*best, old_pattern, true);
       next_old();
     } else if (source == 1) {
-      write_entry(*best, escape_field(pattern_of(fi)));
+      write_entry(*best, pattern_of(fi), false);
       ++fi;
     } else {
-      write_entry(*best, escape_field(added_patterns_.at(added[ai])));
+      write_entry(*best, added_patterns_.at(added[ai]), false);
       ++ai;
     }
     CTI_TRY_STATUS(flush());

@@ -100,6 +100,7 @@ class IndicatorState {
 
 // Escaping of tab-separated state fields.
 std::string escape_field(std::string_view s);
+void append_escaped_field(std::string& out, std::string_view s);
 std::string unescape_field(std::string_view s);
 
 }  // namespace ctishare::stix::detail

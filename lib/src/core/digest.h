@@ -13,3 +13,14 @@ namespace ctishare::detail {
 std::array<std::uint8_t, 32> sha256(std::string_view data);
 
 }  // namespace ctishare::detail
+
+namespace ctishare::detail {
+
+// SipHash-2-4 with a 128-bit output (Aumasson and Bernstein): a keyed hash
+// that nobody without the key can make collide, several times faster than
+// SHA-256 on short inputs. Used for change detection where the key stays
+// with the data (stix-gen's state).
+using SipKey = std::array<std::uint8_t, 16>;
+std::array<std::uint8_t, 16> siphash128(const SipKey& key, std::string_view data);
+
+}  // namespace ctishare::detail

@@ -44,7 +44,7 @@ struct IndicatorContent {
   int confidence = 0;
 };
 
-Digest content_digest(const IndicatorContent& c) {
+Digest content_digest(const IndicatorContent& c, const detail::SipKey& key) {
   // The fields a new version may change, NUL-separated, hashed in one call.
   // Left out: id and created (fixed for an indicator) and name (the value,
   // which the pattern already holds).
@@ -60,10 +60,7 @@ Digest content_digest(const IndicatorContent& c) {
   for (auto s : *c.labels) add(s);
   add("\x1e");
   add(std::to_string(c.confidence));
-  const auto md = ctishare::detail::sha256(buf);
-  Digest d{};
-  std::copy(md.begin(), md.begin() + d.size(), d.begin());
-  return d;
+  return ctishare::detail::siphash128(key, buf);
 }
 
 void append_string_list(std::string& out, const std::vector<std::string_view>& items) {
@@ -195,7 +192,7 @@ Status seed_from_previous(const GenerateOptions& o, const std::string& identity_
     e.modified = state.times.intern(*modified);
     e.valid_from = state.times.intern(*vf);
     e.valid_until = state.times.intern(*vu);
-    e.digest = content_digest(c);
+    e.digest = content_digest(c, state.digest_key);
     e.revoked = obj.revoked();
     state.put(*pattern, e);
   }
@@ -481,7 +478,7 @@ Result<std::unique_ptr<Generation>> generate(const GenerateOptions& o, Sink& out
       continue;
     }
     markings_used.insert(tlp_of(a));
-    if (prev != nullptr) p.entry.digest = content_digest(content_of(p, pattern, id_text));
+    if (prev != nullptr) p.entry.digest = content_digest(content_of(p, pattern, id_text), state.digest_key);
     if (prev != nullptr && prev->digest == p.entry.digest) {
       p.entry.modified = prev->modified;
       ++report.unchanged;
@@ -513,7 +510,7 @@ Result<std::unique_ptr<Generation>> generate(const GenerateOptions& o, Sink& out
     if (!p.fresh) continue;
     p.entry.id = fresh_ids[next_fresh++];
     if (keep_state)
-      p.entry.digest = content_digest(content_of(p, pattern_of(set, set.records[p.record], pattern_buf), id_text));
+      p.entry.digest = content_digest(content_of(p, pattern_of(set, set.records[p.record], pattern_buf), id_text), state.digest_key);
   }
 
   // 7. Output sorted by id: identity, indicators, marking definitions.

@@ -6,6 +6,8 @@
 #include <cstring>
 #include <fstream>
 
+#include <openssl/rand.h>
+
 #include "core/digest.h"
 #include "ctishare/file.h"
 
@@ -144,7 +146,13 @@ void IndicatorState::grow_index() {
 Status IndicatorState::load(const std::string& path) {
   path_ = path;
   std::ifstream in(path, std::ios::binary);
-  if (!in) return {};  // first run
+  if (!in) {
+    // First run: a fresh key for the content digests.
+    if (RAND_bytes(digest_key.data(), static_cast<int>(digest_key.size())) != 1)
+      return Error(ErrorCategory::internal, "the random number generator failed");
+    return {};
+  }
+  bool have_key = false;
   std::string line;
   std::uint64_t n = 0;
   auto corrupt = [&](const std::string& why) {
@@ -164,7 +172,14 @@ Status IndicatorState::load(const std::string& path) {
       continue;
     }
     const std::size_t count = split_tabs(line, f);
-    if (f[0] == "identity" && count == 6) {
+    if (f[0] == "digest-key" && count == 2 && n == 2) {
+      Digest k{};
+      if (!parse_hex(f[1], k)) return corrupt("bad digest key");
+      std::copy(k.begin(), k.end(), digest_key.begin());
+      have_key = true;
+    } else if (!have_key) {
+      return corrupt("no digest key");
+    } else if (f[0] == "identity" && count == 6) {
       identities[unescape_field(f[1])] = IdentityEntry{std::string(f[2]), unescape_field(f[3]), std::string(f[4]), std::string(f[5])};
     } else if (f[0] == "indicator" && count == 9) {
       StateEntry e;
@@ -212,6 +227,10 @@ Status IndicatorState::save(const std::string& path, const std::vector<const Sta
   auto file = AtomicFile::create(path);
   if (!file) return std::move(file).error();
   std::string buf(kStateHeader);
+  buf += "\ndigest-key\t";
+  Digest key{};
+  std::copy(digest_key.begin(), digest_key.end(), key.begin());
+  append_hex(buf, key);
   buf += '\n';
   for (const auto& [name, e] : identities)
     buf += "identity\t" + escape_field(name) + "\t" + e.id + "\t" + escape_field(e.identity_class) + "\t" + e.created + "\t" +

@@ -17,11 +17,14 @@
 #include <unordered_map>
 #include <vector>
 
+#include "core/digest.h"
 #include "ctishare/result.h"
 #include "ctishare/time.h"
 #include "ctishare/uuid.h"
 
 namespace ctishare::stix::detail {
+
+using ctishare::detail::SipKey;
 
 // Timestamps repeat across indicators (every new one of a run shares "now"),
 // so they are stored once and referred to by index.
@@ -59,10 +62,13 @@ struct IdentityEntry {
 class IndicatorState {
  public:
   StringTable times;
+  // The key of the content digests; random per state, kept in the file.
+  SipKey digest_key{};
   std::map<std::string, IdentityEntry> identities;  // by name
 
-  // Reads `path` (a missing file is an empty state). Errors: data (65) for
-  // a corrupt file, naming the line; io (74) for read failures.
+  // Reads `path` (a missing file is an empty state with a new random digest
+  // key). Errors: data (65) for a corrupt file, naming the line; io (74) for
+  // read failures; internal (70) when the random generator fails.
   Status load(const std::string& path);
 
   // The entry of a pattern, or nullptr.

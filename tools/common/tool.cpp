@@ -82,6 +82,7 @@ int run(int argc, char** argv, const Description& description, const std::functi
   try {
     CLI::App app(description.summary, description.name);
     app.formatter(std::make_shared<HelpFormatter>(description.examples));
+    app.set_help_flag("-h,--help", "print this help and exit");
     app.set_version_flag("--version", std::string(description.name) + " (ctishare) " + CTISHARE_VERSION,
                          "print the version and exit");
     bool verbose = false, quiet = false;

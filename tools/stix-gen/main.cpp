@@ -38,12 +38,12 @@ int main(int argc, char** argv) {
     app.add_option("-o,--output", opts->output, "write to FILE atomically ('-': stdout)")->type_name("FILE");
     app.add_option("--value", opts->values, "an observable given on the command line (repeatable; pairs with --confidence)")->type_name("V");
     app.add_option("--confidence", opts->confidences, "the confidence of the matching --value")->type_name("C");
-    app.add_option("--input-format", opts->format, "detections format")->check(CLI::IsMember({"auto", "csv", "tsv", "ndjson"}));
+    app.add_option("--input-format", opts->format, "detections format (default: by file name, else by content)")->check(CLI::IsMember({"auto", "csv", "tsv", "ndjson"}));
     app.add_option("--confidence-scale", opts->scale, "unit: 0-1, percent: 0-100, auto: 0-1 when every value is <= 1")
         ->check(CLI::IsMember({"auto", "unit", "percent"}));
     app.add_option("--label", opts->labels, "add a label to every indicator (repeatable)");
     app.add_option("--indicator-type", opts->indicator_types, "indicator_types value (repeatable; default malicious-activity)");
-    app.add_option("--tlp", opts->tlp, "TLP 2.0 marking for rows without one")
+    app.add_option("--tlp", opts->tlp, "TLP 2.0 marking for rows without one (default amber)")
         ->check(CLI::IsMember({"clear", "green", "amber", "amber+strict", "red"}));
     app.add_option("--valid-for", opts->valid_for, "validity from now, e.g. 7d, 12h (default: per type, see stix-gen(1))")->type_name("DURATION");
     app.add_option("--identity", opts->identity, "producer identity name (default: [identity] name, else 'ctishare on HOST')")->type_name("NAME");

@@ -1,6 +1,8 @@
 // stix-gen: turn internal detections into a STIX 2.1 bundle of indicators.
 #include <unistd.h>
 
+#include <algorithm>
+
 #include "ctishare/config.h"
 #include "ctishare/file.h"
 #include "ctishare/generator.h"
@@ -34,15 +36,17 @@ int main(int argc, char** argv) {
   auto opts = std::make_shared<Options>();
   return tool::run(argc, argv, {"stix-gen", "Turn detections (CSV, TSV or NDJSON) into a STIX 2.1 bundle of indicators.", kExamples},
                    [opts](CLI::App& app) -> tool::Body {
+    // Each occurrence of a repeatable option takes exactly one value, so
+    // "--label phishing detections.csv" never reads the file as a label.
     app.add_option("FILE", opts->inputs, "detections to read ('-' or none: stdin)");
     app.add_option("-o,--output", opts->output, "write to FILE atomically ('-': stdout)")->type_name("FILE");
-    app.add_option("--value", opts->values, "an observable given on the command line (repeatable; pairs with --confidence)")->type_name("V");
-    app.add_option("--confidence", opts->confidences, "the confidence of the matching --value")->type_name("C");
+    app.add_option("--value", opts->values, "an observable given on the command line (repeatable; pairs with --confidence)")->type_name("V")->allow_extra_args(false);
+    app.add_option("--confidence", opts->confidences, "the confidence of the matching --value")->type_name("C")->allow_extra_args(false);
     app.add_option("--input-format", opts->format, "detections format (default: by file name, else by content)")->check(CLI::IsMember({"auto", "csv", "tsv", "ndjson"}));
     app.add_option("--confidence-scale", opts->scale, "unit: 0-1, percent: 0-100, auto: 0-1 when every value is <= 1")
         ->check(CLI::IsMember({"auto", "unit", "percent"}));
-    app.add_option("--label", opts->labels, "add a label to every indicator (repeatable)");
-    app.add_option("--indicator-type", opts->indicator_types, "indicator_types value (repeatable; default malicious-activity)");
+    app.add_option("--label", opts->labels, "add a label to every indicator (repeatable)")->allow_extra_args(false);
+    app.add_option("--indicator-type", opts->indicator_types, "indicator_types value (repeatable; default malicious-activity)")->allow_extra_args(false);
     app.add_option("--tlp", opts->tlp, "TLP 2.0 marking for rows without one (default amber)")
         ->check(CLI::IsMember({"clear", "green", "amber", "amber+strict", "red"}));
     app.add_option("--valid-for", opts->valid_for, "validity from now, e.g. 7d, 12h (default: per type, see stix-gen(1))")->type_name("DURATION");
@@ -59,6 +63,8 @@ int main(int argc, char** argv) {
     tool::add_limit_options(app, opts->limits);
     return [opts](tool::Context& ctx) -> Result<int> {
       const Options& o = *opts;
+      if (std::count(o.inputs.begin(), o.inputs.end(), "-") > 1)
+        return Error(ErrorCategory::usage, "standard input ('-') can be read only once");
       if (o.values.size() != o.confidences.size())
         return Error(ErrorCategory::usage, "--value and --confidence must be given the same number of times");
       stix::GenerateOptions g;
@@ -79,6 +85,7 @@ int main(int argc, char** argv) {
       if (!o.valid_for.empty()) {
         auto d = parse_duration(o.valid_for);
         if (!d) return Error(ErrorCategory::usage, "--valid-for: " + d.error().message());
+        if (*d > 100LL * 366 * 86400) return Error(ErrorCategory::usage, "--valid-for: longer than 100 years");
         g.valid_for = *d;
       }
       std::optional<FixedClock> fixed;

@@ -30,7 +30,7 @@ struct Partner {
 struct Config {
   std::string path;            // where it was read from; empty when none was found
   std::string identity_name;   // [identity] name
-  std::string identity_class;  // [identity] class (default "organization")
+  std::string identity_class = "organization";  // [identity] class
   std::string state_dir;       // [state] dir, resolved (see resolve_state_dir)
   std::string audit_log;       // [state] audit_log
   std::map<std::string, Partner> partners;

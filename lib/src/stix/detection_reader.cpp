@@ -153,6 +153,58 @@ class LineReader {
   bool eof_ = false;
 };
 
+// Strict UTF-8 (RFC 3629): no overlong forms, surrogates or values past
+// U+10FFFF. Text that is not UTF-8 cannot be written as JSON.
+bool valid_utf8(std::string_view s) {
+  std::size_t i = 0;
+  while (i < s.size()) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    std::size_t n = 0;
+    char32_t cp = 0;
+    if ((c & 0xE0) == 0xC0) { n = 1; cp = c & 0x1F; }
+    else if ((c & 0xF0) == 0xE0) { n = 2; cp = c & 0x0F; }
+    else if ((c & 0xF8) == 0xF0) { n = 3; cp = c & 0x07; }
+    else return false;
+    for (std::size_t k = 1; k <= n; ++k) {
+      if (i + k >= s.size()) return false;
+      const auto cc = static_cast<unsigned char>(s[i + k]);
+      if ((cc & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (cc & 0x3F);
+    }
+    if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10FFFF ||
+        (cp >= 0xD800 && cp <= 0xDFFF))
+      return false;
+    i += n + 1;
+  }
+  return true;
+}
+
+// True when a CSV record ends inside a quoted field (a quote opens quoting
+// only at the start of a field, as in split_csv; elsewhere it is a literal).
+bool inside_quoted_field(std::string_view rec) {
+  bool quoted = false, field_start = true;
+  for (std::size_t i = 0; i < rec.size(); ++i) {
+    const char c = rec[i];
+    if (quoted) {
+      if (c == '"') {
+        if (i + 1 < rec.size() && rec[i + 1] == '"') ++i;
+        else quoted = false;
+      }
+    } else if (c == '"' && field_start) {
+      quoted = true;
+    } else if (c == ',') {
+      field_start = true;
+      continue;
+    }
+    if (c != ' ' && c != '\t') field_start = false;
+  }
+  return quoted;
+}
+
 bool ends_with(std::string_view s, std::string_view suffix) {
   return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
 }
@@ -177,8 +229,8 @@ class Reader {
     diag_(Severity::error, quote(set_.sources[source_]) + ": line " + std::to_string(line) + ": " + message);
   }
   void process_row(const RowFields& row, std::uint64_t line);
-  Status read_delimited(std::istream& in, std::string first, bool tsv);
-  Status read_ndjson(std::istream& in, std::string first);
+  Status read_delimited(std::istream& in, std::string first, std::uint64_t first_line, bool tsv);
+  Status read_ndjson(std::istream& in, std::string first, std::uint64_t first_line);
   std::uint32_t intern(Attributes&& a);
 
   const GenerateOptions& options_;
@@ -224,6 +276,11 @@ std::uint32_t Reader::intern(Attributes&& a) {
 
 void Reader::process_row(const RowFields& row, std::uint64_t line) {
   ++set_.rows;
+  for (int i = 0; i < kFieldCount; ++i)
+    if (row.has[i] && !valid_utf8(row.f[i]))
+      return row_error(line, "field " + quote(kFieldNames[i]) + " is not valid UTF-8");
+  for (const auto& l : row.label_list)
+    if (!valid_utf8(l)) return row_error(line, "field 'labels' is not valid UTF-8");
   std::string_view value = trim(row.f[kValue]);
   if (!row.has[kValue] || value.empty()) return row_error(line, "missing value");
   std::optional<ObservableType> hint;
@@ -302,7 +359,7 @@ void Reader::process_row(const RowFields& row, std::uint64_t line) {
   set_.records.push_back(r);
 }
 
-Status Reader::read_delimited(std::istream& in, std::string first, bool tsv) {
+Status Reader::read_delimited(std::istream& in, std::string first, std::uint64_t first_line, bool tsv) {
   const std::string& name = set_.sources[source_];
   std::vector<std::string> cells;
   if (tsv) split_tsv(first, cells);
@@ -326,14 +383,15 @@ Status Reader::read_delimited(std::istream& in, std::string first, bool tsv) {
   LineReader lines(in);
   std::string_view line;
   std::string joined;
-  std::uint64_t lineno = 1;
+  std::uint64_t lineno = first_line;
   while (lines.next(line)) {
     const std::uint64_t start = ++lineno;
-    if (!tsv && std::count(line.begin(), line.end(), '"') % 2 != 0) {
-      // A quoted field may hold newlines: join lines until the quotes balance.
+    if (!tsv && line.find('"') != std::string_view::npos && inside_quoted_field(line)) {
+      // A quoted field holds a newline: join lines until it closes, but
+      // never past the longest string a field may be.
       joined.assign(line);
       std::string_view more;
-      while (std::count(joined.begin(), joined.end(), '"') % 2 != 0 && lines.next(more)) {
+      while (inside_quoted_field(joined) && joined.size() <= options_.limits.max_string_bytes && lines.next(more)) {
         ++lineno;
         joined += '\n';
         joined += more;
@@ -365,8 +423,8 @@ Status Reader::read_delimited(std::istream& in, std::string first, bool tsv) {
   return {};
 }
 
-Status Reader::read_ndjson(std::istream& in, std::string line) {
-  std::uint64_t lineno = 0;
+Status Reader::read_ndjson(std::istream& in, std::string line, std::uint64_t first_line) {
+  std::uint64_t lineno = first_line - 1;
   bool first = true;
   std::vector<std::string> warned;
   do {
@@ -404,6 +462,11 @@ Status Reader::read_ndjson(std::istream& in, std::string line) {
           if (!l.is_string()) bad = true;
           else row.label_list.push_back(l.as_string());
         }
+        if (bad) {
+          ++set_.rows;
+          row_error(lineno, "field 'labels' must be a list of strings");
+          break;
+        }
         continue;
       }
       if (val.is_string()) row.f[f] = val.as_string();
@@ -438,7 +501,10 @@ Status Reader::read_input(const std::string& path) {
   }
   std::string first;
   // The first non-blank line decides the format when nothing else does.
-  while (std::getline(s, first) && trim(first).empty()) {
+  std::uint64_t first_line = 0;
+  while (std::getline(s, first)) {
+    ++first_line;
+    if (!trim(first).empty()) break;
   }
   if (trim(first).empty()) return {};  // empty input: nothing to do
   if (first.size() >= 3 && static_cast<unsigned char>(first[0]) == 0xEF) first.erase(0, 3);  // UTF-8 BOM
@@ -452,9 +518,9 @@ Status Reader::read_input(const std::string& path) {
     else format = DetectionFormat::csv;
   }
   switch (format) {
-    case DetectionFormat::ndjson: return read_ndjson(s, std::move(first));
-    case DetectionFormat::tsv: return read_delimited(s, std::move(first), true);
-    default: return read_delimited(s, std::move(first), false);
+    case DetectionFormat::ndjson: return read_ndjson(s, std::move(first), first_line);
+    case DetectionFormat::tsv: return read_delimited(s, std::move(first), first_line, true);
+    default: return read_delimited(s, std::move(first), first_line, false);
   }
 }
 

@@ -84,7 +84,7 @@ void serialize_indicator(const IndicatorContent& c, std::string_view modified, s
   out += "{\"type\":\"indicator\",\"spec_version\":\"2.1\",\"id\":";
   append_plain(out, c.id);
   out += ",\"created_by_ref\":";
-  append_plain(out, c.created_by_ref);
+  json::write_string(c.created_by_ref, out);  // from the state or --previous: escaped all the same
   out += ",\"created\":";
   append_plain(out, c.created);
   out += ",\"modified\":";
@@ -138,8 +138,13 @@ Status seed_from_previous(const GenerateOptions& o, const std::string& identity_
   std::vector<Object> indicators;
   Status s = read_objects(**in, ReadOptions{o.limits}, [&](Object&& obj, const Origin&) -> Status {
     if (obj.type() == "identity" && obj.get_string("name") == identity_name) {
-      IdentityEntry e{std::string(obj.id()), std::string(obj.get_string("identity_class").value_or("organization")),
-                      std::string(obj.created().value_or("")), std::string(obj.modified().value_or(""))};
+      auto id = Identifier::parse(obj.id());
+      auto created = Timestamp::parse(obj.created().value_or(""));
+      auto modified = Timestamp::parse(obj.modified().value_or(""));
+      if (!id || id->type != "identity" || !created || !modified)
+        return Error(ErrorCategory::data, "identity " + quote(obj.id()) + " has an invalid id, created or modified");
+      IdentityEntry e{id->to_string(), std::string(obj.get_string("identity_class").value_or("organization")),
+                      created->with_min_precision(3).to_string(), modified->with_min_precision(3).to_string()};
       auto& slot = identities[e.id];
       if (slot.modified < e.modified) slot = e;
     } else if (obj.type() == "indicator" && obj.get_string("pattern_type") == "stix") {
@@ -162,7 +167,7 @@ Status seed_from_previous(const GenerateOptions& o, const std::string& identity_
     if (!pattern || !created || !modified || !vf || !vu || !id) continue;
     auto tm = Timestamp::parse(*modified);
     if (!Timestamp::parse(*created) || !tm || !Timestamp::parse(*vf) || !Timestamp::parse(*vu)) continue;
-    const StateEntry* known = state.find(*pattern);
+    const StateEntry* known = state.find(*pattern, our_id);
     if (known != nullptr && !(state.times.time(known->modified) < *tm)) continue;
     IndicatorContent c;
     c.id = obj.id();
@@ -188,12 +193,14 @@ Status seed_from_previous(const GenerateOptions& o, const std::string& identity_
     if (const json::Value* cf = obj.get("confidence")) c.confidence = static_cast<int>(cf->as_int64().value_or(0));
     StateEntry e;
     e.id = id->uuid;
-    e.created = state.times.intern(*created);
-    e.modified = state.times.intern(*modified);
+    // STIX 2.1 wants at least milliseconds on created/modified.
+    e.created = state.times.intern(Timestamp::parse(*created)->with_min_precision(3).to_string());
+    e.modified = state.times.intern(tm->with_min_precision(3).to_string());
     e.valid_from = state.times.intern(*vf);
     e.valid_until = state.times.intern(*vu);
     e.digest = content_digest(c, state.digest_key);
     e.revoked = obj.revoked();
+    e.creator = state.creators.intern(our_id);
     state.put(*pattern, e);
   }
   return {};
@@ -429,11 +436,18 @@ Result<std::unique_ptr<Generation>> generate(const GenerateOptions& o, Sink& out
     return c;
   };
   const std::uint32_t now_index = state.times.intern(now);
-  std::unordered_map<std::int64_t, std::uint32_t> until_from_now;  // lifetime -> now + lifetime
-  auto now_plus = [&](std::int64_t lifetime) {
+  const std::uint32_t creator_index = state.creators.intern(identity.id);
+  // STIX timestamps end with the year 9999.
+  constexpr std::int64_t kLastStixSecond = 253402300799;  // 9999-12-31T23:59:59Z
+  std::unordered_map<std::int64_t, std::optional<std::uint32_t>> until_from_now;  // lifetime -> now + lifetime
+  auto now_plus = [&](std::int64_t lifetime) -> std::optional<std::uint32_t> {
     auto it = until_from_now.find(lifetime);
-    if (it == until_from_now.end())
-      it = until_from_now.emplace(lifetime, state.times.intern(now_ts.plus_seconds(lifetime).to_string())).first;
+    if (it == until_from_now.end()) {
+      const Timestamp t = now_ts.plus_seconds(lifetime);
+      std::optional<std::uint32_t> index;
+      if (t.unix_seconds() <= kLastStixSecond) index = state.times.intern(t.to_string());
+      it = until_from_now.emplace(lifetime, index).first;
+    }
     return it->second;
   };
   const bool keep_state = !run->state_path.empty();
@@ -447,12 +461,11 @@ Result<std::unique_ptr<Generation>> generate(const GenerateOptions& o, Sink& out
     const Attributes& a = set.attributes[r.attributes];
     const std::string& pattern = pattern_of(set, r, pattern_buf);
     const std::int64_t lifetime = lifetime_for(o, static_cast<ObservableType>(r.type));
-    const StateEntry* known = state.empty() ? nullptr : state.find(pattern);
-    // This run's entry replaces the known one; a revoked one is not continued.
-    if (known != nullptr) state.supersede(known);
+    const StateEntry* known = state.empty() ? nullptr : state.find(pattern, identity.id);
     const StateEntry* prev = known != nullptr && !known->revoked ? known : nullptr;
     Planned p;
     p.record = idx;
+    p.entry.creator = creator_index;
     if (prev != nullptr) {
       p.entry.id = prev->id;
       p.entry.created = prev->created;
@@ -464,12 +477,22 @@ Result<std::unique_ptr<Generation>> generate(const GenerateOptions& o, Sink& out
     if (!a.valid_until.empty()) {
       p.entry.valid_until = state.times.intern(a.valid_until);
     } else if (!a.last_seen.empty()) {
-      p.entry.valid_until = state.times.intern(Timestamp::parse(a.last_seen)->plus_seconds(lifetime).to_string());
+      const Timestamp t = Timestamp::parse(a.last_seen)->plus_seconds(lifetime);
+      if (t.unix_seconds() > kLastStixSecond) {
+        ++plan_errors;
+        diag(Severity::error, set.where(r) + ": " + quote(set.value(r)) + ": valid_until would fall after the year 9999");
+        continue;
+      }
+      p.entry.valid_until = state.times.intern(t.to_string());
     } else if (prev != nullptr && state.times.time(prev->valid_until).unix_seconds() - now_ts.unix_seconds() >= lifetime / 2) {
       p.entry.valid_until = prev->valid_until;  // still detected, validity left: keep it
-    } else {
+    } else if (auto until = now_plus(lifetime)) {
       // New, or still detected with less than half the lifetime left: renew.
-      p.entry.valid_until = now_plus(lifetime);
+      p.entry.valid_until = *until;
+    } else {
+      ++plan_errors;
+      diag(Severity::error, set.where(r) + ": " + quote(set.value(r)) + ": valid_until would fall after the year 9999");
+      continue;
     }
     if (!(state.times.time(p.entry.valid_from) < state.times.time(p.entry.valid_until))) {
       ++plan_errors;
@@ -489,6 +512,9 @@ Result<std::unique_ptr<Generation>> generate(const GenerateOptions& o, Sink& out
       p.entry.modified = now_index;
       ++report.created;
     }
+    // This run's entry replaces the known one (a revoked one is not
+    // continued); only now, so a row skipped above keeps its entry.
+    if (known != nullptr) state.supersede(known);
     run->planned.push_back(p);
   }
   if (plan_errors != 0) {

@@ -10,6 +10,7 @@
 
 #include "core/digest.h"
 #include "ctishare/file.h"
+#include "ctishare/object.h"
 
 namespace ctishare::stix::detail {
 
@@ -97,10 +98,15 @@ const Timestamp& StringTable::time(std::uint32_t i) {
   return *parsed_[i];
 }
 
-IndicatorState::Key IndicatorState::key_of(std::string_view pattern) {
+IndicatorState::Key IndicatorState::key_of(std::string_view creator, std::string_view pattern) {
   // A cryptographic hash: nobody can craft a value whose pattern takes over
   // another indicator's id.
-  const auto md = ctishare::detail::sha256(pattern);
+  std::string text;
+  text.reserve(creator.size() + 1 + pattern.size());
+  text += creator;
+  text += '\n';
+  text += pattern;
+  const auto md = ctishare::detail::sha256(text);
   Key k{};
   std::copy(md.begin(), md.begin() + k.size(), k.begin());
   return k;
@@ -164,7 +170,7 @@ Status IndicatorState::load(const std::string& path) {
     // A timestamp is checked once, when first seen.
     return Timestamp::parse(times[out]).has_value();
   };
-  std::array<std::string_view, 9> f;
+  std::array<std::string_view, 10> f;
   while (std::getline(in, line)) {
     ++n;
     if (n == 1) {
@@ -180,8 +186,11 @@ Status IndicatorState::load(const std::string& path) {
     } else if (!have_key) {
       return corrupt("no digest key");
     } else if (f[0] == "identity" && count == 6) {
-      identities[unescape_field(f[1])] = IdentityEntry{std::string(f[2]), unescape_field(f[3]), std::string(f[4]), std::string(f[5])};
-    } else if (f[0] == "indicator" && count == 9) {
+      auto id = Identifier::parse(f[2]);
+      if (!id || id->type != "identity" || !Timestamp::parse(f[4]) || !Timestamp::parse(f[5]))
+        return corrupt("bad identity");
+      identities[unescape_field(f[1])] = IdentityEntry{id->to_string(), unescape_field(f[3]), std::string(f[4]), std::string(f[5])};
+    } else if (f[0] == "indicator" && count == 10) {
       StateEntry e;
       std::optional<Uuid> id;
       if (f[2].substr(0, kIdPrefix.size()) == kIdPrefix) id = Uuid::parse(f[2].substr(kIdPrefix.size()));
@@ -192,27 +201,31 @@ Status IndicatorState::load(const std::string& path) {
         return corrupt("bad timestamp");
       if (!parse_hex(f[7], e.digest)) return corrupt("bad digest");
       e.revoked = f[8] == "1";
+      auto creator = Identifier::parse(f[9]);
+      if (!creator || creator->type != "identity") return corrupt("bad creator identity");
+      e.creator = creators.intern(f[9]);
       const bool escaped = f[1].find('\\') != std::string_view::npos;
       entries_.push_back(e);
-      keys_.push_back(key_of(escaped ? std::string_view(unescape_field(f[1])) : f[1]));
+      keys_.push_back(key_of(f[9], escaped ? std::string_view(unescape_field(f[1])) : f[1]));
       superseded_.push_back(false);
     } else {
       return corrupt("unexpected record");
     }
   }
   if (in.bad()) return Error(ErrorCategory::io, quote(path) + ": read failed");
+  if (!have_key) return corrupt(n == 0 ? "empty file" : "no digest key");
   file_entries_ = entries_.size();
   grow_index();
   return {};
 }
 
-StateEntry* IndicatorState::find(std::string_view pattern) {
-  auto e = lookup(key_of(pattern));
+StateEntry* IndicatorState::find(std::string_view pattern, std::string_view creator) {
+  auto e = lookup(key_of(creator, pattern));
   return e ? &entries_[*e] : nullptr;
 }
 
 void IndicatorState::put(std::string_view pattern, const StateEntry& entry) {
-  const Key key = key_of(pattern);
+  const Key key = key_of(creators[entry.creator], pattern);
   if (auto old = lookup(key)) superseded_[*old] = true;
   entries_.push_back(entry);
   keys_.push_back(key);
@@ -255,7 +268,9 @@ Status IndicatorState::save(const std::string& path, const std::vector<const Sta
     }
     buf += '\t';
     append_hex(buf, e.digest);
-    buf += e.revoked ? "\t1\n" : "\t0\n";
+    buf += e.revoked ? "\t1\t" : "\t0\t";
+    buf += creators[e.creator];
+    buf += '\n';
   };
 
   // Kept entries added after loading (seeded), in id order.

@@ -49,6 +49,7 @@ struct StateEntry {
   Uuid id;
   std::uint32_t created = 0, modified = 0, valid_from = 0, valid_until = 0;  // in IndicatorState::times
   Digest digest{};
+  std::uint32_t creator = 0;  // the identity that created it, in IndicatorState::creators
   bool revoked = false;
 };
 
@@ -62,6 +63,7 @@ struct IdentityEntry {
 class IndicatorState {
  public:
   StringTable times;
+  StringTable creators;  // identity ids
   // The key of the content digests; random per state, kept in the file.
   SipKey digest_key{};
   std::map<std::string, IdentityEntry> identities;  // by name
@@ -71,10 +73,12 @@ class IndicatorState {
   // read failures; internal (70) when the random generator fails.
   Status load(const std::string& path);
 
-  // The entry of a pattern, or nullptr.
-  StateEntry* find(std::string_view pattern);
+  // The entry of a pattern created by `creator` (an identity id), or
+  // nullptr. Only the creator of an indicator may version it (STIX 2.1
+  // §3.6), so the same pattern under another identity is another indicator.
+  StateEntry* find(std::string_view pattern, std::string_view creator);
   // Adds or replaces the entry of a pattern (used when seeding from an
-  // earlier bundle).
+  // earlier bundle); entry.creator must be set.
   void put(std::string_view pattern, const StateEntry& entry);
   // Marks an entry find() returned as replaced by this run (it is not saved
   // again).
@@ -90,7 +94,7 @@ class IndicatorState {
 
  private:
   using Key = Digest;
-  static Key key_of(std::string_view pattern);
+  static Key key_of(std::string_view creator, std::string_view pattern);
   std::optional<std::uint32_t> lookup(const Key& key) const;
   void index_add(std::uint32_t entry);
   void grow_index();

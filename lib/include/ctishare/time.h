@@ -55,6 +55,11 @@ class Timestamp {
   std::string fraction_;      // digits after the point, as written
 };
 
+// The `modified` of a new version: `now` with at least millisecond
+// precision, or one millisecond after `last` when the clock has not moved
+// past it (STIX 2.1 §3.6: each version's modified is strictly later).
+Timestamp next_version_time(const Timestamp& last, const Timestamp& now);
+
 // Parses a duration such as "90d", "12h", "30m", "45s", "2w" or a sum
 // "1d12h"; returns seconds, or a data error.
 Result<std::int64_t> parse_duration(std::string_view text);

@@ -183,15 +183,13 @@ class Builder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, Builder<S
   Builder(const Limits& limits, Source* source, std::string_view split_key, const ValueSink* sink)
       : limits_(limits), source_(source), split_key_(split_key), sink_(sink) {}
 
-  void reset(std::uint64_t index, std::uint64_t line) {
+  void reset() {
     root_ = Value();
     stack_.clear();
     element_root_ = Value();
     splitting_ = false;
     split_done_ = false;
     key_.clear();
-    top_index_ = index;
-    top_line_ = line;
     element_index_ = 0;
   }
 
@@ -356,8 +354,6 @@ class Builder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, Builder<S
   bool splitting_ = false;
   bool split_done_ = false;
   std::size_t split_level_ = 1;  // open containers around the split array's elements
-  std::uint64_t top_index_ = 0;
-  std::uint64_t top_line_ = 1;
   std::uint64_t element_index_ = 0;
   std::uint64_t element_line_ = 1;
   Error error_{ErrorCategory::internal, {}};
@@ -416,7 +412,7 @@ Status parse_stream(std::istream& in, const Limits& limits, std::string_view spl
                                             std::to_string(src.line()) + "): NUL byte in the input");
     }
     const std::uint64_t line = src.line();
-    builder.reset(index, line);
+    builder.reset();
     rapidjson::ParseResult r = reader.Parse<kFlags | rapidjson::kParseStopWhenDoneFlag>(src, builder);
     if (builder.has_error()) return std::move(builder.error());
     if (src.read_failed()) return Error(ErrorCategory::io, "read failed");

@@ -154,6 +154,15 @@ int compare(const Timestamp& a, const Timestamp& b) noexcept {
   return 0;
 }
 
+Timestamp next_version_time(const Timestamp& last, const Timestamp& now) {
+  const Timestamp candidate = now.with_min_precision(3);
+  if (last < candidate) return candidate;
+  const Timestamp ms = last.to_millis();
+  const std::uint32_t ns = ms.nanos() + 1000000U;
+  return ns >= 1000000000U ? Timestamp::from_unix(ms.unix_seconds() + 1, ns - 1000000000U, 3)
+                           : Timestamp::from_unix(ms.unix_seconds(), ns, 3);
+}
+
 Result<std::int64_t> parse_duration(std::string_view text) {
   if (text.empty()) return Error(ErrorCategory::data, "empty duration");
   std::int64_t total = 0;

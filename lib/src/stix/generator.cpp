@@ -206,15 +206,6 @@ Status seed_from_previous(const GenerateOptions& o, const std::string& identity_
   return {};
 }
 
-// `now`, or one millisecond after `last` when the clock has not moved past
-// it: a new version's modified must be strictly later than the last one's.
-Timestamp strictly_after(const Timestamp& last, const Timestamp& now) {
-  if (last < now) return now;
-  std::uint32_t ns = last.to_millis().nanos() + 1000000U;
-  return ns >= 1000000000U ? Timestamp::from_unix(last.unix_seconds() + 1, ns - 1000000000U, 3)
-                           : Timestamp::from_unix(last.unix_seconds(), ns, 3);
-}
-
 std::int64_t lifetime_for(const GenerateOptions& o, ObservableType t) {
   if (o.valid_for) return *o.valid_for;
   switch (t) {
@@ -393,7 +384,7 @@ Result<std::unique_ptr<Generation>> generate(const GenerateOptions& o, Sink& out
   } else if (identity.identity_class != identity_class) {
     identity.identity_class = identity_class;
     auto prev = Timestamp::parse(identity.modified);
-    identity.modified = prev ? strictly_after(*prev, now_ts).to_string() : now;
+    identity.modified = prev ? next_version_time(*prev, now_ts).to_string() : now;
   }
 
   // 6. Plan every indicator against the state.
@@ -506,7 +497,7 @@ Result<std::unique_ptr<Generation>> generate(const GenerateOptions& o, Sink& out
       p.entry.modified = prev->modified;
       ++report.unchanged;
     } else if (prev != nullptr) {
-      p.entry.modified = state.times.intern(strictly_after(state.times.time(prev->modified), now_ts).to_string());
+      p.entry.modified = state.times.intern(next_version_time(state.times.time(prev->modified), now_ts).to_string());
       ++report.versioned;
     } else {
       p.entry.modified = now_index;

@@ -182,14 +182,7 @@ Result<Object> new_version(const Object& object, const json::Object& changes, co
   for (const auto& [name, value] : changes)
     if (name == "id" || name == "type" || name == "created" || name == "created_by_ref" || name == "modified")
       return Error(ErrorCategory::data, subject + ": a new version cannot change " + quote(name));
-  Timestamp next = now.with_min_precision(3);
-  if (!(*last < next)) {
-    // Strictly later than the last version, at millisecond precision.
-    const Timestamp ms = last->to_millis();
-    const std::uint32_t ns = ms.nanos() + 1000000U;
-    next = ns >= 1000000000U ? Timestamp::from_unix(ms.unix_seconds() + 1, ns - 1000000000U, 3)
-                             : Timestamp::from_unix(ms.unix_seconds(), ns, 3);
-  }
+  const Timestamp next = next_version_time(*last, now);
   json::Value v = object.json();
   for (const auto& [name, value] : changes) {
     if (value.is_null()) v.erase(name);

@@ -220,3 +220,14 @@ TEST_CASE("time: FixedClock and the system clock", "[core][time]") {
   CHECK(now.unix_seconds() >= real - 5);
   CHECK(Timestamp::parse(now.to_string()));
 }
+
+TEST_CASE("next_version_time is now, or one millisecond after the last version", "[core][time]") {
+  using ctishare::Timestamp;
+  auto t = [](const char* s) { return *Timestamp::parse(s); };
+  CHECK(ctishare::next_version_time(t("2026-11-29T04:00:00.000Z"), t("2026-11-30T04:00:00Z")).to_string() ==
+        "2026-11-30T04:00:00.000Z");
+  CHECK(ctishare::next_version_time(t("2026-11-29T04:00:00.000Z"), t("2026-11-29T04:00:00Z")).to_string() ==
+        "2026-11-29T04:00:00.001Z");
+  CHECK(ctishare::next_version_time(t("2026-11-29T04:00:00.9995Z"), t("2026-11-28T00:00:00Z")).to_string() ==
+        "2026-11-29T04:00:01.000Z");
+}

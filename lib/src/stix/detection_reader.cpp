@@ -232,6 +232,16 @@ class Reader {
   Status read_delimited(std::istream& in, std::string first, std::uint64_t first_line, bool tsv);
   Status read_ndjson(std::istream& in, std::string first, std::uint64_t first_line);
   std::uint32_t intern(Attributes&& a);
+  // The --max-input-size and --max-objects limits, for the input read so far.
+  Status check_limits(std::uint64_t input_bytes) const {
+    const json::Limits& l = options_.limits;
+    if (l.max_document_bytes != 0 && input_bytes > l.max_document_bytes)
+      return Error(ErrorCategory::data, quote(set_.sources[source_]) + ": input larger than the limit of " +
+                                            std::to_string(l.max_document_bytes) + " bytes (--max-input-size)");
+    if (l.max_objects != 0 && set_.rows >= l.max_objects)
+      return Error(ErrorCategory::data, "more than " + std::to_string(l.max_objects) + " detections (--max-objects)");
+    return {};
+  }
 
   const GenerateOptions& options_;
   DetectionSet& set_;
@@ -384,8 +394,11 @@ Status Reader::read_delimited(std::istream& in, std::string first, std::uint64_t
   std::string_view line;
   std::string joined;
   std::uint64_t lineno = first_line;
+  std::uint64_t bytes = first.size() + 1;
   while (lines.next(line)) {
     const std::uint64_t start = ++lineno;
+    bytes += line.size() + 1;
+    CTI_TRY_STATUS(check_limits(bytes));
     if (!tsv && line.find('"') != std::string_view::npos && inside_quoted_field(line)) {
       // A quoted field holds a newline: join lines until it closes, but
       // never past the longest string a field may be.
@@ -425,12 +438,15 @@ Status Reader::read_delimited(std::istream& in, std::string first, std::uint64_t
 
 Status Reader::read_ndjson(std::istream& in, std::string line, std::uint64_t first_line) {
   std::uint64_t lineno = first_line - 1;
+  std::uint64_t bytes = 0;
   bool first = true;
   std::vector<std::string> warned;
   do {
     if (!first && !std::getline(in, line)) break;
     first = false;
     ++lineno;
+    bytes += line.size() + 1;
+    CTI_TRY_STATUS(check_limits(bytes));
     std::string_view t = trim(line);
     if (t.empty()) continue;
     auto v = json::parse(t, options_.limits);

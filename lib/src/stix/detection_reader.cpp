@@ -205,6 +205,13 @@ bool inside_quoted_field(std::string_view rec) {
   return quoted;
 }
 
+// A field for a message: quoted, and cut at 80 bytes so that a hostile cell
+// cannot make a message megabytes long.
+std::string quote_short(std::string_view field) {
+  if (field.size() <= 80) return quote(field);
+  return quote(field.substr(0, 77)) + "...";
+}
+
 bool ends_with(std::string_view s, std::string_view suffix) {
   return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
 }
@@ -298,7 +305,7 @@ void Reader::process_row(const RowFields& row, std::uint64_t line) {
   if (row.has[kType] && !trim(row.f[kType]).empty()) {
     hint = parse_observable_type(trim(row.f[kType]), &any_hash);
     if (!hint)
-      return row_error(line, "unknown type " + quote(trim(row.f[kType])) +
+      return row_error(line, "unknown type " + quote_short(trim(row.f[kType])) +
                                  " (expected domain, url, ipv4, ipv6, email, md5, sha1, sha256, sha512 or hash)");
   }
   auto observable = classify_observable(value, hint, any_hash);
@@ -307,9 +314,9 @@ void Reader::process_row(const RowFields& row, std::uint64_t line) {
   auto conf = parse_confidence(trim(row.f[kConfidence]));
   if (!conf) return row_error(line, quote(value) + ": " + conf.error().message());
   if (options_.scale == ConfidenceScale::unit && conf->unit < 0)
-    return row_error(line, quote(value) + ": confidence " + quote(trim(row.f[kConfidence])) + " is above 1 (--confidence-scale unit)");
+    return row_error(line, quote(value) + ": confidence " + quote_short(trim(row.f[kConfidence])) + " is above 1 (--confidence-scale unit)");
   if (conf->percent < 0)
-    return row_error(line, quote(value) + ": confidence " + quote(trim(row.f[kConfidence])) + " is above 100");
+    return row_error(line, quote(value) + ": confidence " + quote_short(trim(row.f[kConfidence])) + " is above 100");
 
   Attributes a;
   auto add_label = [&](std::string_view l) -> bool {
@@ -350,7 +357,7 @@ void Reader::process_row(const RowFields& row, std::uint64_t line) {
     return row_error(line, quote(value) + ": valid_until must be later than first_seen");
   if (row.has[kTlp] && !trim(row.f[kTlp]).empty()) {
     auto tlp = parse_tlp(trim(row.f[kTlp]));
-    if (!tlp) return row_error(line, quote(value) + ": unknown TLP level " + quote(trim(row.f[kTlp])) +
+    if (!tlp) return row_error(line, quote(value) + ": unknown TLP level " + quote_short(trim(row.f[kTlp])) +
                                          " (expected clear, green, amber, amber+strict or red)");
     a.tlp = static_cast<int>(*tlp);
   }

@@ -125,3 +125,9 @@ int run(int argc, char** argv, const Description& description, const std::functi
 }
 
 }  // namespace ctishare::tool
+
+namespace ctishare::tool {
+
+const char* version() { return CTISHARE_VERSION; }
+
+}  // namespace ctishare::tool

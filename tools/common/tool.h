@@ -47,6 +47,9 @@ void add_limit_options(CLI::App& app, json::Limits& limits);
 // clock for the caller.
 Result<const Clock*> clock_for(const std::string& now_option, std::optional<FixedClock>& storage);
 
+// The suite's version, e.g. "0.1.0".
+const char* version();
+
 // Prints "tool: <severity>: message" to stderr, honouring -q and -v.
 void print_diagnostic(const Context& context, Severity severity, const std::string& message);
 

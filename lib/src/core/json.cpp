@@ -102,21 +102,22 @@ class IStreamSource {
     return pos_ < len_ ? buf_[pos_] : '\0';
   }
   Ch Take() {
-    Ch c = Peek();
-    if (pos_ < len_) {
-      ++pos_;
-      ++count_;
-      if (c == '\n') ++line_;
-    }
-    return c;
+    if (pos_ == len_) fill();
+    return pos_ < len_ ? buf_[pos_++] : '\0';
   }
-  std::size_t Tell() const { return static_cast<std::size_t>(count_); }
+  std::size_t Tell() const { return static_cast<std::size_t>(base_ + pos_); }
   Ch* PutBegin() { return nullptr; }
   void Put(Ch) {}
   void Flush() {}
   std::size_t PutEnd(Ch*) { return 0; }
 
-  std::uint64_t line() const { return line_; }
+  // Lines are counted only when asked for (once per object), not per
+  // character: the newlines between the last count and the read position.
+  std::uint64_t line() {
+    line_ += static_cast<std::uint64_t>(std::count(buf_.data() + counted_, buf_.data() + pos_, '\n'));
+    counted_ = pos_;
+    return line_;
+  }
   // True at the real end of the input (Peek() also returns '\0' for a NUL byte).
   bool at_end() {
     Peek();
@@ -126,8 +127,13 @@ class IStreamSource {
   bool read_failed() const { return read_failed_; }
 
  private:
-  void fill() {
+  [[gnu::noinline]] void fill() {
     if (over_limit_ || eof_) return;
+    line();  // count the rest of the old buffer before it is replaced
+    base_ += len_;
+    counted_ = 0;
+    pos_ = 0;
+    len_ = 0;
     in_.read(buf_.data(), static_cast<std::streamsize>(buf_.size()));
     len_ = static_cast<std::size_t>(in_.gcount());
     pos_ = 0;
@@ -136,9 +142,9 @@ class IStreamSource {
       if (in_.bad()) read_failed_ = true;
       return;
     }
-    if (max_bytes_ != 0 && count_ + len_ > max_bytes_) {
+    if (max_bytes_ != 0 && base_ + len_ > max_bytes_) {
       // Hand out only what fits; the parser then sees a premature end.
-      len_ = static_cast<std::size_t>(max_bytes_ - count_);
+      len_ = static_cast<std::size_t>(max_bytes_ - base_);
       over_limit_ = true;
     }
   }
@@ -148,7 +154,8 @@ class IStreamSource {
   std::array<char, 65536> buf_{};
   std::size_t pos_ = 0;
   std::size_t len_ = 0;
-  std::uint64_t count_ = 0;
+  std::uint64_t base_ = 0;     // bytes of the input before buf_
+  std::size_t counted_ = 0;    // buf_ position up to which newlines are in line_
   std::uint64_t line_ = 1;
   bool eof_ = false;
   bool over_limit_ = false;

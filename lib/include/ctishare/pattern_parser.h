@@ -7,9 +7,15 @@
 // pattern_grammar/STIXPattern.g4, minus the forms the specification text
 // rules out: '==' and '<>', a '+' sign, comments, 'IN ()', negative or
 // signed list indexes, dates that do not exist (30 February, second 60).
-// Keywords are case-sensitive upper case; whitespace is any Unicode WSpace
-// code point. Columns are 1-based byte offsets into the pattern text
-// (a pattern spanning several lines is counted as one string).
+// Keywords are case-sensitive upper case ("true" and "false" lower case);
+// whitespace is any Unicode WSpace code point. Where grammar and text differ
+// or are silent: ".5" is a float and "1." is not (grammar); hex constants
+// may use either case (grammar; the text says lower case); b'' is refused
+// (grammar) and line feeds inside b'...' are ignored (text, §9.2); integers
+// must fit in 64 bits; timestamp years are 0001-9999; a number directly
+// followed by a letter ("5SECONDS", "1e5") is refused. Columns are 1-based
+// byte offsets into the pattern text (a pattern spanning several lines is
+// counted as one string).
 #pragma once
 
 #include <cstddef>
@@ -43,8 +49,8 @@ enum class StepKind : std::uint8_t {
 struct PathStep {
   StepKind kind = StepKind::property;
   std::uint32_t column = 0;
-  Span name;              // property: the name, unquoted and unescaped
-  std::int64_t index = 0; // index
+  Span name;               // property: the name, unquoted and unescaped
+  std::int64_t index = 0;  // index
 };
 
 // "<type>:<step>...". steps index ParsedPattern::steps.
@@ -176,8 +182,8 @@ struct ParsedPattern {
 };
 
 struct ParseOptions {
-  // Parentheses and brackets nested deeper than this are an error (the
-  // parser recurses once per level).
+  // More levels of brackets and parentheses (counted together) than this
+  // are an error; the parser recurses once per level, nowhere else.
   std::size_t max_depth = 100;
 };
 
@@ -210,9 +216,10 @@ std::string to_string(const ParsedPattern& pattern);
 
 // What check() found, by how the validator reports it.
 enum class IssueKind : std::uint8_t {
-  error,            // breaks a MUST of §9 or §6 (or a value that cannot be valid)
-  custom_object,    // an object type that is not a STIX cyber-observable type
-  custom_property,  // a property, extension or hash name the specification does not define
+  error,            // breaks a MUST of §9, §6 or §3.1 (e.g. a malformed hash, an SDO type)
+  custom_object,    // a well-formed object type that is not a STIX cyber-observable type
+  custom_property,  // a property, extension or hash name the specification does not
+                    // define, or a path step the property cannot have
   literal_type,     // a literal that cannot match the property it is compared with
 };
 

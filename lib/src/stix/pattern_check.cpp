@@ -54,12 +54,31 @@ const ObjectSchema* find_sco(std::string_view type) {
 
 // The spec-defined types that are not SCOs (§4, §5, §7, §8).
 bool is_non_sco_type(std::string_view type) {
-  static constexpr std::array<std::string_view, 25> kTypes = {
-      "attack-pattern", "campaign",           "course-of-action", "grouping",           "identity",
-      "incident",       "indicator",          "infrastructure",   "intrusion-set",      "location",
-      "malware",        "malware-analysis",   "note",             "observed-data",      "opinion",
-      "report",         "threat-actor",       "tool",             "vulnerability",      "relationship",
-      "sighting",       "language-content",   "marking-definition", "extension-definition", "bundle"};
+  static constexpr std::array<std::string_view, 25> kTypes = {"attack-pattern",
+                                                              "campaign",
+                                                              "course-of-action",
+                                                              "grouping",
+                                                              "identity",
+                                                              "incident",
+                                                              "indicator",
+                                                              "infrastructure",
+                                                              "intrusion-set",
+                                                              "location",
+                                                              "malware",
+                                                              "malware-analysis",
+                                                              "note",
+                                                              "observed-data",
+                                                              "opinion",
+                                                              "report",
+                                                              "threat-actor",
+                                                              "tool",
+                                                              "vulnerability",
+                                                              "relationship",
+                                                              "sighting",
+                                                              "language-content",
+                                                              "marking-definition",
+                                                              "extension-definition",
+                                                              "bundle"};
   return std::find(kTypes.begin(), kTypes.end(), type) != kTypes.end();
 }
 
@@ -227,20 +246,28 @@ bool valid_tlsh(std::string_view v) {
 
 std::string hash_format_text(const HashAlgorithm& h) {
   switch (h.format) {
-    case HashFormat::hex: return std::to_string(h.hex_digits) + " hex digits";
-    case HashFormat::ssdeep: return "blocksize:hash:hash";
-    case HashFormat::tlsh: return "70 hex digits, optionally after 'T1'";
-    case HashFormat::none: break;
+    case HashFormat::hex:
+      return std::to_string(h.hex_digits) + " hex digits";
+    case HashFormat::ssdeep:
+      return "blocksize:hash:hash";
+    case HashFormat::tlsh:
+      return "70 hex digits, optionally after 'T1'";
+    case HashFormat::none:
+      break;
   }
   return {};
 }
 
 bool valid_hash(const HashAlgorithm& h, std::string_view v) {
   switch (h.format) {
-    case HashFormat::hex: return v.size() == h.hex_digits && all_hex(v);
-    case HashFormat::ssdeep: return valid_ssdeep(v);
-    case HashFormat::tlsh: return valid_tlsh(v);
-    case HashFormat::none: return true;
+    case HashFormat::hex:
+      return v.size() == h.hex_digits && all_hex(v);
+    case HashFormat::ssdeep:
+      return valid_ssdeep(v);
+    case HashFormat::tlsh:
+      return valid_tlsh(v);
+    case HashFormat::none:
+      return true;
   }
   return true;
 }
@@ -286,43 +313,79 @@ bool fits_bytes(std::string_view s) {
 
 const char* kind_name(Kind k) {
   switch (k) {
-    case Kind::string: return "a string";
-    case Kind::string_list: return "a list of strings";
-    case Kind::integer: return "an integer";
-    case Kind::number: return "a number";
-    case Kind::boolean: return "a boolean";
+    case Kind::string:
+      return "a string";
+    case Kind::string_list:
+      return "a list of strings";
+    case Kind::integer:
+      return "an integer";
+    case Kind::number:
+      return "a number";
+    case Kind::boolean:
+      return "a boolean";
     case Kind::timestamp:
-    case Kind::timestamp_ms: return "a timestamp";
-    case Kind::identifier: return "a reference";
-    case Kind::identifier_list: return "a list of references";
-    case Kind::open_vocab: return "a vocabulary string";
-    case Kind::open_vocab_list: return "a list of vocabulary strings";
-    case Kind::enumeration: return "an enumeration string";
-    case Kind::enumeration_list: return "a list of enumeration strings";
-    case Kind::dictionary: return "a dictionary";
-    case Kind::hashes: return "a hashes dictionary";
-    case Kind::binary: return "binary data";
-    case Kind::hex: return "hex data";
-    case Kind::external_references: return "a list of external references";
-    case Kind::kill_chain_phases: return "a list of kill chain phases";
-    case Kind::granular_markings: return "a list of granular markings";
-    case Kind::extensions: return "an extensions dictionary";
-    case Kind::object: return "an object";
-    case Kind::object_list: return "a list of objects";
-    case Kind::any: break;
+    case Kind::timestamp_ms:
+      return "a timestamp";
+    case Kind::identifier:
+      return "a reference";
+    case Kind::identifier_list:
+      return "a list of references";
+    case Kind::open_vocab:
+      return "a vocabulary string";
+    case Kind::open_vocab_list:
+      return "a list of vocabulary strings";
+    case Kind::enumeration:
+      return "an enumeration string";
+    case Kind::enumeration_list:
+      return "a list of enumeration strings";
+    case Kind::dictionary:
+      return "a dictionary";
+    case Kind::hashes:
+      return "a hashes dictionary";
+    case Kind::binary:
+      return "binary data";
+    case Kind::hex:
+      return "hex data";
+    case Kind::external_references:
+      return "a list of external references";
+    case Kind::kill_chain_phases:
+      return "a list of kill chain phases";
+    case Kind::granular_markings:
+      return "a list of granular markings";
+    case Kind::extensions:
+      return "an extensions dictionary";
+    case Kind::object:
+      return "an object";
+    case Kind::object_list:
+      return "a list of objects";
+    case Kind::scalar:
+      return "a string or an integer";
+    case Kind::language:
+      return "a language tag";
+    case Kind::language_list:
+      return "a list of language tags";
+    case Kind::any:
+      break;
   }
   return "a value";
 }
 
 const char* literal_name(LiteralKind k) {
   switch (k) {
-    case LiteralKind::string: return "a string";
-    case LiteralKind::integer: return "an integer";
-    case LiteralKind::floating: return "a float";
-    case LiteralKind::boolean: return "a boolean";
-    case LiteralKind::binary: return "a binary constant";
-    case LiteralKind::hex: return "a hex constant";
-    case LiteralKind::timestamp: return "a timestamp";
+    case LiteralKind::string:
+      return "a string";
+    case LiteralKind::integer:
+      return "an integer";
+    case LiteralKind::floating:
+      return "a float";
+    case LiteralKind::boolean:
+      return "a boolean";
+    case LiteralKind::binary:
+      return "a binary constant";
+    case LiteralKind::hex:
+      return "a hex constant";
+    case LiteralKind::timestamp:
+      return "a timestamp";
   }
   return "a constant";
 }
@@ -333,27 +396,40 @@ bool is_list_kind(Kind k) {
     case Kind::identifier_list:
     case Kind::open_vocab_list:
     case Kind::enumeration_list:
+    case Kind::language_list:
     case Kind::object_list:
     case Kind::external_references:
     case Kind::kill_chain_phases:
-    case Kind::granular_markings: return true;
-    default: return false;
+    case Kind::granular_markings:
+      return true;
+    default:
+      return false;
   }
 }
 
 // The kind of one item of a list kind.
 Kind element_kind(Kind k) {
   switch (k) {
-    case Kind::string_list: return Kind::string;
-    case Kind::identifier_list: return Kind::identifier;
-    case Kind::open_vocab_list: return Kind::open_vocab;
-    case Kind::enumeration_list: return Kind::enumeration;
-    case Kind::object_list: return Kind::object;
-    default: return Kind::any;
+    case Kind::string_list:
+      return Kind::string;
+    case Kind::identifier_list:
+      return Kind::identifier;
+    case Kind::open_vocab_list:
+      return Kind::open_vocab;
+    case Kind::enumeration_list:
+      return Kind::enumeration;
+    case Kind::language_list:
+      return Kind::language;
+    case Kind::object_list:
+      return Kind::object;
+    default:
+      return Kind::any;
   }
 }
 
-bool is_string_kind(Kind k) { return k == Kind::string || k == Kind::open_vocab || k == Kind::enumeration; }
+bool is_string_kind(Kind k) {
+  return k == Kind::string || k == Kind::open_vocab || k == Kind::enumeration || k == Kind::language;
+}
 bool is_binary_kind(Kind k) { return k == Kind::binary || k == Kind::hex; }
 bool is_numeric_literal(LiteralKind k) { return k == LiteralKind::integer || k == LiteralKind::floating; }
 
@@ -397,11 +473,11 @@ constexpr std::array<Renamed, 9> kRenamed = {{
 
 // What an object path leads to, as far as the tables know.
 struct Leaf {
-  bool known = false;          // the path resolved to a property of a spec-defined structure
-  Kind kind = Kind::any;       // kind of the value compared (an item's kind after an index)
-  bool whole_list = false;     // a list property without an index step
+  bool known = false;       // the path resolved to a property of a spec-defined structure
+  Kind kind = Kind::any;    // kind of the value compared (an item's kind after an index)
+  bool whole_list = false;  // a list property without an index step
   const Property* property = nullptr;
-  std::string_view owner;      // the structure the property belongs to ("file", "archive-ext"...)
+  std::string_view owner;               // the structure the property belongs to ("file", "archive-ext"...)
   const HashAlgorithm* hash = nullptr;  // a value of hashes.<algorithm>
   bool is_hash_value = false;
   std::string_view hash_name;
@@ -451,9 +527,16 @@ class Checker {
     bool format = type.size() >= 3 && type.size() <= 250 && type[0] >= 'a' && type[0] <= 'z';
     for (char c : type) format = format && ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-');
     if (!format) {
-      add(IssueKind::error, t.path.column,
-          "invalid object type " + quoted(type) +
-              " (type names are 3-250 characters of a-z, 0-9 and '-', starting with a letter)");
+      std::string m = "invalid object type " + quoted(type);
+      const ObjectSchema* folded = nullptr;
+      for (const auto& s : schema::sco_types())
+        if (iequals(s.name, type)) folded = &s;
+      if (folded != nullptr) {
+        m += " (type names are lower case: " + quoted(folded->name) + ")";
+      } else {
+        m += " (type names are 3-250 characters of a-z, 0-9 and '-', starting with a letter)";
+      }
+      add(IssueKind::error, t.path.column, std::move(m));
       return;
     }
     if (is_non_sco_type(type)) {
@@ -707,12 +790,12 @@ class Checker {
 
   void check_in_set(std::span<const Literal> lits) {
     for (std::size_t i = 1; i < lits.size(); ++i) {
-      const bool same = lits[i].kind == lits[0].kind ||
-                        (is_numeric_literal(lits[i].kind) && is_numeric_literal(lits[0].kind));
+      const bool same =
+          lits[i].kind == lits[0].kind || (is_numeric_literal(lits[i].kind) && is_numeric_literal(lits[0].kind));
       if (!same) {
         add(IssueKind::error, lits[i].column,
-            "the constants of an IN set must be of one type: " + std::string(literal_name(lits[i].kind)) +
-                " after " + literal_name(lits[0].kind));
+            "the constants of an IN set must be of one type: " + std::string(literal_name(lits[i].kind)) + " after " +
+                literal_name(lits[0].kind));
         return;
       }
     }
@@ -765,10 +848,11 @@ class Checker {
 
   void check_literal_kinds(const Test& t, std::span<const Literal> lits, const Leaf& leaf) {
     if (leaf.property == nullptr) return;
-    const std::string where = quoted(leaf.property->name) + " of " + quoted(leaf.owner);
+    // Built only when there is something to report (this is the hot path).
+    const auto where = [&] { return quoted(leaf.property->name) + " of " + quoted(leaf.owner); };
     if (leaf.whole_list) {
       add(IssueKind::literal_type, t.op_column,
-          where + " is " + kind_name(leaf.kind) + "; compare its items with " + std::string(leaf.property->name) +
+          where() + " is " + kind_name(leaf.kind) + "; compare its items with " + std::string(leaf.property->name) +
               "[*]");
       return;
     }
@@ -782,7 +866,7 @@ class Checker {
       case TestOperator::greater:
       case TestOperator::greater_equal:
         if (k == Kind::boolean) {
-          add(IssueKind::literal_type, t.op_column, where + " is a boolean and cannot be ordered");
+          add(IssueKind::literal_type, t.op_column, where() + " is a boolean and cannot be ordered");
           return;
         }
         break;
@@ -790,7 +874,7 @@ class Checker {
       case TestOperator::matches:
         if (!is_string_kind(k) && !(t.op == TestOperator::matches && is_binary_kind(k))) {
           add(IssueKind::literal_type, t.op_column,
-              where + " is " + kind_name(k) + "; " + (t.op == TestOperator::like ? "LIKE" : "MATCHES") +
+              where() + " is " + kind_name(k) + "; " + (t.op == TestOperator::like ? "LIKE" : "MATCHES") +
                   " compares strings");
         }
         return;
@@ -816,12 +900,12 @@ class Checker {
              (l.kind == LiteralKind::string && fits_bytes(p_.text(l.text)));
         if (!ok && l.kind == LiteralKind::string) {
           add(IssueKind::literal_type, l.column,
-              where + " is " + kind_name(k) + "; a string with code points above U+00FF never matches it");
+              where() + " is " + kind_name(k) + "; a string with code points above U+00FF never matches it");
           return;
         }
       }
       if (!ok) {
-        std::string m = where + " is " + kind_name(k) + "; " + literal_name(l.kind) + " never matches it";
+        std::string m = where() + " is " + kind_name(k) + "; " + literal_name(l.kind) + " never matches it";
         if ((k == Kind::timestamp || k == Kind::timestamp_ms) && l.kind == LiteralKind::string) m += " (use t'...')";
         add(IssueKind::literal_type, l.column, std::move(m));
         return;
@@ -830,7 +914,7 @@ class Checker {
           (t.op == TestOperator::equal || t.op == TestOperator::in || t.op == TestOperator::not_equal) &&
           (l.integer < leaf.property->min || l.integer > leaf.property->max)) {
         constexpr std::int64_t kStixMax = (std::int64_t{1} << 53) - 1;  // §2.10
-        std::string m = "value " + std::to_string(l.integer) + " is outside the range of " + where + " (";
+        std::string m = "value " + std::to_string(l.integer) + " is outside the range of " + where() + " (";
         if (leaf.property->max != kStixMax) {
           m += std::to_string(leaf.property->min) + " to " + std::to_string(leaf.property->max);
         } else if (leaf.property->min != -kStixMax) {
@@ -901,7 +985,8 @@ class Checker {
       const Literal& l = p_.literals[q.literal];
       switch (q.kind) {
         case QualifierKind::within:
-          if (l.number <= 0) add(IssueKind::error, l.column, "the WITHIN window must be a positive number of seconds, not 0");
+          if (l.number <= 0)
+            add(IssueKind::error, l.column, "the WITHIN window must be a positive number of seconds, not 0");
           break;
         case QualifierKind::repeats:
           if (l.integer <= 0) add(IssueKind::error, l.column, "the REPEATS count must be a positive integer, not 0");
@@ -910,8 +995,8 @@ class Checker {
           const Literal& stop = p_.literals[q.literal + 1];
           if (!(l.timestamp < stop.timestamp))
             add(IssueKind::error, l.column,
-                "the START time t'" + std::string(p_.text(l.text)) + "' is not before the STOP time t'" + std::string(p_.text(stop.text)) +
-                    "'");
+                "the START time t'" + std::string(p_.text(l.text)) + "' is not before the STOP time t'" +
+                    std::string(p_.text(stop.text)) + "'");
           break;
         }
       }
@@ -929,10 +1014,14 @@ class Checker {
 
 std::string_view to_string(IssueKind kind) {
   switch (kind) {
-    case IssueKind::error: return "error";
-    case IssueKind::custom_object: return "custom-object";
-    case IssueKind::custom_property: return "custom-property";
-    case IssueKind::literal_type: return "literal-type";
+    case IssueKind::error:
+      return "error";
+    case IssueKind::custom_object:
+      return "custom-object";
+    case IssueKind::custom_property:
+      return "custom-property";
+    case IssueKind::literal_type:
+      return "literal-type";
   }
   return "error";
 }

@@ -3,14 +3,14 @@
 // into n-ary nodes, so only parentheses and brackets recurse, and their
 // depth is limited. Every literal is scanned once (no backtracking), so the
 // time is linear in the length of the pattern.
+#include "ctishare/pattern_parser.h"
+
 #include <algorithm>
 #include <array>
 #include <charconv>
 #include <cstdio>
 #include <cstring>
 #include <tuple>
-
-#include "ctishare/pattern_parser.h"
 
 namespace ctishare::stix::pattern {
 
@@ -42,11 +42,12 @@ std::size_t whitespace_length(std::string_view s, std::size_t i) {
   if (c == ' ' || (c >= 0x09 && c <= 0x0d)) return 1;
   if (c < 0x80) return 0;
   auto at = [&](std::size_t k) -> unsigned { return i + k < s.size() ? static_cast<unsigned char>(s[i + k]) : 0U; };
-  if (c == 0xc2 && (at(1) == 0x85 || at(1) == 0xa0)) return 2;                  // U+0085, U+00A0
-  if (c == 0xe1 && at(1) == 0x9a && at(2) == 0x80) return 3;                     // U+1680
+  if (c == 0xc2 && (at(1) == 0x85 || at(1) == 0xa0)) return 2;  // U+0085, U+00A0
+  if (c == 0xe1 && at(1) == 0x9a && at(2) == 0x80) return 3;    // U+1680
   if (c == 0xe2 && at(1) == 0x80) {
     const unsigned c2 = at(2);
-    if ((c2 >= 0x80 && c2 <= 0x8a) || c2 == 0xa8 || c2 == 0xa9 || c2 == 0xaf) return 3;  // U+2000-200A, 2028, 2029, 202F
+    if ((c2 >= 0x80 && c2 <= 0x8a) || c2 == 0xa8 || c2 == 0xa9 || c2 == 0xaf)
+      return 3;  // U+2000-200A, 2028, 2029, 202F
   }
   if (c == 0xe2 && at(1) == 0x81 && at(2) == 0x9f) return 3;  // U+205F
   if (c == 0xe3 && at(1) == 0x80 && at(2) == 0x80) return 3;  // U+3000
@@ -127,9 +128,15 @@ void append_excerpt(std::string& out, std::string_view raw, std::size_t max = 40
     if (c < 0x20 || c == 0x7f) {
       static constexpr char kHex[] = "0123456789abcdef";
       switch (c) {
-        case '\n': out += "\\n"; break;
-        case '\r': out += "\\r"; break;
-        case '\t': out += "\\t"; break;
+        case '\n':
+          out += "\\n";
+          break;
+        case '\r':
+          out += "\\r";
+          break;
+        case '\t':
+          out += "\\t";
+          break;
         default:
           out += "\\x";
           out += kHex[c >> 4];
@@ -264,7 +271,7 @@ struct Token {
   Tok kind = Tok::end;
   std::uint32_t start = 0;  // byte offsets into the source
   std::uint32_t end = 0;
-  Span text;                // string: unescaped value; binary / hex: decoded bytes
+  Span text;  // string: unescaped value; binary / hex: decoded bytes
   std::int64_t integer = 0;
   double number = 0;
   bool boolean = false;
@@ -329,13 +336,20 @@ Token Lexer::next() {
   const char c = src_[s];
   const char c1 = s + 1 < n ? src_[s + 1] : '\0';
   switch (c) {
-    case '[': return make(Tok::lbrack, s, s + 1);
-    case ']': return make(Tok::rbrack, s, s + 1);
-    case '(': return make(Tok::lparen, s, s + 1);
-    case ')': return make(Tok::rparen, s, s + 1);
-    case ',': return make(Tok::comma, s, s + 1);
-    case ':': return make(Tok::colon, s, s + 1);
-    case '*': return make(Tok::star, s, s + 1);
+    case '[':
+      return make(Tok::lbrack, s, s + 1);
+    case ']':
+      return make(Tok::rbrack, s, s + 1);
+    case '(':
+      return make(Tok::lparen, s, s + 1);
+    case ')':
+      return make(Tok::rparen, s, s + 1);
+    case ',':
+      return make(Tok::comma, s, s + 1);
+    case ':':
+      return make(Tok::colon, s, s + 1);
+    case '*':
+      return make(Tok::star, s, s + 1);
     case '=':
       if (c1 == '=') return fail(s, "'==' is not a STIX operator (use '=')");
       return make(Tok::eq, s, s + 1);
@@ -349,16 +363,20 @@ Token Lexer::next() {
     case '>':
       if (c1 == '=') return make(Tok::ge, s, s + 2);
       return make(Tok::gt, s, s + 1);
-    case '\'': return lex_string(s);
+    case '\'':
+      return lex_string(s);
     case '/':
       if (c1 == '*' || c1 == '/') return fail(s, "comments are not allowed in STIX patterns");
       return unexpected(s);
-    case '+': return fail(s, "unexpected '+' (numbers are written without a '+' sign)");
+    case '+':
+      return fail(s, "unexpected '+' (numbers are written without a '+' sign)");
     case '.':
       if (is_digit(c1)) return lex_number(s);
       return make(Tok::dot, s, s + 1);
-    case '-': return lex_number(s);
-    default: break;
+    case '-':
+      return lex_number(s);
+    default:
+      break;
   }
   if (is_digit(c)) return lex_number(s);
   if (is_alpha(c)) {
@@ -397,11 +415,13 @@ Token Lexer::unexpected(std::size_t at) {
   } else {
     char32_t cp = 0;
     const std::size_t len = utf8_decode(src_, at, cp);
-    if (len == 0) return fail(at, "invalid UTF-8 (byte 0x" + [&] {
-                                char b[3];
-                                std::snprintf(b, sizeof b, "%02x", c);
-                                return std::string(b);
-                              }() + ")");
+    if (len == 0)
+      return fail(
+          at, "invalid UTF-8 (byte 0x" + [&] {
+            char b[3];
+            std::snprintf(b, sizeof b, "%02x", c);
+            return std::string(b);
+          }() + ")");
     m += code_point_name(cp);
     m += " '";
     m.append(src_.substr(at, len));
@@ -695,17 +715,29 @@ class Parser {
     std::string d;
     const std::string_view raw = src_.substr(t.start, t.end - t.start);
     switch (t.kind) {
-      case Tok::end: return "the end of the pattern";
+      case Tok::end:
+        return "the end of the pattern";
       case Tok::string:
         d = "string ";
         append_excerpt(d, raw);
         return d;
-      case Tok::binary: d = "binary literal "; break;
-      case Tok::hex: d = "hex literal "; break;
-      case Tok::timestamp: d = "timestamp "; break;
-      case Tok::integer: d = "integer "; break;
-      case Tok::floating: d = "number "; break;
-      default: break;
+      case Tok::binary:
+        d = "binary literal ";
+        break;
+      case Tok::hex:
+        d = "hex literal ";
+        break;
+      case Tok::timestamp:
+        d = "timestamp ";
+        break;
+      case Tok::integer:
+        d = "integer ";
+        break;
+      case Tok::floating:
+        d = "number ";
+        break;
+      default:
+        break;
     }
     if (!d.empty()) {
       append_excerpt(d, raw);
@@ -737,8 +769,8 @@ class Parser {
 
   bool enter(std::size_t offset) {
     if (++depth_ > options_.max_depth)
-      return fail_at(offset, "brackets and parentheses nested more than " + std::to_string(options_.max_depth) +
-                                 " deep");
+      return fail_at(offset,
+                     "brackets and parentheses nested more than " + std::to_string(options_.max_depth) + " deep");
     return true;
   }
 
@@ -835,7 +867,9 @@ class Parser {
       const unsigned bit = 1U << static_cast<unsigned>(q.kind);
       if ((seen & bit) != 0) {
         fail_at(tok_.start, std::string("more than one ") +
-                                (kw == Tok::kw_within ? "WITHIN" : kw == Tok::kw_repeats ? "REPEATS" : "START/STOP") +
+                                (kw == Tok::kw_within    ? "WITHIN"
+                                 : kw == Tok::kw_repeats ? "REPEATS"
+                                                         : "START/STOP") +
                                 " qualifier on one observation expression");
         return kNoNode;
       }
@@ -984,8 +1018,8 @@ class Parser {
       case Tok::kw_matches:
       case Tok::kw_issubset:
       case Tok::kw_issuperset: {
-        test.op = op == Tok::kw_like      ? TestOperator::like
-                  : op == Tok::kw_matches ? TestOperator::matches
+        test.op = op == Tok::kw_like       ? TestOperator::like
+                  : op == Tok::kw_matches  ? TestOperator::matches
                   : op == Tok::kw_issubset ? TestOperator::issubset
                                            : TestOperator::issuperset;
         const std::string_view name = src_.substr(tok_.start, tok_.end - tok_.start);
@@ -1032,8 +1066,9 @@ class Parser {
         break;
       case Tok::boolean:
         if (allow_boolean) break;
-        return fail_at(tok_.start, "a boolean cannot be ordered ('<', '<=', '>', '>=' take a number, string, "
-                                   "binary, hex or timestamp)");
+        return fail_at(tok_.start,
+                       "a boolean cannot be ordered ('<', '<=', '>', '>=' take a number, string, "
+                       "binary, hex or timestamp)");
       default:
         return expected(std::string("a literal after ") + std::string(after));
     }
@@ -1045,18 +1080,31 @@ class Parser {
     Literal lit;
     lit.column = column(tok_);
     switch (tok_.kind) {
-      case Tok::string: lit.kind = LiteralKind::string; break;
-      case Tok::binary: lit.kind = LiteralKind::binary; break;
-      case Tok::hex: lit.kind = LiteralKind::hex; break;
-      case Tok::integer: lit.kind = LiteralKind::integer; break;
-      case Tok::floating: lit.kind = LiteralKind::floating; break;
-      case Tok::boolean: lit.kind = LiteralKind::boolean; break;
+      case Tok::string:
+        lit.kind = LiteralKind::string;
+        break;
+      case Tok::binary:
+        lit.kind = LiteralKind::binary;
+        break;
+      case Tok::hex:
+        lit.kind = LiteralKind::hex;
+        break;
+      case Tok::integer:
+        lit.kind = LiteralKind::integer;
+        break;
+      case Tok::floating:
+        lit.kind = LiteralKind::floating;
+        break;
+      case Tok::boolean:
+        lit.kind = LiteralKind::boolean;
+        break;
       case Tok::timestamp:
         lit.kind = LiteralKind::timestamp;
         lit.timestamp = std::move(lex_.timestamp());
         lit.text = pool_copy(src_.substr(tok_.start + 2, tok_.end - tok_.start - 3));
         break;
-      default: break;
+      default:
+        break;
     }
     if (lit.kind != LiteralKind::timestamp) lit.text = tok_.text;
     lit.integer = tok_.integer;
@@ -1193,8 +1241,11 @@ void append_base64(std::string& out, std::string_view bytes) {
 }
 
 void append_number(std::string& out, double v) {
+  // Any finite double fits: at most 309 integer digits, or "0." and 340
+  // fraction digits for the smallest subnormal.
   char buf[400];
   const auto r = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::fixed);
+  if (r.ec != std::errc()) return;  // not reached (the parser refuses infinities)
   std::string_view s(buf, static_cast<std::size_t>(r.ptr - buf));
   out += s;
   if (s.find('.') == std::string_view::npos) out += ".0";
@@ -1284,8 +1335,8 @@ class Writer {
     path(t);
     out += ' ';
     if (t.negated) out += "NOT ";
-    static constexpr const char* kOps[] = {"=",  "!=", "<",       "<=",       ">",          ">=",
-                                           "IN", "LIKE", "MATCHES", "ISSUBSET", "ISSUPERSET", "EXISTS"};
+    static constexpr const char* kOps[] = {
+        "=", "!=", "<", "<=", ">", ">=", "IN", "LIKE", "MATCHES", "ISSUBSET", "ISSUPERSET", "EXISTS"};
     out += kOps[static_cast<std::size_t>(t.op)];
     out += ' ';
     const auto lits = p_.literals_of(t);
@@ -1318,7 +1369,9 @@ class Writer {
           out += std::to_string(s.index);
           out += ']';
           break;
-        case StepKind::any_index: out += "[*]"; break;
+        case StepKind::any_index:
+          out += "[*]";
+          break;
       }
       first = false;
     }
@@ -1327,10 +1380,18 @@ class Writer {
   void literal(const Literal& l) {
     const std::string_view text = p_.text(l.text);
     switch (l.kind) {
-      case LiteralKind::string: append_string_literal(out, text); break;
-      case LiteralKind::integer: out += std::to_string(l.integer); break;
-      case LiteralKind::floating: append_number(out, l.number); break;
-      case LiteralKind::boolean: out += l.boolean ? "true" : "false"; break;
+      case LiteralKind::string:
+        append_string_literal(out, text);
+        break;
+      case LiteralKind::integer:
+        out += std::to_string(l.integer);
+        break;
+      case LiteralKind::floating:
+        append_number(out, l.number);
+        break;
+      case LiteralKind::boolean:
+        out += l.boolean ? "true" : "false";
+        break;
       case LiteralKind::binary:
         out += "b'";
         append_base64(out, text);

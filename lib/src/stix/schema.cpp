@@ -135,7 +135,7 @@ const std::vector<ObjectSchema>& other_types() {
       {"marking-definition",
        {opt("name", K::string), opt("definition_type", K::string), opt("definition", K::object)}},
       {"language-content",
-       {req("object_ref", K::identifier), opt("object_modified", K::timestamp), req("contents", K::dictionary)}},
+       {ref("object_ref", K::identifier, {"@object"}, true), opt("object_modified", K::timestamp), req("contents", K::object)}},
       {"extension-definition",
        {req("name", K::string), opt("description", K::string), req("schema", K::string), req("version", K::string),
         vocab("extension_types", K::enumeration_list, "extension-type-enum", true),

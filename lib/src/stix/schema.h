@@ -39,6 +39,9 @@ enum class Kind : std::uint8_t {
   extensions,           // the extensions dictionary (§3.2, §7.3)
   object,               // nested JSON object described by `nested`
   object_list,          // non-empty list of nested objects described by `nested`
+  scalar,               // a string or an integer (dictionary values such as ipfix, exif_tags)
+  language,             // an RFC 5646 language tag
+  language_list,        // non-empty list of language tags
 };
 
 struct ObjectSchema;
@@ -49,10 +52,12 @@ struct Property {
   bool required = false;
   std::string_view vocab = {};                // vocabulary / enumeration name, e.g. "indicator-type-ov"
   std::vector<std::string_view> targets = {}; // identifier kinds: allowed target types, or kinds
-                                              // "@sdo" / "@sco" (custom types count as either); empty = any
+                                              // "@sdo" / "@sco" (custom types count as either), "@object" (anything
+                                              // but a bundle); empty = any
   std::int64_t min = -(std::int64_t{1} << 53) + 1;
   std::int64_t max = (std::int64_t{1} << 53) - 1;
   const ObjectSchema* nested = nullptr;       // object / object_list kinds
+  Kind values = Kind::any;                    // dictionary kind: what every value must be
 };
 
 // The properties of one object type, or of one nested structure (an SCO

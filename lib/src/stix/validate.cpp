@@ -70,13 +70,14 @@ struct Checks {
   const Check* hash_algo = find_check("W241");
   const Check* extref_hashes = find_check("W302");
   const Check* deprecated = find_check("W304");
-  const Check* unknown_extension = find_check("W401");
+  const Check* extensions_use = find_check("W401");
   const Check* sco_id = find_check("W501");
   const Check* version_order = find_check("W502");
   const Check* pattern_custom = find_check("W503");
   const Check* spec_2_0 = find_check("W504");
   const Check* tlp1 = find_check("W505");
   const Check* pattern_literal = find_check("W506");
+  const Check* unchecked_extension = find_check("W507");
 };
 
 const Checks& checks() {
@@ -213,7 +214,7 @@ const ObjectSchema& sdo_common() {
        common("created_by_ref", Kind::identifier, false, {"identity"}),
        common("created", Kind::timestamp_ms, true), common("modified", Kind::timestamp_ms, true),
        common("revoked", Kind::boolean), common("labels", Kind::string_list),
-       {.name = "confidence", .kind = Kind::integer, .min = 0, .max = 100}, common("lang", Kind::string),
+       {.name = "confidence", .kind = Kind::integer, .min = 0, .max = 100}, common("lang", Kind::language),
        common("external_references", Kind::external_references),
        common("object_marking_refs", Kind::identifier_list, false, {"marking-definition"}),
        common("granular_markings", Kind::granular_markings), common("extensions", Kind::extensions)}};
@@ -226,7 +227,8 @@ const ObjectSchema& sco_common() {
       {common("type", Kind::string, true), common("spec_version", Kind::string), common("id", Kind::string, true),
        common("object_marking_refs", Kind::identifier_list, false, {"marking-definition"}),
        common("granular_markings", Kind::granular_markings), common("defanged", Kind::boolean),
-       common("extensions", Kind::extensions)}};
+       common("extensions", Kind::extensions), common("created", Kind::timestamp_ms),
+       common("modified", Kind::timestamp_ms), common("revoked", Kind::boolean)}};
   return s;
 }
 
@@ -243,11 +245,17 @@ const ObjectSchema& marking_common() {
 
 // Common properties a kind of object must not carry.
 bool not_applicable(ObjectKind kind, std::string_view type, std::string_view name) {
-  static const std::unordered_set<std::string_view> sco = {"created_by_ref", "created", "modified",  "revoked",
-                                                           "labels",         "confidence", "lang", "external_references"};
+  // created, modified and revoked are not listed: §3.6 lets a producer
+  // version an SCO (with an id outside the STIX UUIDv5 namespace).
+  static const std::unordered_set<std::string_view> sco = {"created_by_ref", "labels", "confidence", "lang",
+                                                           "external_references"};
   static const std::unordered_set<std::string_view> marking = {"modified", "revoked", "labels", "confidence", "lang",
                                                                "defanged"};
   if (kind == ObjectKind::sco) return sco.count(name) > 0;
+  static const std::unordered_set<std::string_view> bundle = {
+      "created_by_ref", "created", "modified", "revoked", "labels", "confidence", "lang", "external_references",
+      "object_marking_refs", "granular_markings", "extensions", "defanged"};
+  if (kind == ObjectKind::bundle) return bundle.count(name) > 0;
   if (type == "marking-definition") return marking.count(name) > 0;
   if (type == "language-content") return name == "lang" || name == "defanged";
   if (type == "extension-definition") return name == "confidence" || name == "lang" || name == "extensions" || name == "defanged";
@@ -280,6 +288,7 @@ struct IdState {
   VersionRecord latest;
   std::uint64_t origin = 0;  // hash of created + created_by_ref
   std::uint32_t versions = 0;
+  std::uint32_t type = 0;    // hash of the object type the UUID was first seen with
   bool reported_order = false;
   bool reported_revocation = false;
   bool reported_origin = false;
@@ -389,6 +398,7 @@ struct Validator::Impl {
       if (t == target_type) return true;
       if (t == "@sdo" && (k == ObjectKind::sdo || k == ObjectKind::unknown)) return true;
       if (t == "@sco" && (k == ObjectKind::sco || k == ObjectKind::unknown)) return true;
+      if (t == "@object" && k != ObjectKind::bundle) return true;
     }
     return false;
   }
@@ -428,21 +438,26 @@ struct Validator::Impl {
       report(checks().vocab_format, quote(v.as_string()) + " should be lower case with hyphens");
   }
 
-  void check_dictionary(const json::Value& v) {
+  // Dictionary keys keep their case: several SCO dictionaries (e-mail and
+  // HTTP headers, EXIF tags, environment variables) MUST keep the original
+  // names, so upper case is not flagged.
+  void check_dictionary(const json::Value& v, Kind values) {
     if (!expect(v, json::Value::Kind::object, "a dictionary")) return;
     if (v.as_object().empty()) {
       report(checks().empty, "a dictionary must not be empty (§2.3)");
       return;
     }
     for (const auto& [key, value] : v.as_object()) {
-      if (!valid_dictionary_key(key)) {
-        Step s(*this, key);
+      Step s(*this, key);
+      if (!valid_dictionary_key(key))
         report(checks().name, "dictionary key " + shorten(key) + " must be 1-250 characters of [a-zA-Z0-9_-] (§2.3)");
-      } else if (std::any_of(key.begin(), key.end(), [](char c) { return c >= 'A' && c <= 'Z'; })) {
-        Step s(*this, key);
-        report(checks().dictionary_keys, "dictionary key " + quote(key) + " should be lower case");
-      }
+      if (values != Kind::any) check_value(Property{.name = key, .kind = values}, value, v);
     }
+  }
+
+  void check_language(const json::Value& v) {
+    if (expect(v, json::Value::Kind::string, "a language tag") && !valid_language_tag(v.as_string()))
+      report(checks().language, quote(v.as_string()) + " is not an RFC 5646 language tag");
   }
 
   void check_hashes(const json::Value& v) {
@@ -620,7 +635,7 @@ struct Validator::Impl {
           if (level == nullptr || !level->is_string() || levels.count(level->as_string()) == 0)
             report(checks().marking, "the TLP 2.0 extension needs tlp_2_0: clear, green, amber, amber+strict or red");
         } else {
-          report(checks().unknown_extension, "extension " + name + " cannot be checked here (no schema)");
+          report(checks().unchecked_extension, "extension " + name + " cannot be checked here (no schema)");
         }
         continue;
       }
@@ -636,7 +651,7 @@ struct Validator::Impl {
         report(checks().extension, "extension name " + shorten(name) + " must be an extension-definition id or "
                                    "[a-z0-9-] ending in -ext (§7.3, §11.3)");
       } else {
-        report(checks().unknown_extension, "extension " + name + " cannot be checked here (no schema)");
+        report(checks().unchecked_extension, "extension " + name + " cannot be checked here (no schema)");
       }
     }
   }
@@ -700,7 +715,21 @@ struct Validator::Impl {
         }
         return;
       case Kind::dictionary:
-        check_dictionary(v);
+        check_dictionary(v, p.values);
+        return;
+      case Kind::scalar:
+        if (!v.is_string() && !(v.is_number() && v.as_int64()))
+          report(checks().type, "expected a string or an integer, found " + describe(v));
+        return;
+      case Kind::language:
+        check_language(v);
+        return;
+      case Kind::language_list:
+        if (!expect_list(v)) return;
+        for (std::size_t i = 0; i < v.as_array().size(); ++i) {
+          Step s(*this, i);
+          check_language(v.as_array()[i]);
+        }
         return;
       case Kind::hashes:
         check_hashes(v);
@@ -728,17 +757,27 @@ struct Validator::Impl {
         return;
       case Kind::object:
         if (!expect(v, JK::object, "an object")) return;
-        if (p.nested != nullptr) check_members(v, *p.nested, nullptr);
+        if (p.nested != nullptr) check_nested(v, *p.nested);
         return;
       case Kind::object_list:
         if (!expect_list(v)) return;
         for (std::size_t i = 0; i < v.as_array().size(); ++i) {
           Step s(*this, i);
           if (expect(v.as_array()[i], JK::object, "an object") && p.nested != nullptr)
-            check_members(v.as_array()[i], *p.nested, nullptr);
+            check_nested(v.as_array()[i], *p.nested);
         }
         return;
     }
+  }
+
+  // A structure the spec defines inside an object (§6: MIME parts, registry
+  // values, PE headers...): each needs at least one property.
+  void check_nested(const json::Value& v, const ObjectSchema& nested) {
+    if (v.as_object().empty()) report(checks().constraint, "at least one property is required (§6)");
+    check_members(v, nested, nullptr);
+    if (nested.name == "email-mime-part-type")
+      constraint(v.find("body") != nullptr || v.find("body_raw_ref") != nullptr,
+                 "a MIME part needs one of body and body_raw_ref (§6.6.2)");
   }
 
   // Checks every member of `object` against `own` (and, for top-level
@@ -746,6 +785,16 @@ struct Validator::Impl {
   // are custom properties.
   void check_members(const json::Value& object, const ObjectSchema& own, const ObjectSchema* common) {
     for (const auto& [name, value] : object.as_object()) {
+      if (name.size() > 4 && name.compare(name.size() - 4, 4, "_enc") == 0 &&
+          object.find(std::string_view(name).substr(0, name.size() - 4)) == nullptr) {
+        Step s(*this, name);
+        report(checks().constraint, name + " must not be present without " + name.substr(0, name.size() - 4) + " (§3.1)");
+      }
+      if (common != nullptr && not_applicable(kind, object_type, name)) {
+        Step s(*this, name);
+        report(checks().not_applicable, quote(name) + " is not a property of " + describe_kind());
+        continue;
+      }
       const Property* p = schema::find_property(own, name);
       if (p == nullptr && common != nullptr) p = schema::find_property(*common, name);
       Step s(*this, name);
@@ -833,6 +882,12 @@ struct Validator::Impl {
       order(o, "first_observed", "last_observed", false);
       constraint(has(o, "object_refs") != has(o, "objects"), "exactly one of object_refs and objects is required (§4.14)");
       if (has(o, "objects")) report(checks().deprecated, "objects is deprecated; use object_refs (§4.14)");
+      if (const json::Value* refs = o.find("object_refs"); refs != nullptr && refs->is_array() && !refs->as_array().empty()) {
+        bool sco = false;
+        for (const auto& r : refs->as_array())
+          sco |= r.is_string() && kind_of(id_type(r.as_string())) != ObjectKind::sro && id_type(r.as_string()) != "relationship";
+        constraint(sco, "object_refs must refer to at least one SCO (§4.14)");
+      }
     } else if (t == "relationship") {
       order(o, "start_time", "stop_time", true);
       check_relationship(o);
@@ -854,6 +909,16 @@ struct Validator::Impl {
       constraint(has(o, "result") || has(o, "analysis_sco_refs"), "one of result and analysis_sco_refs is required (§4.12)");
     } else if (t == "marking-definition") {
       check_marking_definition(o);
+    } else if (t == "language-content") {
+      // §7.1: the keys of contents are RFC 5646 language tags.
+      if (const json::Value* contents = o.find("contents"); contents != nullptr && contents->is_object()) {
+        Step s(*this, "contents");
+        if (contents->as_object().empty()) report(checks().empty, "contents must not be empty (§7.1)");
+        for (const auto& [tag, value] : contents->as_object()) {
+          if (!valid_language_tag(tag)) report(checks().language, quote(tag) + " is not an RFC 5646 language tag (§7.1)");
+          else if (!value.is_object()) report(checks().type, quote(tag) + ": expected an object, found " + describe(value));
+        }
+      }
     } else if (t == "extension-definition") {
       if (has(o, "extension_properties")) {
         const json::Value* types = o.find("extension_types");
@@ -862,7 +927,7 @@ struct Validator::Impl {
           for (const auto& x : types->as_array()) toplevel |= x.is_string() && x.as_string() == "toplevel-property-extension";
         constraint(toplevel, "extension_properties is only for toplevel-property-extension (§7.3)");
       }
-      constraint(has(o, "created_by_ref"), "created_by_ref is required on an extension-definition (§7.3)");
+      if (!has(o, "created_by_ref")) report(checks().missing, "created_by_ref is required on an extension-definition (§7.3)");
     } else if (t == "artifact") {
       constraint(has(o, "payload_bin") != has(o, "url"), "exactly one of payload_bin and url is required (§6.1)");
       constraint(!has(o, "url") || has(o, "hashes"), "hashes is required with url (§6.1)");
@@ -877,6 +942,13 @@ struct Validator::Impl {
       }
     } else if (t == "file") {
       constraint(has(o, "hashes") || has(o, "name"), "one of hashes and name is required (§6.7)");
+      if (const json::Value* ext = o.find("extensions"); ext != nullptr && ext->is_object()) {
+        if (const json::Value* pe = ext->find("windows-pebinary-ext"); pe != nullptr && pe->is_object()) {
+          Step s(*this, "extensions.windows-pebinary-ext");
+          constraint(pe->find("pe_type") == nullptr || pe->as_object().size() >= 2,
+                     "windows-pebinary-ext needs at least one property besides pe_type (§6.7.6)");
+        }
+      }
     } else if (t == "network-traffic") {
       constraint(has(o, "src_ref") || has(o, "dst_ref"), "one of src_ref and dst_ref is required (§6.12)");
       const json::Value* active = o.find("is_active");
@@ -899,10 +971,6 @@ struct Validator::Impl {
           report(checks().tlp1, "TLP 1.0 marking " + r.as_string() + "; TLP 2.0 is current (FIRST TLP 2.0)");
       }
     }
-    if (const json::Value* lang = o.find("lang"); lang != nullptr && lang->is_string() && !valid_language_tag(lang->as_string())) {
-      Step s(*this, "lang");
-      report(checks().language, quote(lang->as_string()) + " is not an RFC 5646 language tag");
-    }
   }
 
   static bool is_tlp1_id(std::string_view id) {
@@ -923,50 +991,66 @@ struct Validator::Impl {
     }
   }
 
+  // §7.2.1.4 and the TLP 2.0 extension: only the canonical TLP marking
+  // definitions may exist, so an object with a TLP id must be that object
+  // (level and created), and a TLP level must come with its canonical id.
   void check_marking_definition(const json::Value& o) {
     const json::Value* type = o.find("definition_type");
     const json::Value* definition = o.find("definition");
-    if (!has(o, "extensions")) {
+    if (!has(o, "extensions"))
       constraint(type != nullptr && definition != nullptr,
                  "definition_type and definition are required when extensions is absent (§7.2.1)");
-    }
     if (type != nullptr || definition != nullptr)
       report(checks().deprecated, "definition_type and definition are deprecated; use an extension (§7.2.1)");
-    if (type == nullptr || !type->is_string() || definition == nullptr || !definition->is_object()) return;
-    if (type->as_string() == "statement") {
-      const json::Value* statement = definition->find("statement");
-      Step s(*this, "definition");
-      if (statement == nullptr) report(checks().missing, "statement is required (§7.2.1.3)");
-      else if (!statement->is_string()) report(checks().type, "statement: expected a string");
-    } else if (type->as_string() == "tlp") {
-      const json::Value* level = definition->find("tlp");
-      std::string_view expected;
-      if (level != nullptr && level->is_string()) {
-        const std::string& l = level->as_string();
-        if (l == "white") expected = "marking-definition--613f2e26-407d-48c7-9eca-b8e91df99dc9";
-        else if (l == "green") expected = "marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41da";
-        else if (l == "amber") expected = "marking-definition--f88d31f6-486f-44da-b317-01333bde0b82";
-        else if (l == "red") expected = "marking-definition--5e57c739-391a-4eb3-b6be-7d15ca92d5ed";
+    std::string_view tlp1_level;  // the TLP 1.0 level the object claims
+    if (type != nullptr && type->is_string() && definition != nullptr && definition->is_object()) {
+      if (type->as_string() == "statement") {
+        Step s(*this, "definition");
+        const json::Value* statement = definition->find("statement");
+        if (statement == nullptr) report(checks().missing, "statement is required (§7.2.1.3)");
+        else if (!statement->is_string()) report(checks().type, "statement: expected a string");
+      } else if (type->as_string() == "tlp") {
+        auto level = definition->find_string("tlp");
+        if (level && (*level == "white" || *level == "green" || *level == "amber" || *level == "red")) tlp1_level = *level;
+        else report(checks().marking, "a TLP 1.0 marking needs definition.tlp of white, green, amber or red (§7.2.1.4)");
       }
-      if (expected.empty())
-        report(checks().marking, "a TLP 1.0 marking needs definition.tlp of white, green, amber or red (§7.2.1.4)");
-      else if (object_id != expected)
-        report(checks().marking, "only the canonical TLP 1.0 marking definitions may exist; TLP:" +
-                                     level->as_string() + " is " + std::string(expected) + " (§7.2.1.4)");
     }
-    // TLP 2.0 markings carry the extension; their ids are fixed too.
+    std::string_view tlp2_level;
     if (const json::Value* ext = o.find("extensions"); ext != nullptr && ext->is_object()) {
-      const json::Value* tlp2 = ext->find(kTlp2Extension);
-      if (tlp2 != nullptr && tlp2->is_object()) {
-        auto level = tlp2->find_string("tlp_2_0");
-        if (level) {
-          auto canonical = parse_tlp(*level);
-          if (canonical && tlp2_marking_id(*canonical) != object_id)
-            report(checks().marking, "TLP 2.0 " + std::string(*level) + " is " + std::string(tlp2_marking_id(*canonical)) +
-                                         ", not " + std::string(object_id));
-        }
-      }
+      if (const json::Value* tlp2 = ext->find(kTlp2Extension); tlp2 != nullptr && tlp2->is_object())
+        tlp2_level = tlp2->find_string("tlp_2_0").value_or("");
     }
+    const auto claimed1 = tlp1_level.empty() ? std::nullopt : parse_tlp(tlp1_level);
+    const auto claimed2 = tlp2_level.empty() ? std::nullopt : parse_tlp(tlp2_level);
+    const auto by_id = tlp_of_marking_id(object_id);
+    const bool id_is_tlp1 = is_tlp1_id(object_id);
+    auto created = time_of(o, "created");
+    if (claimed1) {
+      std::string_view canonical = tlp1_marking_id(tlp1_level);
+      if (object_id != canonical)
+        report(checks().marking, "only the canonical TLP 1.0 marking definitions may exist; TLP:" + std::string(tlp1_level) +
+                                     " is " + std::string(canonical) + " (§7.2.1.4)");
+    } else if (claimed2) {
+      std::string_view canonical = tlp2_marking_id(*claimed2);
+      if (object_id != canonical)
+        report(checks().marking, "TLP 2.0 " + std::string(tlp2_level) + " is " + std::string(canonical) + ", not " +
+                                     std::string(object_id));
+    } else if (by_id) {
+      report(checks().marking, std::string(object_id) + " is the id of a canonical TLP marking; no other marking may use it");
+      return;
+    }
+    if (by_id && created) {
+      const char* expected = id_is_tlp1 ? "2017-01-20T00:00:00.000Z" : "2022-10-01T00:00:00.000Z";
+      if (!(*created == *Timestamp::parse(expected)))
+        report(checks().marking, "the canonical TLP marking " + std::string(object_id) + " has created " + expected);
+    }
+  }
+
+  static std::string_view tlp1_marking_id(std::string_view level) {
+    if (level == "white") return "marking-definition--613f2e26-407d-48c7-9eca-b8e91df99dc9";
+    if (level == "green") return "marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41da";
+    if (level == "amber") return "marking-definition--f88d31f6-486f-44da-b317-01333bde0b82";
+    return "marking-definition--5e57c739-391a-4eb3-b6be-7d15ca92d5ed";
   }
 
   void check_relationship(const json::Value& o) {
@@ -1043,7 +1127,14 @@ struct Validator::Impl {
     auto computed = deterministic_sco_id(o);
     if (!computed) return;  // properties not canonicalisable: reported elsewhere as type errors
     if (!computed->has_value()) {
-      if (id.uuid.version() != 4)
+      // A custom SCO type may define ID-contributing properties of its own
+      // (§7.3); only the spec's types are known to have none.
+      const TypeInfo* info = find_type(object_type);
+      const bool all_optional = info != nullptr && std::none_of(info->id_contributing.begin(), info->id_contributing.end(),
+                                                                [&](std::string_view p) {
+                                                                  return std::find(info->required.begin(), info->required.end(), p) != info->required.end();
+                                                                });
+      if (id.uuid.version() != 4 && !custom_type && all_optional)
         report(checks().identifier, "with no ID-contributing property present the id must be a UUIDv4 (§2.9)");
       return;
     }
@@ -1057,6 +1148,22 @@ struct Validator::Impl {
 
   // --- versions ---
 
+  // The identity of a version's content for E040 / W203: member order does
+  // not count (JSON objects are unordered), nor does leaving out a property
+  // whose value is its default (§3.6). Nested order still counts.
+  std::uint64_t content_hash(const json::Value& o) {
+    std::uint64_t sum = 0;
+    for (const auto& [name, value] : o.as_object()) {
+      if ((name == "revoked" || name == "defanged" || name == "summary") && value.is_bool() && !value.as_bool()) continue;
+      if (name == "lang" && value.is_string() && value.as_string() == "en") continue;
+      scratch.assign(name);
+      scratch += '\0';
+      json::write(value, scratch);
+      sum += hash64(scratch) * 0x9E3779B97F4A7C15ULL + 1;  // commutative: order-free
+    }
+    return sum;
+  }
+
   void track_version(const json::Value& o) {
     auto modified_text = o.find_string(object_type == "marking-definition" ? "created" : "modified");
     if (!modified_text) return;
@@ -1064,22 +1171,29 @@ struct Validator::Impl {
     if (!modified) return;
     VersionRecord record{{modified->unix_seconds(), modified->nanos()}, 0, false};
     if (const json::Value* r = o.find("revoked"); r != nullptr && r->is_bool()) record.revoked = r->as_bool();
+    record.content = content_hash(o);
     scratch.clear();
-    json::write(o, scratch);
-    record.content = hash64(scratch);
-    scratch.clear();
-    scratch += o.find_string("created").value_or("");
+    if (auto created = time_of(o, "created")) scratch += std::to_string(created->unix_seconds()) + "." + std::to_string(created->nanos());
     scratch += '\n';
     scratch += o.find_string("created_by_ref").value_or("");
     const std::uint64_t origin = hash64(scratch);
 
-    const std::uint64_t key = hash64(object_id);
+    // Keyed by the UUID alone, so one UUID on two types is caught (§2.9).
+    const std::string_view uuid = object_id.substr(object_type.size() + 2);
+    const std::uint64_t key = hash64(uuid);
+    const auto type_hash = static_cast<std::uint32_t>(hash64(object_type));
     auto [it, inserted] = ids.try_emplace(key);
     IdState& state = it->second;
     if (inserted) {
       state.latest = record;
       state.origin = origin;
+      state.type = type_hash;
       state.versions = 1;
+      return;
+    }
+    if (state.type != type_hash) {
+      report(checks().identifier, "its UUID is already used by an object of another type; a producer must not reuse "
+                                  "a UUID across types (§2.9)");
       return;
     }
     auto& versions = history[key];
@@ -1167,16 +1281,26 @@ struct Validator::Impl {
       Step s(*this, "spec_version");
       report(checks().spec_version, "spec_version " + shorten(*spec) + " must be \"2.1\"");
     } else if (!spec && kind != ObjectKind::sco) {
-      if (o.find("created") != nullptr && object_type != "marking-definition" && own != nullptr &&
-          o.find("modified") != nullptr) {
+      // STIX 2.0 put spec_version on the bundle only: a spec-defined object
+      // with created and no spec_version is 2.0 content (as python-stix2 and
+      // stix2-validator read it).
+      static const std::unordered_set<std::string_view> stix20 = {
+          "attack-pattern", "campaign", "course-of-action", "identity", "indicator", "intrusion-set", "malware",
+          "observed-data", "report", "threat-actor", "tool", "vulnerability", "relationship", "sighting",
+          "marking-definition"};
+      if (o.find("created") != nullptr && stix20.count(object_type) > 0 && o.find("extensions") == nullptr) {
         report(checks().spec_2_0, "no spec_version: a STIX 2.0 object; only its type and id are checked");
         return;
       }
       report(checks().spec_version, "spec_version is required on " + std::string(kind == ObjectKind::sro ? "an SRO" : kind == ObjectKind::meta ? "a meta object" : "an SDO") + " (§3.2)");
     }
-    if (own == nullptr && object_type.rfind("x-", 0) != 0 && !toplevel_extension) {
-      if (!defined_by_extension(o))
+    if (own != nullptr && defined_by_extension(o))
+      report(checks().extension, "an extension must not redefine the spec-defined type " + quote(object_type) + " (§7.3)");
+    if (own == nullptr && !defined_by_extension(o)) {
+      if (object_type.rfind("x-", 0) != 0)
         report(checks().custom_prefix, "custom object type " + quote(object_type) + " should start with x- (§11.2)");
+      report(checks().extensions_use, "custom object type " + quote(object_type) +
+                                          " should be defined by an extension-definition (new-sdo, new-sco or new-sro) (§7.3)");
     }
     if (const json::Value* ext = o.find("extensions"); ext != nullptr && ext->is_object()) {
       for (const auto& [name, value] : ext->as_object())
@@ -1224,6 +1348,9 @@ struct Validator::Impl {
   void validate_envelope(const json::Value& bundle) {
     path.clear();
     object_type = "bundle";
+    kind = ObjectKind::bundle;
+    custom_type = false;
+    toplevel_extension = false;
     auto id = bundle.find_string("id");
     object_id = id.value_or("");
     if (!id) {
@@ -1239,8 +1366,9 @@ struct Validator::Impl {
         report(checks().spec_2_0, "a 2.1 bundle has no spec_version; this is read as a STIX 2.0 bundle (§8)");
         continue;
       }
+      // §8: a bundle may carry custom properties (consumers may drop them).
       Step s(*this, name);
-      report(checks().not_applicable, "a bundle has only type, id and objects (§8)");
+      check_custom_property(name);
     }
     if (const json::Value* objects = bundle.find("objects"); objects != nullptr && !objects->is_array())
       report(checks().bundle, "objects must be a list");
@@ -1278,13 +1406,14 @@ void Validator::validate_object(const json::Value& object, std::string_view file
 Status Validator::validate_stream(std::istream& in, std::string_view file) {
   Impl& v = *impl_;
   v.file = file;
-  std::uint64_t objects_in_input = 0;
+  std::uint64_t objects_in_input = 0, elements = 0;
   bool saw_bundle = false;
   auto status = json::parse_stream(in, v.options.limits, "objects", [&](json::Value&& value, const json::StreamEvent& e) -> Status {
     v.line = e.line;
     switch (e.kind) {
       case json::StreamEvent::Kind::element:
         ++objects_in_input;
+        ++elements;
         v.validate(value);
         break;
       case json::StreamEvent::Kind::envelope:
@@ -1297,8 +1426,10 @@ Status Validator::validate_stream(std::istream& in, std::string_view file) {
             v.report(checks().not_stix, "a top-level object with an objects list that is not a bundle");
           } else {
             v.validate_envelope(value);
+            if (elements == 0) v.report(checks().bundle, "objects must not be an empty list (§8, §2.12)");
           }
         }
+        elements = 0;
         break;
       case json::StreamEvent::Kind::value:
         if (value.is_object() && value.find_string("type") == std::optional<std::string_view>("bundle")) {

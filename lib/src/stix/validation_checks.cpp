@@ -57,13 +57,14 @@ constexpr Check kCoreChecks[] = {
     {"W241", "hash-algo", W, "a hash name outside hashing-algorithm-ov"},
     {"W302", "extref-hashes", W, "an external reference with a url and no hashes"},
     {"W304", "deprecated-properties", W, "a deprecated property or construct (observed-data objects, definition_type)"},
-    {"W401", "unknown-extension", W, "an extension the validator cannot check (no schema for it)"},
+    {"W401", "extensions-use", W, "a custom object type not defined through an extension-definition (new-sdo, new-sco, new-sro)"},
     {"W501", "sco-id-mismatch", W, "an SCO id that differs from the UUIDv5 computed from its ID-contributing properties"},
     {"W502", "version-order", W, "versions of one object listed out of modified order"},
     {"W503", "pattern-custom-content", W, "a custom object type or property in a STIX pattern"},
     {"W504", "spec-version-2.0", W, "a STIX 2.0 object or bundle; it is checked only for what both versions require"},
     {"W505", "tlp-1.0", W, "a TLP 1.0 marking where TLP 2.0 is current"},
     {"W506", "pattern-literal-type", W, "a pattern literal whose type cannot match the property it is compared with"},
+    {"W507", "unchecked-extension", W, "an extension the validator has no schema for, so its content is not checked"},
 };
 
 std::vector<Check> build_table() {

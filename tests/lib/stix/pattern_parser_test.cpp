@@ -5,14 +5,14 @@
 // STIX 2.1 §9), valid.txt (patterns that parse, with the exact issues
 // check() must report) and invalid.txt (patterns that must fail, with the
 // column and message). Inputs a text file cannot hold are built here.
-#include <catch2/catch.hpp>
+#include "ctishare/pattern_parser.h"
 
+#include <catch2/catch.hpp>
 #include <chrono>
 #include <fstream>
 #include <string>
 #include <vector>
 
-#include "ctishare/pattern_parser.h"
 #include "stix/schema.h"
 
 namespace pat = ctishare::stix::pattern;
@@ -208,8 +208,8 @@ TEST_CASE("invalid.txt: patterns fail at the listed column with the listed messa
     INFO(issues_text(issues));
     bool found = false;
     for (const auto& i : issues)
-      found = found || (i.kind == pat::IssueKind::error && i.column == column &&
-                        i.message.find(fragment) != std::string::npos);
+      found = found ||
+              (i.kind == pat::IssueKind::error && i.column == column && i.message.find(fragment) != std::string::npos);
     CHECK(found);
     CHECK(pat::has_errors(pat::parse_and_check(text)));
   }
@@ -445,14 +445,26 @@ TEST_CASE("every operator, with and without NOT", "[pattern_parser]") {
 
 TEST_CASE("whitespace: any Unicode WSpace code point between tokens, none needed around punctuation",
           "[pattern_parser]") {
-  const std::string ws[] = {" ",          "\t",           "\n",           "\r\n",         "\v",
-                            "\f",         "\xc2\x85",     "\xc2\xa0",     "\xe1\x9a\x80", "\xe2\x80\x80",
-                            "\xe2\x80\x8a", "\xe2\x80\xa8", "\xe2\x80\xa9", "\xe2\x80\xaf", "\xe2\x81\x9f",
+  const std::string ws[] = {" ",
+                            "\t",
+                            "\n",
+                            "\r\n",
+                            "\v",
+                            "\f",
+                            "\xc2\x85",
+                            "\xc2\xa0",
+                            "\xe1\x9a\x80",
+                            "\xe2\x80\x80",
+                            "\xe2\x80\x8a",
+                            "\xe2\x80\xa8",
+                            "\xe2\x80\xa9",
+                            "\xe2\x80\xaf",
+                            "\xe2\x81\x9f",
                             "\xe3\x80\x80"};
   for (const auto& w : ws) {
-    const std::string text = w + "[" + w + "file:name" + w + "=" + w + "'a'" + w + "AND" + w + "file:size" + w +
-                             "NOT" + w + "IN" + w + "(" + w + "1" + w + "," + w + "2" + w + ")" + w + "]" + w +
-                             "WITHIN" + w + "5" + w + "SECONDS" + w;
+    const std::string text = w + "[" + w + "file:name" + w + "=" + w + "'a'" + w + "AND" + w + "file:size" + w + "NOT" +
+                             w + "IN" + w + "(" + w + "1" + w + "," + w + "2" + w + ")" + w + "]" + w + "WITHIN" + w +
+                             "5" + w + "SECONDS" + w;
     INFO(text);
     const auto p = parse_ok(text);
     CHECK(pat::to_string(p) == "[file:name = 'a' AND file:size NOT IN (1, 2)] WITHIN 5 SECONDS");
@@ -587,7 +599,7 @@ TEST_CASE("NUL bytes and invalid UTF-8", "[pattern_parser]") {
   const auto u = parse_fail("[file:name = 'a\xff']");
   CHECK(u.column == 16);
   CHECK(u.message == "invalid UTF-8 in string literal");
-  CHECK(parse_fail("[file:name = 'a\xc0\xaf']").column == 16);     // overlong
+  CHECK(parse_fail("[file:name = 'a\xc0\xaf']").column == 16);      // overlong
   CHECK(parse_fail("[file:name = 'a\xed\xa0\x80']").column == 16);  // surrogate
   CHECK(parse_fail("[file:name = 'a\xe2\x82']").column == 16);      // truncated
   const auto o = parse_fail("[file:name = 'a'] \xff");
@@ -679,10 +691,24 @@ TEST_CASE("check: a custom type's comparisons are not judged beyond the type", "
 TEST_CASE("schema: the 18 SCO types of section 6 and their predefined extensions", "[pattern_parser]") {
   const auto& types = schema::sco_types();
   REQUIRE(types.size() == 18);
-  const char* names[] = {"artifact",    "autonomous-system", "directory",     "domain-name",   "email-addr",
-                         "email-message", "file",            "ipv4-addr",     "ipv6-addr",     "mac-addr",
-                         "mutex",       "network-traffic",   "process",       "software",      "url",
-                         "user-account", "windows-registry-key", "x509-certificate"};
+  const char* names[] = {"artifact",
+                         "autonomous-system",
+                         "directory",
+                         "domain-name",
+                         "email-addr",
+                         "email-message",
+                         "file",
+                         "ipv4-addr",
+                         "ipv6-addr",
+                         "mac-addr",
+                         "mutex",
+                         "network-traffic",
+                         "process",
+                         "software",
+                         "url",
+                         "user-account",
+                         "windows-registry-key",
+                         "x509-certificate"};
   for (const char* n : names) {
     INFO(n);
     bool found = false;
@@ -709,7 +735,8 @@ TEST_CASE("schema: the 18 SCO types of section 6 and their predefined extensions
       if (prop.name.size() > 5 && prop.name.substr(prop.name.size() - 5) == "_refs") {
         CHECK(prop.kind == schema::Kind::identifier_list);
       }
-      if (prop.name.size() > 4 && prop.name.substr(prop.name.size() - 4) == "_hex") CHECK(prop.kind == schema::Kind::hex);
+      if (prop.name.size() > 4 && prop.name.substr(prop.name.size() - 4) == "_hex")
+        CHECK(prop.kind == schema::Kind::hex);
       if (prop.name.size() > 4 && prop.name.substr(prop.name.size() - 4) == "_bin")
         CHECK(prop.kind == schema::Kind::binary);
     }

@@ -78,3 +78,18 @@ TEST_CASE("the OASIS threat-report examples reuse one UUID across types", "[vali
     CHECK(o.errors == std::map<std::string, int>{{"E013", 1}});
   }
 }
+
+TEST_CASE("python-stix2's SCO examples break three MUSTs of the text", "[validate][real]") {
+  // tests/data/stix21/sco-examples.json (python-stix2's sco-examples-bundle,
+  // built from the spec's examples) follows the JSON schema where the
+  // normative text is stricter:
+  //  - three artifacts' payload_bin end in " ...", which is not base64
+  //    (§2.1; the spec's own examples elide the data), and one file's
+  //    magic_number_hex is upper case, which §2.8 forbids and the schema
+  //    allows: E024 four times;
+  //  - an email-message's additional_header_fields values are strings, where
+  //    §6.6 says each value MUST be a list of strings: E011 three times.
+  Outcome o = validate(std::string(CTISHARE_TEST_DATA) + "/stix21/sco-examples.json");
+  CHECK(o.objects == 82);
+  CHECK(o.errors == std::map<std::string, int>{{"E024", 4}, {"E011", 3}});
+}

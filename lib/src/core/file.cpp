@@ -177,11 +177,39 @@ Result<bool> AtomicFile::commit() {
   return true;
 }
 
+namespace {
+
+// A device or FIFO named as output (-o /dev/null, -o /dev/stderr, a named
+// pipe): written in place. Renaming a temporary file over it, as atomic
+// output does for regular files, would replace the device with a file.
+class DeviceSink final : public Sink {
+ public:
+  DeviceSink(int fd, std::string name) : fd_(fd), inner_(fd, std::move(name)) {}
+  ~DeviceSink() override { ::close(fd_); }
+  DeviceSink(const DeviceSink&) = delete;
+  DeviceSink& operator=(const DeviceSink&) = delete;
+  Status write(std::string_view data) override { return inner_.write(data); }
+
+ private:
+  int fd_;
+  FdSink inner_;
+};
+
+}  // namespace
+
 Result<Output> Output::open(const std::string& path) {
   Output out;
   out.path_ = path;
   if (path == "-") {
     out.sink_ = std::make_unique<FdSink>(STDOUT_FILENO, "<stdout>");
+    return out;
+  }
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0 && (S_ISCHR(st.st_mode) || S_ISFIFO(st.st_mode))) {
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+      return Error(ErrorCategory::cannot_create, quote(path) + ": cannot open output: " + std::strerror(errno));
+    out.sink_ = std::make_unique<DeviceSink>(fd, path);
     return out;
   }
   auto file = AtomicFile::create(path);

@@ -3,6 +3,8 @@
 // between properties, and, across objects, the versioning rules of §3.6.
 #include "ctishare/validate.h"
 
+#include <arpa/inet.h>
+
 #include <algorithm>
 #include <array>
 #include <cstring>
@@ -56,6 +58,7 @@ struct Checks {
   const Check* extension = find_check("E030");
   const Check* external_reference = find_check("E031");
   const Check* language = find_check("E032");
+  const Check* value = find_check("E033");
   const Check* version_conflict = find_check("E040");
   const Check* after_revocation = find_check("E041");
   const Check* created_changed = find_check("E042");
@@ -199,6 +202,87 @@ std::string shorten(std::string_view s) {
   std::size_t cut = kMax;
   while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;  // keep UTF-8 whole
   return quote(std::string(s.substr(0, cut)) + "…");
+}
+
+// The value formats §6 requires of SCO "value" (and registry "key")
+// properties; an empty string means the value fits.
+std::string ip_problem(std::string_view v, bool v6) {
+  std::string addr(v.substr(0, v.find('/')));
+  unsigned char buf[16];
+  if (inet_pton(v6 ? AF_INET6 : AF_INET, addr.c_str(), buf) != 1)
+    return std::string("not an IPv") + (v6 ? "6" : "4") + " address or CIDR block";
+  if (auto slash = v.find('/'); slash != std::string_view::npos) {
+    std::string_view prefix = v.substr(slash + 1);
+    const int max = v6 ? 128 : 32;
+    if (prefix.empty() || prefix.size() > 3 || !std::all_of(prefix.begin(), prefix.end(), ::isdigit) ||
+        std::stoi(std::string(prefix)) > max)
+      return "the CIDR prefix must be 0-" + std::to_string(max);
+  }
+  return {};
+}
+
+std::string value_problem(std::string_view type, std::string_view v) {
+  auto printable = [](std::string_view s) {
+    return std::none_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; });
+  };
+  if (type == "ipv4-addr") return ip_problem(v, false);
+  if (type == "ipv6-addr") return ip_problem(v, true);
+  if (type == "mac-addr") {
+    bool ok = v.size() == 17;
+    for (std::size_t i = 0; ok && i < v.size(); ++i)
+      ok = i % 3 == 2 ? v[i] == ':' : ((v[i] >= '0' && v[i] <= '9') || (v[i] >= 'a' && v[i] <= 'f'));
+    return ok ? std::string{} : "not a colon-delimited lower-case MAC-48 address with leading zeros (§6.10)";
+  }
+  if (type == "domain-name") {
+    // RFC 1034 / RFC 5890: dot-separated labels of 1-63 octets, at most 253
+    // in all; no spaces, slashes, "@" or other URL and address syntax.
+    std::string_view d = v;
+    if (!d.empty() && d.back() == '.') d.remove_suffix(1);
+    if (d.empty() || d.size() > 253 || !printable(d)) return "not a domain name (RFC 1034)";
+    std::size_t start = 0;
+    while (start <= d.size()) {
+      std::size_t end = d.find('.', start);
+      if (end == std::string_view::npos) end = d.size();
+      std::string_view label = d.substr(start, end - start);
+      if (label.empty() || label.size() > 63) return "not a domain name (labels are 1-63 octets, RFC 1034)";
+      if (std::any_of(label.begin(), label.end(), [](char c) {
+            return c == ' ' || c == '/' || c == '@' || c == ':' || c == '?' || c == '#' || c == '\\' || c == '%';
+          }))
+        return "not a domain name (RFC 1034)";
+      if (end == d.size()) break;
+      start = end + 1;
+    }
+    return {};
+  }
+  if (type == "url") {
+    // RFC 3986: a scheme (a letter, then letters, digits, + - .) and ":".
+    auto colon = v.find(':');
+    if (colon == std::string_view::npos || colon == 0 || !is_alpha(v[0]) ||
+        !std::all_of(v.begin(), v.begin() + static_cast<long>(colon), [](char c) {
+          return is_alpha(c) || (c >= '0' && c <= '9') || c == '+' || c == '-' || c == '.';
+        }) || !printable(v) || v.find(' ') != std::string_view::npos)
+      return "not a URL (RFC 3986: scheme, ':', no spaces or control characters)";
+    return {};
+  }
+  if (type == "email-addr") {
+    if (v.find('<') != std::string_view::npos || v.find('>') != std::string_view::npos)
+      return "value must be the bare address; a display name goes in display_name (§6.5)";
+    auto at = v.rfind('@');
+    if (at == std::string_view::npos || at == 0 || at + 1 == v.size() || !printable(v) || v.find(' ') != std::string_view::npos)
+      return "not an e-mail address (RFC 5322 addr-spec)";
+    return {};
+  }
+  return {};
+}
+
+std::string registry_key_problem(std::string_view key) {
+  // §6.17: the hive is written out in full, e.g. HKEY_LOCAL_MACHINE, not HKLM.
+  std::string_view hive = key.substr(0, key.find('\\'));
+  std::string upper(hive);
+  for (auto& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  static const std::unordered_set<std::string_view> abbreviations = {"HKLM", "HKCU", "HKCR", "HKU", "HKCC", "HKPD"};
+  if (abbreviations.count(upper) > 0) return "the hive must be written in full (HKEY_…), not " + quote(hive) + " (§6.17)";
+  return {};
 }
 
 // --- common properties (§3.2) ------------------------------------------
@@ -870,6 +954,20 @@ struct Validator::Impl {
 
   void check_rules(const json::Value& o) {
     const std::string_view t = object_type;
+    if (kind == ObjectKind::sco && !custom_type) {
+      if (auto v = o.find_string("value")) {
+        if (std::string problem = value_problem(t, *v); !problem.empty()) {
+          Step s(*this, "value");
+          report(checks().value, shorten(*v) + ": " + problem);
+        }
+      }
+      if (auto key = o.find_string("key"); key && t == "windows-registry-key") {
+        if (std::string problem = registry_key_problem(*key); !problem.empty()) {
+          Step s(*this, "key");
+          report(checks().value, problem);
+        }
+      }
+    }
     if (kind == ObjectKind::sdo || kind == ObjectKind::sro || t == "language-content" || t == "extension-definition")
       order(o, "created", "modified", false);
     if (t == "campaign" || t == "infrastructure" || t == "intrusion-set" || t == "malware" || t == "threat-actor" ||

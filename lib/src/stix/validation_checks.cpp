@@ -43,6 +43,7 @@ constexpr Check kCoreChecks[] = {
     {"E030", "invalid-extension", E, "an extension without a valid extension_type, a bad extension name, or a predefined extension missing what it requires"},
     {"E031", "invalid-external-reference", E, "an external reference without source_name, or with none of description, url, external_id"},
     {"E032", "invalid-language", E, "a lang or language code that is not RFC 5646"},
+    {"E033", "invalid-value", E, "an SCO value that is not what its type says: an IP address or CIDR, a MAC-48, a host name, a URL, a bare e-mail address, a full registry hive"},
     {"E040", "version-conflict", E, "two versions of one object with the same modified and different content"},
     {"E041", "version-after-revocation", E, "a version later than a revoked version of the same object"},
     {"E042", "created-changed", E, "versions of one object with different created or created_by_ref"},

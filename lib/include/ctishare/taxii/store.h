@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -49,7 +50,11 @@ struct AddOutcome {
   Micros date_added = 0;  // added / duplicate: the stored date_added
 };
 
-// match[version] (TAXII 3.4.1). Default: last.
+// match[version] (TAXII 3.4.1). Default: last. Versions compare by instant
+// ("…:00Z" and "…:00.000Z" are the same version, "…:00Z" is older than
+// "…:00.5Z"); non-timestamp versions sort after all timestamps, as text.
+// With none of all/first/last/exact set nothing is selected (so a faulty
+// request can never make remove() delete every version).
 struct VersionMatch {
   bool all = false;    // every version (excludes the others)
   bool first = false;  // the oldest version of each object (by version string order of instants)
@@ -68,6 +73,7 @@ struct Query {
   std::vector<std::string> ids;            // match[id]
   std::vector<std::string> types;          // match[type]
   std::vector<std::string> spec_versions;  // match[spec_version]; empty: each object's latest spec_version only
+                                           // (latest by text order: "2.1" > "2.0")
   VersionMatch versions;
   std::size_t limit = 100;                 // > 0; the page holds at most this many
 };
@@ -96,8 +102,9 @@ class Store {
   virtual ~Store() = default;
 
   // Adds the versions to `collection` in one transaction, durable (synced)
-  // before it returns, in the given order. Errors: io / internal on storage
-  // failure (then nothing of this call is stored).
+  // before it returns, in the given order; one outcome per object, in order.
+  // A version is identified by (id, version instant). Errors: io / internal
+  // on storage failure (then nothing of this call is stored).
   virtual Result<std::vector<AddOutcome>> add(std::string_view collection, const std::vector<NewObject>& objects) = 0;
 
   // The page of `query`. Errors: storage failures.
@@ -118,7 +125,15 @@ class Store {
 // The SQLite store: one file (created with its schema on first use, mode
 // 0600), WAL journal, synchronous=FULL. `path` ":memory:" is for tests.
 // Errors: cannot_create (73) when the file cannot be created or opened,
-// data (65) when it is not a ctishare store.
+// data (65) when it is not a ctishare store (or one of a newer schema).
+// Later failures: io (74) with SQLite's message, temp_fail (75) when another
+// process holds the database lock past the busy timeout.
+//
+// Thread safety: a store is one SQLite connection guarded by a mutex inside
+// it, so any number of threads may call one store; calls run one at a time.
+// Other processes may open the same file (WAL; writers wait up to 5 s).
 Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& path);
+// The same with the clock that stamps date_added (tests fix time with it).
+Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& path, std::function<Micros()> now_micros);
 
 }  // namespace ctishare::taxii

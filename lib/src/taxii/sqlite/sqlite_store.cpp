@@ -1,1 +1,825 @@
-// placeholder
+// The SQLite implementation of taxii::Store.
+//
+// Layout: `collections` maps a collection id to a small integer and keeps
+// the last date_added handed out there (kept even when objects are deleted,
+// so a client's paging cursor can never be overtaken by a reused value);
+// `objects` holds one row per object version, indexed by (cid, date_added)
+// for paging and (cid, id, version_key) for identity and first/last; the
+// status resources live in `statuses` and `status_details`.
+//
+// Versions are compared by instant, not by text: "…:00Z" sorts after
+// "…:00.5Z" as text but before it in time, and "…:00Z" equals
+// "…:00.000Z". version_key is a text form that sorts in instant order and is
+// equal for equal instants, so SQL can use min/max/= on it.
+//
+// All filtering happens in SQL: one statement selects a page, with
+// correlated subqueries for each object's latest spec_version and its
+// first/last version. Statements are prepared once and cached by their text.
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <exception>
+#include <limits>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "ctishare/taxii/store.h"
+
+namespace ctishare::taxii {
+namespace {
+
+// PRAGMA application_id marks a file as ours ("CTIS"); user_version is the
+// schema version, raised (with a migration) whenever the schema changes.
+constexpr int kApplicationId = 0x43544953;
+constexpr int kSchemaVersion = 1;
+// Writers from another process (an admin tool) wait this long for the lock.
+constexpr int kBusyTimeoutMs = 5000;
+// The query shapes are few (one per combination of list lengths); the cap
+// only stops a client sending ever-new list lengths from growing it forever.
+constexpr std::size_t kMaxCachedStatements = 256;
+// Statements with very long IN lists are rare and not worth keeping.
+constexpr std::size_t kMaxCachedBinds = 64;
+
+constexpr const char* kSchema = R"sql(
+CREATE TABLE collections (
+  cid INTEGER PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  last_date_added INTEGER NOT NULL
+);
+CREATE TABLE objects (
+  cid INTEGER NOT NULL REFERENCES collections(cid),
+  id TEXT NOT NULL,
+  version TEXT NOT NULL,
+  version_key TEXT NOT NULL,
+  spec_version TEXT NOT NULL,
+  type TEXT NOT NULL,
+  date_added INTEGER NOT NULL,
+  json TEXT NOT NULL
+);
+CREATE UNIQUE INDEX objects_by_date ON objects(cid, date_added);
+CREATE UNIQUE INDEX objects_by_version ON objects(cid, id, version_key);
+CREATE TABLE statuses (
+  id TEXT PRIMARY KEY,
+  api_root TEXT NOT NULL,
+  owner TEXT NOT NULL,
+  complete INTEGER NOT NULL,
+  request_timestamp INTEGER NOT NULL,
+  total INTEGER NOT NULL,
+  success INTEGER NOT NULL,
+  failure INTEGER NOT NULL,
+  pending INTEGER NOT NULL
+);
+CREATE INDEX statuses_by_time ON statuses(complete, request_timestamp);
+CREATE TABLE status_details (
+  status_id TEXT NOT NULL REFERENCES statuses(id) ON DELETE CASCADE,
+  kind INTEGER NOT NULL,
+  seq INTEGER NOT NULL,
+  id TEXT NOT NULL,
+  version TEXT NOT NULL,
+  message TEXT NOT NULL,
+  PRIMARY KEY (status_id, kind, seq)
+) WITHOUT ROWID;
+)sql";
+
+Micros system_now_micros() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// The instant-ordered key of a version (see the file comment). A STIX
+// timestamp becomes "YYYY-MM-DDTHH:MM:SS." plus its fraction without
+// trailing zeros; anything else (non-STIX content, no version) becomes "~"
+// plus the text, which sorts after every timestamp and compares as text.
+std::string version_key(std::string_view v) {
+  auto digit = [](char c) { return c >= '0' && c <= '9'; };
+  static constexpr std::string_view kShape = "dddd-dd-ddTdd:dd:dd";
+  bool ok = v.size() >= 20 && v.back() == 'Z';
+  for (std::size_t i = 0; ok && i < kShape.size(); ++i) ok = kShape[i] == 'd' ? digit(v[i]) : v[i] == kShape[i];
+  std::string_view fraction;
+  if (ok && v.size() > 20) {
+    ok = v[19] == '.' && v.size() > 21;
+    if (ok) fraction = v.substr(20, v.size() - 21);
+    for (char c : fraction) ok = ok && digit(c);
+  }
+  std::string key;
+  if (!ok) {
+    key.reserve(v.size() + 1);
+    key += '~';
+    key += v;
+    return key;
+  }
+  while (!fraction.empty() && fraction.back() == '0') fraction.remove_suffix(1);
+  key.reserve(20 + fraction.size());
+  key += v.substr(0, 19);
+  key += '.';
+  key += fraction;
+  return key;
+}
+
+// A value bound to a `?` of a statement built at run time.
+struct Bind {
+  bool is_int = false;
+  std::int64_t i = 0;
+  std::string s;
+};
+using Binds = std::vector<Bind>;
+
+void add_int(Binds& binds, std::int64_t v) { binds.push_back({true, v, {}}); }
+void add_text(Binds& binds, std::string s) { binds.push_back({false, 0, std::move(s)}); }
+
+// Appends "(?, ?, …)" for `values` (after `transform`) to `sql`.
+template <typename F>
+void add_list(std::string& sql, Binds& binds, const std::vector<std::string>& values, F transform) {
+  sql += '(';
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    sql += i == 0 ? "?" : ", ?";
+    add_text(binds, transform(values[i]));
+  }
+  sql += ')';
+}
+std::string same(const std::string& s) { return s; }
+
+// Appends the conditions that pick versions of objects (alias `o`) by
+// spec_version and match[version]; shared by query() and remove().
+void add_selection(std::string& sql, Binds& binds, const VersionMatch& versions,
+                   const std::vector<std::string>& spec_versions) {
+  // Without match[spec_version] only each object's newest spec_version
+  // counts (TAXII 3.4.1), and first/last are judged among those versions.
+  std::string sibling_spec;
+  if (spec_versions.empty()) {
+    sql += " AND o.spec_version = (SELECT max(s.spec_version) FROM objects s WHERE s.cid = o.cid AND s.id = o.id)";
+    sibling_spec = " AND v.spec_version = o.spec_version";
+  } else {
+    sql += " AND o.spec_version IN ";
+    add_list(sql, binds, spec_versions, same);
+  }
+  if (versions.all) return;
+  std::vector<std::string> alternatives;
+  auto extreme = [&](const char* fn) {
+    std::string c = "o.version_key = (SELECT ";
+    c += fn;
+    c += "(v.version_key) FROM objects v WHERE v.cid = o.cid AND v.id = o.id";
+    if (spec_versions.empty()) {
+      c += sibling_spec;
+    } else {
+      c += " AND v.spec_version IN ";
+      add_list(c, binds, spec_versions, same);
+    }
+    c += ')';
+    alternatives.push_back(std::move(c));
+  };
+  // Binds are positional, so the alternatives are built in the order they
+  // are appended to `sql`.
+  if (versions.first) extreme("min");
+  if (versions.last) extreme("max");
+  if (!versions.exact.empty()) {
+    std::string c = "o.version_key IN ";
+    add_list(c, binds, versions.exact, [](const std::string& s) { return version_key(s); });
+    alternatives.push_back(std::move(c));
+  }
+  if (alternatives.empty()) {
+    sql += " AND 0";  // nothing asked for, nothing selected (never "everything" by accident in remove())
+    return;
+  }
+  sql += " AND (";
+  for (std::size_t i = 0; i < alternatives.size(); ++i) {
+    if (i != 0) sql += " OR ";
+    sql += alternatives[i];
+  }
+  sql += ')';
+}
+
+// A prepared statement in use: reset (cached) or finalized (one-off) when
+// it goes out of scope, so a failed call never leaves a statement busy.
+class Stmt {
+ public:
+  Stmt(sqlite3_stmt* stmt, bool owned) : stmt_(stmt), owned_(owned) {}
+  Stmt(Stmt&& other) noexcept
+      : stmt_(std::exchange(other.stmt_, nullptr)), owned_(other.owned_), bind_rc_(other.bind_rc_) {}
+  Stmt(const Stmt&) = delete;
+  Stmt& operator=(const Stmt&) = delete;
+  Stmt& operator=(Stmt&&) = delete;
+  ~Stmt() {
+    if (stmt_ == nullptr) return;
+    if (owned_) {
+      sqlite3_finalize(stmt_);
+    } else {
+      sqlite3_reset(stmt_);
+      sqlite3_clear_bindings(stmt_);
+    }
+  }
+
+  // Text is bound without copying: it must outlive the next step().
+  void bind(int index, std::string_view text) {
+    note(sqlite3_bind_text64(stmt_, index, text.data(), text.size(), SQLITE_STATIC, SQLITE_UTF8));
+  }
+  void bind(int index, std::int64_t value) { note(sqlite3_bind_int64(stmt_, index, value)); }
+  void bind_all(const Binds& binds, int first = 1) {
+    for (std::size_t i = 0; i < binds.size(); ++i) {
+      int index = first + static_cast<int>(i);
+      if (binds[i].is_int) {
+        bind(index, binds[i].i);
+      } else {
+        bind(index, binds[i].s);
+      }
+    }
+  }
+
+  // SQLITE_ROW, SQLITE_DONE or an error code (a failed bind included).
+  int step() {
+    if (bind_rc_ != SQLITE_OK) return bind_rc_;
+    return sqlite3_step(stmt_);
+  }
+  void reset() { sqlite3_reset(stmt_); }
+
+  std::int64_t int_at(int col) const { return sqlite3_column_int64(stmt_, col); }
+  std::string_view text_at(int col) const {
+    const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, col));
+    if (p == nullptr) return {};
+    return {p, static_cast<std::size_t>(sqlite3_column_bytes(stmt_, col))};
+  }
+
+ private:
+  void note(int rc) {
+    if (rc != SQLITE_OK && bind_rc_ == SQLITE_OK) bind_rc_ = rc;
+  }
+
+  sqlite3_stmt* stmt_;
+  bool owned_;
+  int bind_rc_ = SQLITE_OK;
+};
+
+// Prepares (or takes from the cache) a statement into `var`, returning the
+// error from the enclosing function on failure.
+#define CTI_TRY_PREPARE(var, sql_text)                         \
+  auto var##_result_ = prepare(sql_text);                      \
+  if (!var##_result_) return std::move(var##_result_).error(); \
+  Stmt var = std::move(*var##_result_)
+
+class SqliteStore final : public Store {
+ public:
+  SqliteStore(sqlite3* db, std::string path, std::function<Micros()> now)
+      : db_(db), path_(std::move(path)), now_(std::move(now)) {}
+  ~SqliteStore() override {
+    for (auto& [sql, stmt] : cache_) sqlite3_finalize(stmt);
+    sqlite3_close_v2(db_);
+  }
+  SqliteStore(const SqliteStore&) = delete;
+  SqliteStore& operator=(const SqliteStore&) = delete;
+
+  Result<std::vector<AddOutcome>> add(std::string_view collection, const std::vector<NewObject>& objects) override {
+    return guarded<std::vector<AddOutcome>>([&] { return add_locked(collection, objects); });
+  }
+  Result<Page> query(const Query& query) override {
+    return guarded<Page>([&] { return query_locked(query); });
+  }
+  Result<std::uint64_t> remove(std::string_view collection, std::string_view id, const VersionMatch& versions,
+                               const std::vector<std::string>& spec_versions) override {
+    return guarded<std::uint64_t>([&] { return remove_locked(collection, id, versions, spec_versions); });
+  }
+  Status put_status(const StatusRecord& status) override {
+    return guarded<void>([&] { return put_status_locked(status); });
+  }
+  Result<std::optional<StatusRecord>> get_status(std::string_view id) override {
+    return guarded<std::optional<StatusRecord>>([&] { return get_status_locked(id); });
+  }
+  Status expire_statuses(Micros cutoff) override {
+    return guarded<void>([&]() -> Status {
+      CTI_TRY_PREPARE(stmt, "DELETE FROM statuses WHERE complete = 1 AND request_timestamp < ?");
+      stmt.bind(1, cutoff);
+      if (int rc = stmt.step(); rc != SQLITE_DONE) return fail(rc);
+      return {};
+    });
+  }
+
+  // Runs a statement that returns no rows (pragmas, DDL, BEGIN/COMMIT).
+  Status exec(const char* sql) {
+    char* message = nullptr;
+    int rc = sqlite3_exec(db_, sql, nullptr, nullptr, &message);
+    if (message != nullptr) sqlite3_free(message);
+    if (rc != SQLITE_OK) return fail(rc);
+    return {};
+  }
+
+  // A failure of the last call on the connection, named after the store.
+  Error fail(int rc) const {
+    int primary = rc & 0xff;
+    // Busy means another process holds the lock: worth retrying (75).
+    ErrorCategory category =
+        primary == SQLITE_BUSY || primary == SQLITE_LOCKED ? ErrorCategory::temp_fail : ErrorCategory::io;
+    const char* what = sqlite3_errcode(db_) == rc ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
+    return Error(category, "taxii store " + quote(path_) + ": " + what);
+  }
+
+ private:
+  // Serialises callers on the one connection and turns escaping exceptions
+  // (allocation failure) into errors: nothing is thrown across Store.
+  template <typename T, typename F>
+  Result<T> guarded(F&& body) {
+    try {
+      std::lock_guard lock(mutex_);
+      trim_cache();
+      return body();
+    } catch (const std::exception& e) {
+      return Error(ErrorCategory::internal, "taxii store " + quote(path_) + ": " + e.what());
+    }
+  }
+
+  // Only called between operations: a statement evicted mid-call would be
+  // finalized under the Stmt that uses it.
+  void trim_cache() {
+    if (cache_.size() < kMaxCachedStatements) return;
+    for (auto& [sql, stmt] : cache_) sqlite3_finalize(stmt);
+    cache_.clear();
+  }
+
+  // The statement for `sql`, cached unless it has many parameters.
+  Result<Stmt> prepare(const std::string& sql, std::size_t binds = 0) {
+    if (auto it = cache_.find(sql); it != cache_.end()) return Stmt(it->second, false);
+    sqlite3_stmt* stmt = nullptr;
+    bool keep = binds <= kMaxCachedBinds;
+    int rc = sqlite3_prepare_v3(db_, sql.c_str(), static_cast<int>(sql.size()), keep ? SQLITE_PREPARE_PERSISTENT : 0,
+                                &stmt, nullptr);
+    if (rc != SQLITE_OK) return fail(rc);
+    if (keep) cache_.emplace(sql, stmt);
+    return Stmt(stmt, !keep);
+  }
+
+  // BEGIN IMMEDIATE … COMMIT; rolls back unless committed. IMMEDIATE takes
+  // the write lock up front, so a read-then-write never fails half way with
+  // SQLITE_BUSY after the busy timeout could no longer help.
+  class Transaction {
+   public:
+    explicit Transaction(SqliteStore& store) : store_(store) {}
+    ~Transaction() {
+      if (open_ && sqlite3_get_autocommit(store_.db_) == 0) {
+        auto s = store_.run_cached("ROLLBACK");
+        (void)s;
+      }
+    }
+    Transaction(const Transaction&) = delete;
+    Transaction& operator=(const Transaction&) = delete;
+    Status begin() {
+      CTI_TRY_STATUS(store_.run_cached("BEGIN IMMEDIATE"));
+      open_ = true;
+      return {};
+    }
+    Status commit() {
+      CTI_TRY_STATUS(store_.run_cached("COMMIT"));
+      open_ = false;
+      return {};
+    }
+
+   private:
+    SqliteStore& store_;
+    bool open_ = false;
+  };
+
+  Status run_cached(const std::string& sql) {
+    CTI_TRY_PREPARE(stmt, sql);
+    if (int rc = stmt.step(); rc != SQLITE_DONE && rc != SQLITE_ROW) return fail(rc);
+    return {};
+  }
+
+  // The integer key of a collection, if it has ever been written to.
+  Result<std::optional<std::int64_t>> find_collection(std::string_view name) {
+    CTI_TRY_PREPARE(stmt, "SELECT cid FROM collections WHERE name = ?");
+    stmt.bind(1, name);
+    int rc = stmt.step();
+    if (rc == SQLITE_DONE) return std::optional<std::int64_t>();
+    if (rc != SQLITE_ROW) return fail(rc);
+    return std::optional<std::int64_t>(stmt.int_at(0));
+  }
+
+  Result<std::vector<AddOutcome>> add_locked(std::string_view collection, const std::vector<NewObject>& objects) {
+    std::vector<AddOutcome> outcomes;
+    if (objects.empty()) return outcomes;
+    outcomes.reserve(objects.size());
+    Transaction txn(*this);
+    CTI_TRY_STATUS(txn.begin());
+
+    std::int64_t cid = 0;
+    Micros last = 0;
+    {
+      CTI_TRY_PREPARE(create,
+                      "INSERT INTO collections (name, last_date_added) VALUES (?, 0) ON CONFLICT (name) DO NOTHING");
+      create.bind(1, collection);
+      if (int rc = create.step(); rc != SQLITE_DONE) return fail(rc);
+      CTI_TRY_PREPARE(read, "SELECT cid, last_date_added FROM collections WHERE name = ?");
+      read.bind(1, collection);
+      if (int rc = read.step(); rc != SQLITE_ROW) return fail(rc);
+      cid = read.int_at(0);
+      last = read.int_at(1);
+    }
+
+    CTI_TRY_PREPARE(insert,
+                    "INSERT INTO objects (cid, id, version, version_key, spec_version, type, date_added, json) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (cid, id, version_key) DO NOTHING");
+    CTI_TRY_PREPARE(existing, "SELECT json, date_added FROM objects WHERE cid = ? AND id = ? AND version_key = ?");
+    insert.bind(1, cid);
+    existing.bind(1, cid);
+    std::string key;
+    for (const NewObject& object : objects) {
+      key = version_key(object.version);
+      if (last == std::numeric_limits<Micros>::max()) {
+        return Error(ErrorCategory::internal, "taxii store " + quote(path_) + ": date_added exhausted");
+      }
+      // Strictly increasing even when the clock steps back or many objects
+      // share a microsecond: paging on date_added relies on it.
+      Micros date_added = std::max(now_(), last + 1);
+      insert.bind(2, object.id);
+      insert.bind(3, object.version);
+      insert.bind(4, key);
+      insert.bind(5, object.spec_version);
+      insert.bind(6, object.type);
+      insert.bind(7, date_added);
+      insert.bind(8, object.json);
+      int rc = insert.step();
+      insert.reset();
+      if (rc != SQLITE_DONE) return fail(rc);
+      if (sqlite3_changes(db_) == 1) {
+        last = date_added;
+        outcomes.push_back({AddOutcome::Kind::added, date_added});
+        continue;
+      }
+      existing.bind(2, object.id);
+      existing.bind(3, key);
+      rc = existing.step();
+      if (rc != SQLITE_ROW) {
+        existing.reset();
+        return rc == SQLITE_DONE ? fail(SQLITE_INTERNAL) : fail(rc);
+      }
+      AddOutcome outcome;
+      outcome.kind = existing.text_at(0) == object.json ? AddOutcome::Kind::duplicate : AddOutcome::Kind::conflict;
+      if (outcome.kind == AddOutcome::Kind::duplicate) outcome.date_added = existing.int_at(1);
+      existing.reset();
+      outcomes.push_back(outcome);
+    }
+
+    {
+      CTI_TRY_PREPARE(update, "UPDATE collections SET last_date_added = ? WHERE cid = ?");
+      update.bind(1, last);
+      update.bind(2, cid);
+      if (int rc = update.step(); rc != SQLITE_DONE) return fail(rc);
+    }
+    CTI_TRY_STATUS(txn.commit());
+    return outcomes;
+  }
+
+  Result<Page> query_locked(const Query& q) {
+    Page page;
+    auto cid = find_collection(q.collection);
+    if (!cid) return std::move(cid).error();
+    if (!*cid) return page;
+
+    std::string sql = "SELECT o.id, o.version, o.spec_version, o.type, o.date_added, o.json FROM objects o ";
+    // Without statistics the planner walks objects_by_date for the ORDER BY
+    // even when match[id] names a handful of objects: a scan of the whole
+    // collection for GET …/objects/{id}/. Seek the ids instead and sort the
+    // few rows found.
+    if (!q.ids.empty()) sql += "INDEXED BY objects_by_version ";
+    sql += "WHERE o.cid = ? AND o.date_added > ?";
+    Binds binds;
+    add_int(binds, **cid);
+    Micros after = std::numeric_limits<Micros>::min();
+    if (q.added_after) after = std::max(after, *q.added_after);
+    if (q.position) after = std::max(after, *q.position);
+    add_int(binds, after);
+    if (!q.ids.empty()) {
+      sql += " AND o.id IN ";
+      add_list(sql, binds, q.ids, same);
+    }
+    if (!q.types.empty()) {
+      sql += " AND o.type IN ";
+      add_list(sql, binds, q.types, same);
+    }
+    add_selection(sql, binds, q.versions, q.spec_versions);
+    sql += " ORDER BY o.date_added LIMIT ?";
+    // One row past the page tells whether there is more.
+    std::size_t limit = std::min<std::size_t>(q.limit, std::numeric_limits<std::int32_t>::max());
+    add_int(binds, static_cast<std::int64_t>(limit) + 1);
+
+    auto prepared = prepare(sql, binds.size());
+    if (!prepared) return std::move(prepared).error();
+    Stmt& stmt = *prepared;
+    stmt.bind_all(binds);
+    page.objects.reserve(std::min<std::size_t>(limit, 1000));
+    for (;;) {
+      int rc = stmt.step();
+      if (rc == SQLITE_DONE) break;
+      if (rc != SQLITE_ROW) return fail(rc);
+      if (page.objects.size() == limit) {
+        page.more = true;
+        break;
+      }
+      StoredObject& o = page.objects.emplace_back();
+      o.id = stmt.text_at(0);
+      o.version = stmt.text_at(1);
+      o.spec_version = stmt.text_at(2);
+      o.type = stmt.text_at(3);
+      o.date_added = stmt.int_at(4);
+      o.json = stmt.text_at(5);
+    }
+    return page;
+  }
+
+  Result<std::uint64_t> remove_locked(std::string_view collection, std::string_view id, const VersionMatch& versions,
+                                      const std::vector<std::string>& spec_versions) {
+    auto cid = find_collection(collection);
+    if (!cid) return std::move(cid).error();
+    if (!*cid) return std::uint64_t{0};
+    // The selection is materialised before the delete starts, so first and
+    // last are judged on the versions as they were.
+    std::string sql = "DELETE FROM objects WHERE rowid IN (SELECT o.rowid FROM objects o WHERE o.cid = ? AND o.id = ?";
+    Binds binds;
+    add_int(binds, **cid);
+    add_text(binds, std::string(id));
+    add_selection(sql, binds, versions, spec_versions);
+    sql += ')';
+    auto prepared = prepare(sql, binds.size());
+    if (!prepared) return std::move(prepared).error();
+    Stmt& stmt = *prepared;
+    stmt.bind_all(binds);
+    if (int rc = stmt.step(); rc != SQLITE_DONE) return fail(rc);
+    return static_cast<std::uint64_t>(sqlite3_changes64(db_));
+  }
+
+  Status put_status_locked(const StatusRecord& s) {
+    Transaction txn(*this);
+    CTI_TRY_STATUS(txn.begin());
+    {
+      CTI_TRY_PREPARE(upsert,
+                      "INSERT INTO statuses (id, api_root, owner, complete, request_timestamp, total, success, "
+                      "failure, pending) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
+                      "api_root = excluded.api_root, owner = excluded.owner, complete = excluded.complete, "
+                      "request_timestamp = excluded.request_timestamp, total = excluded.total, "
+                      "success = excluded.success, failure = excluded.failure, pending = excluded.pending");
+      upsert.bind(1, s.id);
+      upsert.bind(2, s.api_root);
+      upsert.bind(3, s.user);
+      upsert.bind(4, std::int64_t{s.complete ? 1 : 0});
+      upsert.bind(5, s.request_timestamp);
+      upsert.bind(6, static_cast<std::int64_t>(s.total));
+      upsert.bind(7, static_cast<std::int64_t>(s.success));
+      upsert.bind(8, static_cast<std::int64_t>(s.failure));
+      upsert.bind(9, static_cast<std::int64_t>(s.pending));
+      if (int rc = upsert.step(); rc != SQLITE_DONE) return fail(rc);
+    }
+    {
+      CTI_TRY_PREPARE(clear, "DELETE FROM status_details WHERE status_id = ?");
+      clear.bind(1, s.id);
+      if (int rc = clear.step(); rc != SQLITE_DONE) return fail(rc);
+    }
+    CTI_TRY_PREPARE(
+        detail, "INSERT INTO status_details (status_id, kind, seq, id, version, message) VALUES (?, ?, ?, ?, ?, ?)");
+    detail.bind(1, s.id);
+    const std::vector<StatusDetail>* lists[] = {&s.successes, &s.failures, &s.pendings};
+    for (std::int64_t kind = 0; kind < 3; ++kind) {
+      std::int64_t seq = 0;
+      for (const StatusDetail& d : *lists[kind]) {
+        detail.bind(2, kind);
+        detail.bind(3, seq++);
+        detail.bind(4, d.id);
+        detail.bind(5, d.version);
+        detail.bind(6, d.message);
+        int rc = detail.step();
+        detail.reset();
+        if (rc != SQLITE_DONE) return fail(rc);
+      }
+    }
+    return txn.commit();
+  }
+
+  Result<std::optional<StatusRecord>> get_status_locked(std::string_view id) {
+    // One read transaction, so the record and its details agree even while
+    // another process rewrites the status.
+    CTI_TRY_STATUS(run_cached("BEGIN"));
+    auto result = read_status(id);
+    if (sqlite3_get_autocommit(db_) == 0) {
+      auto s = run_cached("COMMIT");
+      if (!s && result) return std::move(s).error();
+    }
+    return result;
+  }
+
+  Result<std::optional<StatusRecord>> read_status(std::string_view id) {
+    StatusRecord r;
+    {
+      CTI_TRY_PREPARE(head,
+                      "SELECT id, api_root, owner, complete, request_timestamp, total, success, failure, pending "
+                      "FROM statuses WHERE id = ?");
+      head.bind(1, id);
+      int rc = head.step();
+      if (rc == SQLITE_DONE) return std::optional<StatusRecord>();
+      if (rc != SQLITE_ROW) return fail(rc);
+      r.id = head.text_at(0);
+      r.api_root = head.text_at(1);
+      r.user = head.text_at(2);
+      r.complete = head.int_at(3) != 0;
+      r.request_timestamp = head.int_at(4);
+      r.total = static_cast<std::uint64_t>(head.int_at(5));
+      r.success = static_cast<std::uint64_t>(head.int_at(6));
+      r.failure = static_cast<std::uint64_t>(head.int_at(7));
+      r.pending = static_cast<std::uint64_t>(head.int_at(8));
+    }
+    CTI_TRY_PREPARE(details,
+                    "SELECT kind, id, version, message FROM status_details WHERE status_id = ? ORDER BY kind, seq");
+    details.bind(1, id);
+    std::vector<StatusDetail>* lists[] = {&r.successes, &r.failures, &r.pendings};
+    for (;;) {
+      int rc = details.step();
+      if (rc == SQLITE_DONE) break;
+      if (rc != SQLITE_ROW) return fail(rc);
+      std::int64_t kind = details.int_at(0);
+      if (kind < 0 || kind > 2) continue;
+      lists[kind]->push_back(
+          {std::string(details.text_at(1)), std::string(details.text_at(2)), std::string(details.text_at(3))});
+    }
+    return std::optional<StatusRecord>(std::move(r));
+  }
+
+#undef CTI_TRY_PREPARE
+
+  sqlite3* db_;
+  std::string path_;
+  std::function<Micros()> now_;
+  std::mutex mutex_;
+  std::unordered_map<std::string, sqlite3_stmt*> cache_;
+};
+
+Error open_error(ErrorCategory category, const std::string& path, std::string_view what) {
+  return Error(category, "taxii store " + quote(path) + ": " + std::string(what));
+}
+
+// Reads one integer pragma; SQLITE_NOTADB here means the file is not a
+// database at all.
+Result<std::int64_t> read_int(sqlite3* db, const std::string& path, const char* sql) {
+  sqlite3_stmt* stmt = nullptr;
+  int rc = sqlite3_prepare_v2(db, sql, -1, &stmt, nullptr);
+  if (rc == SQLITE_OK) rc = sqlite3_step(stmt);
+  std::int64_t value = rc == SQLITE_ROW ? sqlite3_column_int64(stmt, 0) : 0;
+  std::string message = sqlite3_errmsg(db);
+  sqlite3_finalize(stmt);
+  if (rc == SQLITE_ROW) return value;
+  if ((rc & 0xff) == SQLITE_NOTADB) return open_error(ErrorCategory::data, path, "not a ctishare store: " + message);
+  if ((rc & 0xff) == SQLITE_BUSY) return open_error(ErrorCategory::temp_fail, path, message);
+  return open_error(ErrorCategory::cannot_create, path, message);
+}
+
+struct Identity {
+  std::int64_t application_id = 0, user_version = 0, tables = 0;
+};
+
+Result<Identity> read_identity(sqlite3* db, const std::string& path) {
+  Identity id;
+  auto app = read_int(db, path, "PRAGMA application_id");
+  if (!app) return std::move(app).error();
+  auto version = read_int(db, path, "PRAGMA user_version");
+  if (!version) return std::move(version).error();
+  auto tables = read_int(db, path, "SELECT count(*) FROM sqlite_master");
+  if (!tables) return std::move(tables).error();
+  return Identity{*app, *version, *tables};
+}
+
+// Ok when the database is ours and current; `fresh` when it is empty.
+Result<bool> check_identity(const Identity& id, const std::string& path) {
+  if (id.application_id == 0 && id.tables == 0) return true;
+  if (id.application_id != kApplicationId) {
+    return open_error(ErrorCategory::data, path, "not a ctishare store (an SQLite database of another program)");
+  }
+  if (id.user_version > kSchemaVersion) {
+    return open_error(ErrorCategory::data, path,
+                      "written by a newer ctishare (store schema " + std::to_string(id.user_version) +
+                          ", this build knows up to " + std::to_string(kSchemaVersion) + ")");
+  }
+  if (id.user_version < 1) return open_error(ErrorCategory::data, path, "not a ctishare store (no schema version)");
+  return false;
+}
+
+Result<std::unique_ptr<Store>> open_store(const std::string& path, std::function<Micros()> now) {
+  bool in_memory = path == ":memory:";
+  bool created = false;
+  if (!in_memory) {
+    // SQLite would create the file 0644; the store holds partners' shared
+    // intelligence, so create it 0600 ourselves (SQLite gives -wal and -shm
+    // the same mode as the database).
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd >= 0) {
+      created = true;
+      int rc = ::fchmod(fd, 0600);
+      int err = errno;
+      ::close(fd);
+      if (rc != 0) {
+        ::unlink(path.c_str());
+        return open_error(ErrorCategory::cannot_create, path, std::strerror(err));
+      }
+    } else if (errno != EEXIST) {
+      return open_error(ErrorCategory::cannot_create, path, std::strerror(errno));
+    }
+  }
+  auto discard = [&] {
+    if (created) ::unlink(path.c_str());
+  };
+
+  sqlite3* db = nullptr;
+  int rc =
+      sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  if (rc != SQLITE_OK) {
+    std::string message = db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+    sqlite3_close_v2(db);
+    discard();
+    return open_error(ErrorCategory::cannot_create, path, message);
+  }
+  sqlite3_extended_result_codes(db, 1);
+  sqlite3_busy_timeout(db, kBusyTimeoutMs);
+  auto store = std::make_unique<SqliteStore>(db, path, std::move(now));
+  auto fail = [&](Error e) -> Result<std::unique_ptr<Store>> {
+    store.reset();
+    discard();
+    return e;
+  };
+
+  if (sqlite3_db_readonly(db, "main") == 1) return fail(open_error(ErrorCategory::cannot_create, path, "read-only"));
+  auto identity = read_identity(db, path);
+  if (!identity) return fail(std::move(identity).error());
+  auto fresh = check_identity(*identity, path);
+  if (!fresh) return fail(std::move(fresh).error());
+
+  // WAL: readers never block the writer and a commit is one append plus
+  // one fsync (synchronous=FULL makes every commit durable, as add()
+  // promises). An in-memory database keeps its "memory" journal.
+  if (!in_memory) {
+    auto mode = std::string();
+    sqlite3_stmt* stmt = nullptr;
+    rc = sqlite3_prepare_v2(db, "PRAGMA journal_mode=WAL", -1, &stmt, nullptr);
+    if (rc == SQLITE_OK) rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW) mode = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0));
+    sqlite3_finalize(stmt);
+    if (rc != SQLITE_ROW) return fail(store->fail(rc));
+    if (mode != "wal") {
+      return fail(open_error(ErrorCategory::cannot_create, path, "cannot use the WAL journal (mode " + mode + ")"));
+    }
+  }
+  // mmap: page reads of a collection larger than the page cache become
+  // memory reads instead of pread calls (a third off a paged GET). A 32 MB
+  // checkpoint interval lets batches of 1,000 objects share checkpoints
+  // (each one writes and syncs the database file); the WAL is cut back to
+  // 64 MB afterwards.
+  for (const char* pragma :
+       {"PRAGMA synchronous=FULL", "PRAGMA foreign_keys=ON", "PRAGMA cache_size=-16384", "PRAGMA mmap_size=268435456",
+        "PRAGMA wal_autocheckpoint=8192", "PRAGMA journal_size_limit=67108864"}) {
+    if (auto s = store->exec(pragma); !s) return fail(std::move(s).error());
+  }
+
+  if (*fresh) {
+    // Re-check under the write lock: another process may have created the
+    // schema since we looked.
+    if (auto s = store->exec("BEGIN IMMEDIATE"); !s) return fail(std::move(s).error());
+    auto again = read_identity(db, path);
+    Result<bool> still_fresh = again ? check_identity(*again, path) : Result<bool>(std::move(again).error());
+    if (!still_fresh) {
+      (void)store->exec("ROLLBACK");
+      return fail(std::move(still_fresh).error());
+    }
+    if (*still_fresh) {
+      std::string ddl = kSchema;
+      ddl += "PRAGMA application_id=" + std::to_string(kApplicationId) + ";";
+      ddl += "PRAGMA user_version=" + std::to_string(kSchemaVersion) + ";";
+      if (auto s = store->exec(ddl.c_str()); !s) {
+        (void)store->exec("ROLLBACK");
+        return fail(std::move(s).error());
+      }
+    }
+    if (auto s = store->exec("COMMIT"); !s) {
+      (void)store->exec("ROLLBACK");
+      return fail(std::move(s).error());
+    }
+  }
+  return std::unique_ptr<Store>(std::move(store));
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& path) {
+  return open_sqlite_store(path, system_now_micros);
+}
+
+Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& path, std::function<Micros()> now_micros) {
+  if (!now_micros) now_micros = system_now_micros;
+  try {
+    return open_store(path, std::move(now_micros));
+  } catch (const std::exception& e) {
+    return Error(ErrorCategory::internal, "taxii store " + quote(path) + ": " + e.what());
+  }
+}
+
+}  // namespace ctishare::taxii

@@ -3,10 +3,9 @@
 // stix2-validator numbers them where it has the same check (1xx format,
 // 2xx values, 3xx other), and from 501 up for checks it lacks.
 #include <algorithm>
-#include <charconv>
-#include <mutex>
+#include <vector>
 
-#include "ctishare/validate.h"
+#include "ctishare/check.h"
 #include "stix/vocabulary.h"
 
 namespace ctishare::stix {

@@ -8,7 +8,7 @@
 #include <string_view>
 #include <vector>
 
-#include "ctishare/validate.h"
+#include "ctishare/check.h"
 
 namespace ctishare::stix::vocab {
 

@@ -8,7 +8,7 @@
 #include <set>
 #include <string>
 
-#include "ctishare/validate.h"
+#include "ctishare/check.h"
 
 using namespace ctishare;
 using namespace ctishare::stix;

@@ -21,6 +21,9 @@ std::optional<Tlp> parse_tlp(std::string_view name);
 std::string_view tlp_name(Tlp tlp);
 // The TLP 2.0 marking-definition id.
 std::string_view tlp2_marking_id(Tlp tlp);
+// The TLP 1.0 marking-definition id (clear is TLP 1.0 white); "" for
+// amber+strict, which TLP 1.0 does not have.
+std::string_view tlp1_marking_id(Tlp tlp);
 // The TLP 2.0 marking-definition object exactly as OASIS publishes it.
 json::Value tlp2_marking_object(Tlp tlp);
 // The TLP level a marking-definition id stands for (TLP 2.0 or TLP 1.0

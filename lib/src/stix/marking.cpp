@@ -63,6 +63,8 @@ json::Value tlp2_marking_object(Tlp tlp) {
   });
 }
 
+std::string_view tlp1_marking_id(Tlp tlp) { return row(tlp).tlp1_id; }
+
 std::optional<Tlp> tlp_of_marking_id(std::string_view id) {
   for (const auto& r : kRows)
     if (r.tlp2_id == id || (!r.tlp1_id.empty() && r.tlp1_id == id)) return r.tlp;

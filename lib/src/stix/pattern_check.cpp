@@ -13,6 +13,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "ctishare/object.h"
 #include "ctishare/pattern_parser.h"
 #include "stix/schema.h"
 
@@ -52,34 +53,11 @@ const ObjectSchema* find_sco(std::string_view type) {
   return it == index.end() ? nullptr : it->second;
 }
 
-// The spec-defined types that are not SCOs (§4, §5, §7, §8).
+// The spec-defined types that are not SCOs (§4, §5, §7, §8), from the type
+// registry of object.h.
 bool is_non_sco_type(std::string_view type) {
-  static constexpr std::array<std::string_view, 25> kTypes = {"attack-pattern",
-                                                              "campaign",
-                                                              "course-of-action",
-                                                              "grouping",
-                                                              "identity",
-                                                              "incident",
-                                                              "indicator",
-                                                              "infrastructure",
-                                                              "intrusion-set",
-                                                              "location",
-                                                              "malware",
-                                                              "malware-analysis",
-                                                              "note",
-                                                              "observed-data",
-                                                              "opinion",
-                                                              "report",
-                                                              "threat-actor",
-                                                              "tool",
-                                                              "vulnerability",
-                                                              "relationship",
-                                                              "sighting",
-                                                              "language-content",
-                                                              "marking-definition",
-                                                              "extension-definition",
-                                                              "bundle"};
-  return std::find(kTypes.begin(), kTypes.end(), type) != kTypes.end();
+  const ObjectKind kind = kind_of(type);
+  return kind != ObjectKind::sco && kind != ObjectKind::unknown && type.rfind("x-", 0) != 0;
 }
 
 // Names people write for SCO types.

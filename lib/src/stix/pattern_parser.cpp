@@ -794,8 +794,10 @@ class Parser {
 
   // --- observation level -------------------------------------------------
 
-  template <typename Operand>
-  NodeIndex parse_observation_chain(Tok op, ObservationKind kind, Operand operand) {
+  // An n-ary chain "a OP b OP c" (left-associative, no recursion per
+  // operand): one node of `kind` in `nodes` holding every operand.
+  template <typename Node, typename NodeKind, typename Operand>
+  NodeIndex parse_chain(Tok op, NodeKind kind, std::vector<Node>& nodes, Operand operand) {
     const NodeIndex first = operand();
     if (failed_ || tok_.kind != op) return first;
     const std::uint32_t col = column(tok_);
@@ -808,23 +810,23 @@ class Parser {
       if (failed_) return kNoNode;
       t_operand_stack.push_back(rhs);
     }
-    ObservationNode node;
+    Node node;
     node.kind = kind;
     node.column = col;
     std::tie(node.first_operand, node.operand_count) = take_operands(base);
-    out_.observations.push_back(node);
-    return static_cast<NodeIndex>(out_.observations.size() - 1);
+    nodes.push_back(node);
+    return static_cast<NodeIndex>(nodes.size() - 1);
   }
 
   NodeIndex parse_followedby() {
-    return parse_observation_chain(Tok::kw_followedby, ObservationKind::followed_by,
+    return parse_chain(Tok::kw_followedby, ObservationKind::followed_by, out_.observations,
                                    [this] { return parse_observation_or(); });
   }
   NodeIndex parse_observation_or() {
-    return parse_observation_chain(Tok::kw_or, ObservationKind::or_, [this] { return parse_observation_and(); });
+    return parse_chain(Tok::kw_or, ObservationKind::or_, out_.observations, [this] { return parse_observation_and(); });
   }
   NodeIndex parse_observation_and() {
-    return parse_observation_chain(Tok::kw_and, ObservationKind::and_,
+    return parse_chain(Tok::kw_and, ObservationKind::and_, out_.observations,
                                    [this] { return parse_observation_expression(); });
   }
 
@@ -914,33 +916,11 @@ class Parser {
 
   // --- comparison level --------------------------------------------------
 
-  template <typename Operand>
-  NodeIndex parse_comparison_chain(Tok op, ComparisonKind kind, Operand operand) {
-    const NodeIndex first = operand();
-    if (failed_ || tok_.kind != op) return first;
-    const std::uint32_t col = column(tok_);
-    const std::size_t base = t_operand_stack.size();
-    t_operand_stack.push_back(first);
-    while (tok_.kind == op) {
-      next();
-      if (failed_) return kNoNode;
-      const NodeIndex rhs = operand();
-      if (failed_) return kNoNode;
-      t_operand_stack.push_back(rhs);
-    }
-    ComparisonNode node;
-    node.kind = kind;
-    node.column = col;
-    std::tie(node.first_operand, node.operand_count) = take_operands(base);
-    out_.comparisons.push_back(node);
-    return static_cast<NodeIndex>(out_.comparisons.size() - 1);
-  }
-
   NodeIndex parse_comparison_or() {
-    return parse_comparison_chain(Tok::kw_or, ComparisonKind::or_, [this] { return parse_comparison_and(); });
+    return parse_chain(Tok::kw_or, ComparisonKind::or_, out_.comparisons, [this] { return parse_comparison_and(); });
   }
   NodeIndex parse_comparison_and() {
-    return parse_comparison_chain(Tok::kw_and, ComparisonKind::and_, [this] { return parse_test(); });
+    return parse_chain(Tok::kw_and, ComparisonKind::and_, out_.comparisons, [this] { return parse_test(); });
   }
 
   NodeIndex parse_test() {

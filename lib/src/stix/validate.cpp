@@ -67,7 +67,6 @@ struct Checks {
   const Check* uuid = find_check("W103");
   const Check* vocab_format = find_check("W111");
   const Check* kill_chain = find_check("W121");
-  const Check* dictionary_keys = find_check("W142");
   const Check* relationship_type = find_check("W202");
   const Check* duplicate = find_check("W203");
   const Check* hash_algo = find_check("W241");
@@ -891,7 +890,6 @@ struct Validator::Impl {
       }
       check_custom_property(name);
     }
-    std::string missing;
     for (const ObjectSchema* table : {common, &own}) {
       if (table == nullptr) continue;
       for (const auto& p : table->properties) {
@@ -1072,10 +1070,8 @@ struct Validator::Impl {
   }
 
   static bool is_tlp1_id(std::string_view id) {
-    return id == "marking-definition--613f2e26-407d-48c7-9eca-b8e91df99dc9" ||
-           id == "marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41da" ||
-           id == "marking-definition--f88d31f6-486f-44da-b317-01333bde0b82" ||
-           id == "marking-definition--5e57c739-391a-4eb3-b6be-7d15ca92d5ed";
+    auto tlp = tlp_of_marking_id(id);
+    return tlp && tlp1_marking_id(*tlp) == id;
   }
 
   void check_number_range(const json::Value& o, std::string_view name, double lo, double hi) {
@@ -1124,7 +1120,7 @@ struct Validator::Impl {
     const bool id_is_tlp1 = is_tlp1_id(object_id);
     auto created = time_of(o, "created");
     if (claimed1) {
-      std::string_view canonical = tlp1_marking_id(tlp1_level);
+      std::string_view canonical = tlp1_marking_id(*claimed1);
       if (object_id != canonical)
         report(checks().marking, "only the canonical TLP 1.0 marking definitions may exist; TLP:" + std::string(tlp1_level) +
                                      " is " + std::string(canonical) + " (§7.2.1.4)");
@@ -1142,13 +1138,6 @@ struct Validator::Impl {
       if (!(*created == *Timestamp::parse(expected)))
         report(checks().marking, "the canonical TLP marking " + std::string(object_id) + " has created " + expected);
     }
-  }
-
-  static std::string_view tlp1_marking_id(std::string_view level) {
-    if (level == "white") return "marking-definition--613f2e26-407d-48c7-9eca-b8e91df99dc9";
-    if (level == "green") return "marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41da";
-    if (level == "amber") return "marking-definition--f88d31f6-486f-44da-b317-01333bde0b82";
-    return "marking-definition--5e57c739-391a-4eb3-b6be-7d15ca92d5ed";
   }
 
   void check_relationship(const json::Value& o) {
@@ -1505,7 +1494,6 @@ Status Validator::validate_stream(std::istream& in, std::string_view file) {
   Impl& v = *impl_;
   v.file = file;
   std::uint64_t objects_in_input = 0, elements = 0;
-  bool saw_bundle = false;
   auto status = json::parse_stream(in, v.options.limits, "objects", [&](json::Value&& value, const json::StreamEvent& e) -> Status {
     v.line = e.line;
     switch (e.kind) {
@@ -1516,7 +1504,6 @@ Status Validator::validate_stream(std::istream& in, std::string_view file) {
         break;
       case json::StreamEvent::Kind::envelope:
         if (value.is_object()) {
-          saw_bundle = true;
           auto type = value.find_string("type");
           if (!type || *type != "bundle") {
             v.object_id = value.find_string("id").value_or("");
@@ -1531,7 +1518,6 @@ Status Validator::validate_stream(std::istream& in, std::string_view file) {
         break;
       case json::StreamEvent::Kind::value:
         if (value.is_object() && value.find_string("type") == std::optional<std::string_view>("bundle")) {
-          saw_bundle = true;
           v.validate_envelope(value);
         } else {
           ++objects_in_input;
@@ -1544,7 +1530,6 @@ Status Validator::validate_stream(std::istream& in, std::string_view file) {
                                             " objects (raise --max-objects)");
     return {};
   });
-  (void)saw_bundle;
   if (!status) {
     if (status.error().category() == ErrorCategory::io) return std::move(status).error();
     v.line = 0;

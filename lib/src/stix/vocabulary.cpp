@@ -15,6 +15,8 @@
 // vocabulary of §10 has one, so no code of our own (W510 up) is needed.
 #include "stix/vocabulary.h"
 
+#include "stix/schema.h"
+
 #include <array>
 #include <cstddef>
 #include <functional>
@@ -348,28 +350,6 @@ struct Row {
   std::vector<std::string_view> targets;
 };
 
-// The 18 STIX Cyber-observable Objects of §6 (infrastructure consists-of
-// "<All STIX Cyber-observable Objects>").
-constexpr std::array<std::string_view, 18> kScoTypes = {
-    "artifact",
-    "autonomous-system",
-    "directory",
-    "domain-name",
-    "email-addr",
-    "email-message",
-    "file",
-    "ipv4-addr",
-    "ipv6-addr",
-    "mac-addr",
-    "mutex",
-    "network-traffic",
-    "process",
-    "software",
-    "url",
-    "user-account",
-    "windows-registry-key",
-    "x509-certificate",
-};
 
 // The forward relationship tables of §4.x.2 and §6.x.2 (which agree with
 // Appendix B as corrected by Errata 01).
@@ -464,7 +444,8 @@ const std::unordered_set<Triple, TripleHash>& relationships() {
     for (const auto& row : rows()) {
       for (auto target : row.targets) s.insert({row.source, row.type, target});
     }
-    for (auto sco : kScoTypes) s.insert({"infrastructure", "consists-of", sco});
+    // "<All STIX Cyber-observable Objects>" (§4.8): the SCO tables of §6.
+    for (const auto& sco : schema::sco_types()) s.insert({"infrastructure", "consists-of", sco.name});
     return s;
   }();
   return set;

@@ -1,0 +1,567 @@
+// The hash-chained audit log: a writer that appends one JSON line per
+// exchange under an exclusive flock (so the server and cron tools can share
+// one file) and a verifier that walks the chain line by line. The record
+// format is documented in ctishare/audit.h; both sides live here so they
+// cannot drift apart.
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <string_view>
+
+#include "core/digest.h"
+#include "ctishare/audit.h"
+#include "ctishare/file.h"
+#include "ctishare/json.h"
+
+namespace ctishare::audit {
+
+namespace {
+
+constexpr std::string_view kZeroHash = "0000000000000000000000000000000000000000000000000000000000000000";
+constexpr std::string_view kHashKey = ",\"hash\":\"";
+// ,"hash":" + 64 hex digits + "}
+constexpr std::size_t kHashSuffixBytes = 9 + 64 + 2;
+// The longest last line the writer reads back to find seq and prev.
+constexpr std::size_t kMaxTailBytes = 64U << 20;
+
+std::string errno_text(int err) {
+  std::string s = std::strerror(err);
+  if (!s.empty()) s[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(s[0])));
+  return s;
+}
+
+Error sys_error(ErrorCategory cat, const std::string& path, std::string_view what, int err) {
+  return Error(cat, quote(path) + ": " + std::string(what) + ": " + errno_text(err));
+}
+
+std::string to_hex(const std::array<std::uint8_t, 32>& digest) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out(64, '0');
+  for (std::size_t i = 0; i < digest.size(); ++i) {
+    out[2 * i] = kHex[digest[i] >> 4];
+    out[2 * i + 1] = kHex[digest[i] & 0xF];
+  }
+  return out;
+}
+
+std::string sha256_hex(std::string_view text) { return to_hex(detail::sha256(text)); }
+
+bool is_hex64(std::string_view s) {
+  if (s.size() != 64) return false;
+  for (char c : s)
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  return true;
+}
+
+// Decodes one UTF-8 sequence at s[i]; returns its length and sets `cp`, or
+// returns 0 for an invalid sequence (overlong forms, surrogates, > U+10FFFF,
+// truncated).
+std::size_t decode_utf8(std::string_view s, std::size_t i, char32_t& cp) {
+  const auto b0 = static_cast<unsigned char>(s[i]);
+  std::size_t len = 0;
+  char32_t min = 0;
+  if (b0 < 0x80) {
+    cp = b0;
+    return 1;
+  }
+  if ((b0 & 0xE0) == 0xC0) {
+    len = 2, cp = b0 & 0x1F, min = 0x80;
+  } else if ((b0 & 0xF0) == 0xE0) {
+    len = 3, cp = b0 & 0x0F, min = 0x800;
+  } else if ((b0 & 0xF8) == 0xF0) {
+    len = 4, cp = b0 & 0x07, min = 0x10000;
+  } else {
+    return 0;
+  }
+  if (i + len > s.size()) return 0;
+  for (std::size_t k = 1; k < len; ++k) {
+    const auto b = static_cast<unsigned char>(s[i + k]);
+    if ((b & 0xC0) != 0x80) return 0;
+    cp = (cp << 6) | (b & 0x3F);
+  }
+  if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
+  return len;
+}
+
+// Code points written as \uXXXX although JSON would allow them raw: they
+// could end a line or disguise text in a terminal or log viewer (C0 and C1
+// controls, DEL, line and paragraph separators, bidirectional overrides).
+bool must_escape(char32_t cp) {
+  return cp < 0x20 || (cp >= 0x7F && cp <= 0x9F) || cp == 0x2028 || cp == 0x2029 || (cp >= 0x202A && cp <= 0x202E) ||
+         (cp >= 0x2066 && cp <= 0x2069);
+}
+
+void append_escaped_u(char32_t cp, std::string& out) {
+  char buf[8];
+  std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(cp));
+  out += buf;
+}
+
+// Appends `s` as a JSON string literal that is one line of printable text:
+// stricter than json::write_string, which passes invalid UTF-8 and C1
+// controls through. Invalid bytes become U+FFFD; values over kMaxFieldBytes
+// are cut at a character boundary and end in "...".
+void append_string(std::string_view s, std::string& out) {
+  bool cut = false;
+  if (s.size() > kMaxFieldBytes) {
+    std::size_t n = kMaxFieldBytes - 3;
+    while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
+    s = s.substr(0, n);
+    cut = true;
+  }
+  out += '"';
+  std::size_t i = 0;
+  while (i < s.size()) {
+    char32_t cp = 0;
+    const std::size_t len = decode_utf8(s, i, cp);
+    if (len == 0) {
+      out += "\\ufffd";
+      ++i;
+      continue;
+    }
+    if (cp == '"') {
+      out += "\\\"";
+    } else if (cp == '\\') {
+      out += "\\\\";
+    } else if (must_escape(cp)) {
+      append_escaped_u(cp, out);
+    } else {
+      out.append(s.data() + i, len);
+    }
+    i += len;
+  }
+  if (cut) out += "...";
+  out += '"';
+}
+
+void append_member(std::string_view name, std::string_view value, std::string& out) {
+  out += ",\"";
+  out += name;
+  out += "\":";
+  append_string(value, out);
+}
+
+// One record's line without its newline.
+std::string format_record(std::uint64_t seq, const std::string& time, const Event& e, const std::string& prev) {
+  std::string line = "{\"seq\":" + std::to_string(seq);
+  append_member("time", time, line);
+  append_member("tool", e.tool, line);
+  append_member("actor", e.actor, line);
+  append_member("action", e.action, line);
+  append_member("target", e.target, line);
+  append_member("collection", e.collection, line);
+  line += ",\"objects\":" + std::to_string(e.objects < -1 ? -1 : e.objects);
+  append_member("result", e.result, line);
+  append_member("remote", e.remote, line);
+  append_member("detail", e.detail, line);
+  line += ",\"prev\":\"" + prev + "\"";
+  const std::string hash = sha256_hex(line);
+  line += kHashKey;
+  line += hash;
+  line += "\"}";
+  return line;
+}
+
+// The seq a line claims ({"seq":N,...), 0 when it claims none.
+std::uint64_t leading_seq(std::string_view line) {
+  constexpr std::string_view kPrefix = "{\"seq\":";
+  if (line.substr(0, kPrefix.size()) != kPrefix) return 0;
+  std::uint64_t seq = 0;
+  for (std::size_t i = kPrefix.size(); i < line.size() && i < kPrefix.size() + 19; ++i) {
+    if (line[i] < '0' || line[i] > '9') break;
+    seq = seq * 10 + static_cast<std::uint64_t>(line[i] - '0');
+  }
+  return seq;
+}
+
+Status write_all(int fd, std::string_view data, const std::string& path) {
+  while (!data.empty()) {
+    const ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return sys_error(ErrorCategory::io, path, "cannot write audit log", errno);
+    }
+    data.remove_prefix(static_cast<std::size_t>(n));
+  }
+  return {};
+}
+
+Status sync_directory_of(const std::string& path) {
+  const auto slash = path.rfind('/');
+  const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return sys_error(ErrorCategory::io, dir, "cannot sync directory", errno);
+  const int rc = ::fsync(fd);
+  const int err = errno;
+  ::close(fd);
+  if (rc != 0 && err != EINVAL) return sys_error(ErrorCategory::io, dir, "cannot sync directory", err);
+  return {};
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- writer
+
+struct AuditLog::State {
+  std::string path;
+  const Clock* clock = nullptr;
+  SyncPolicy policy = SyncPolicy::every_record;
+  int fd = -1;
+  std::mutex mu;
+  // The file's size after this writer's last append; -1 until known. Any
+  // other size means another writer (or a crash) changed the tail.
+  off_t known_size = -1;
+  std::uint64_t last_seq = 0;
+  std::string prev_hash;  // of the last complete line
+  std::string torn_line;  // an incomplete last line, to be recovered
+  bool torn = false;
+  bool unsynced = false;
+
+  ~State() {
+    if (fd >= 0) ::close(fd);
+  }
+
+  // Opens (or creates, mode 0600) the file at `path`, replacing any fd
+  // held. cannot_create (73) errors as AuditLog::open.
+  Status open_file();
+  // Whether `path` no longer names the open file (the log was rotated).
+  bool renamed_away() const;
+  // Reads the end of a file of `size` bytes backwards until the last
+  // complete line (and any incomplete line after it) is in hand.
+  Status load_tail(off_t size);
+};
+
+Status AuditLog::State::load_tail(off_t size) {
+  last_seq = 0;
+  prev_hash = std::string(kZeroHash);
+  torn = false;
+  torn_line.clear();
+  if (size == 0) return {};
+  std::string tail;
+  off_t offset = size;
+  std::array<char, 65536> buf{};
+  // Two newlines bound the last complete line whether or not the file ends
+  // in one; the start of the file bounds it too.
+  while (offset > 0) {
+    std::size_t newlines = 0;
+    for (char c : tail) newlines += c == '\n' ? 1 : 0;
+    if (newlines >= 2) break;
+    if (tail.size() >= kMaxTailBytes)
+      return Error(ErrorCategory::io, quote(path) + ": cannot append to audit log: last line longer than " +
+                                          std::to_string(kMaxTailBytes) + " bytes");
+    const auto chunk = static_cast<std::size_t>(std::min<off_t>(offset, static_cast<off_t>(buf.size())));
+    offset -= static_cast<off_t>(chunk);
+    std::size_t got = 0;
+    while (got < chunk) {
+      const ssize_t n = ::pread(fd, buf.data() + got, chunk - got, offset + static_cast<off_t>(got));
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return sys_error(ErrorCategory::io, path, "cannot read audit log", errno);
+      if (n == 0) return Error(ErrorCategory::io, quote(path) + ": cannot read audit log: file shrank while locked");
+      got += static_cast<std::size_t>(n);
+    }
+    tail.insert(0, buf.data(), chunk);
+  }
+  std::size_t end = tail.size();  // one past the last complete line's newline
+  if (tail.back() != '\n') {
+    const auto nl = tail.rfind('\n');
+    torn = true;
+    torn_line = tail.substr(nl == std::string::npos ? 0 : nl + 1);
+    if (nl == std::string::npos) return {};  // no complete line at all
+    end = nl + 1;
+  }
+  // The last complete line is tail[start, end - 1).
+  std::size_t start = 0;
+  if (end >= 2) {
+    const auto nl = tail.rfind('\n', end - 2);
+    start = nl == std::string::npos ? 0 : nl + 1;
+  }
+  if (start == 0 && offset > 0)
+    return Error(ErrorCategory::io, quote(path) + ": cannot append to audit log: could not find the last line");
+  const std::string_view last(tail.data() + start, end - 1 - start);
+  last_seq = leading_seq(last);
+  prev_hash = sha256_hex(last);
+  return {};
+}
+
+AuditLog::AuditLog(std::unique_ptr<State> state) : state_(std::move(state)) {}
+AuditLog::AuditLog(AuditLog&&) noexcept = default;
+AuditLog& AuditLog::operator=(AuditLog&&) noexcept = default;
+AuditLog::~AuditLog() = default;
+
+const std::string& AuditLog::path() const { return state_->path; }
+
+Status AuditLog::State::open_file() {
+  if (fd >= 0) ::close(fd);
+  fd = -1;
+  known_size = -1;
+  bool created = false;
+  for (int attempt = 0; fd < 0; ++attempt) {
+    fd = ::open(path.c_str(), O_RDWR | O_APPEND | O_CLOEXEC);
+    if (fd >= 0) break;
+    if (errno != ENOENT || attempt > 3)
+      return sys_error(ErrorCategory::cannot_create, path, "cannot open audit log", errno);
+    fd = ::open(path.c_str(), O_RDWR | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd >= 0) {
+      created = true;
+      break;
+    }
+    if (errno != EEXIST) return sys_error(ErrorCategory::cannot_create, path, "cannot create audit log", errno);
+  }
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return sys_error(ErrorCategory::cannot_create, path, "cannot open audit log", errno);
+  if (!S_ISREG(st.st_mode))
+    return Error(ErrorCategory::cannot_create, quote(path) + ": cannot open audit log: not a regular file");
+  if (created) {
+    // The umask may only have removed bits; make the mode exactly 0600 and
+    // the new directory entry durable.
+    if (::fchmod(fd, 0600) != 0)
+      return sys_error(ErrorCategory::cannot_create, path, "cannot set mode of audit log", errno);
+    auto synced = sync_directory_of(path);
+    if (!synced) return Error(ErrorCategory::cannot_create, synced.error().message());
+  }
+  return {};
+}
+
+bool AuditLog::State::renamed_away() const {
+  if (fd < 0) return true;  // an earlier reopen failed: try again
+  struct stat open_st {};
+  struct stat path_st {};
+  if (::fstat(fd, &open_st) != 0) return false;
+  if (::stat(path.c_str(), &path_st) != 0) return errno == ENOENT;
+  return open_st.st_ino != path_st.st_ino || open_st.st_dev != path_st.st_dev;
+}
+
+Result<AuditLog> AuditLog::open(const std::string& path, const Clock& clock, SyncPolicy policy) {
+  auto state = std::make_unique<State>();
+  state->path = path;
+  state->clock = &clock;
+  state->policy = policy;
+  CTI_TRY_STATUS(state->open_file());
+  return AuditLog(std::move(state));
+}
+
+Status AuditLog::append(const Event& event) {
+  State& s = *state_;
+  std::lock_guard<std::mutex> guard(s.mu);
+  if (s.renamed_away()) {
+    // The log was rotated (renamed or removed): start the new file. Records
+    // not yet synced to the old one are synced first.
+    if (s.unsynced && ::fdatasync(s.fd) != 0)
+      return sys_error(ErrorCategory::io, s.path, "cannot sync audit log", errno);
+    s.unsynced = false;
+    auto reopened = s.open_file();
+    if (!reopened) return Error(ErrorCategory::io, reopened.error().message());
+  }
+  while (::flock(s.fd, LOCK_EX) != 0) {
+    if (errno != EINTR) return sys_error(ErrorCategory::io, s.path, "cannot lock audit log", errno);
+  }
+  struct Unlock {
+    int fd;
+    ~Unlock() { ::flock(fd, LOCK_UN); }
+  } unlock{s.fd};
+
+  struct stat st {};
+  if (::fstat(s.fd, &st) != 0) return sys_error(ErrorCategory::io, s.path, "cannot read audit log", errno);
+  if (st.st_size != s.known_size) CTI_TRY_STATUS(s.load_tail(st.st_size));
+
+  const Timestamp now = s.clock->now();
+  const std::string time = Timestamp::from_unix(now.unix_seconds(), now.nanos(), 6).to_string();
+  std::uint64_t seq = s.last_seq;
+  std::string prev = s.prev_hash;
+  std::string out;
+  if (s.torn) {
+    // End the incomplete line and chain through it, so verify_log() can
+    // tell an interrupted write (recovered here) from a truncated file.
+    out += '\n';
+    Event recover;
+    recover.tool = event.tool;
+    recover.action = kRecoverAction;
+    recover.target = s.path;
+    recover.result = "ok";
+    recover.detail = "the line before is an incomplete record of " + std::to_string(s.torn_line.size()) +
+                     " bytes left by an interrupted write";
+    const std::string line = format_record(++seq, time, recover, sha256_hex(s.torn_line));
+    out += line;
+    out += '\n';
+    prev = sha256_hex(line);
+  }
+  const std::string line = format_record(++seq, time, event, prev);
+  out += line;
+  out += '\n';
+
+  auto written = write_all(s.fd, out, s.path);
+  if (!written) {
+    // Cut a partial record off again; should that fail too, the next append
+    // re-reads the tail, finds the incomplete line and recovers it.
+    s.known_size = ::ftruncate(s.fd, st.st_size) == 0 ? st.st_size : -1;
+    return written;
+  }
+  s.known_size = st.st_size + static_cast<off_t>(out.size());
+  s.last_seq = seq;
+  s.prev_hash = sha256_hex(line);
+  s.torn = false;
+  s.torn_line.clear();
+  if (s.policy == SyncPolicy::every_record) {
+    if (::fdatasync(s.fd) != 0) return sys_error(ErrorCategory::io, s.path, "cannot sync audit log", errno);
+  } else {
+    s.unsynced = true;
+  }
+  return {};
+}
+
+Status AuditLog::sync() {
+  State& s = *state_;
+  std::lock_guard<std::mutex> guard(s.mu);
+  if (!s.unsynced) return {};
+  if (::fdatasync(s.fd) != 0) return sys_error(ErrorCategory::io, s.path, "cannot sync audit log", errno);
+  s.unsynced = false;
+  return {};
+}
+
+// ---------------------------------------------------------------- verifier
+
+namespace {
+
+// The fields verify_log() needs from one line, or why the line is not a
+// well-formed record with a matching hash.
+struct CheckedRecord {
+  std::string problem;  // empty when the line is a record whose hash matches
+  std::uint64_t seq = 0;
+  std::string prev;
+  std::string action;
+};
+
+constexpr std::array<std::string_view, 13> kMembers = {"seq",    "time",       "tool",    "actor",  "action",
+                                                       "target", "collection", "objects", "result", "remote",
+                                                       "detail", "prev",       "hash"};
+
+CheckedRecord check_record(std::string_view line) {
+  CheckedRecord r;
+  if (line.empty()) {
+    r.problem = "empty line";
+    return r;
+  }
+  if (line.size() < kHashSuffixBytes || line.substr(line.size() - 2) != "\"}" ||
+      line.substr(line.size() - kHashSuffixBytes, kHashKey.size()) != kHashKey ||
+      !is_hex64(line.substr(line.size() - 66, 64))) {
+    r.problem = "not an audit record: no hash at the end of the line";
+    return r;
+  }
+  const std::string_view body = line.substr(0, line.size() - kHashSuffixBytes);
+  if (sha256_hex(body) != line.substr(line.size() - 66, 64)) {
+    r.problem = "hash does not match the record (edited?)";
+    return r;
+  }
+  auto doc = json::parse(line);
+  if (!doc) {
+    r.problem = "not an audit record: " + doc.error().message();
+    return r;
+  }
+  if (!doc->is_object() || doc->as_object().size() != kMembers.size()) {
+    r.problem = "not an audit record: members differ from the audit format";
+    return r;
+  }
+  const auto& members = doc->as_object();
+  for (std::size_t i = 0; i < kMembers.size(); ++i) {
+    const bool numeric = kMembers[i] == "seq" || kMembers[i] == "objects";
+    if (members[i].first != kMembers[i] || (numeric ? !members[i].second.as_int64() : !members[i].second.is_string())) {
+      r.problem = "not an audit record: member " + std::to_string(i + 1) + " should be " + quote(kMembers[i]);
+      return r;
+    }
+  }
+  const auto seq = *members[0].second.as_int64();
+  if (seq < 1) {
+    r.problem = "not an audit record: seq is not a positive integer";
+    return r;
+  }
+  if (!Timestamp::parse(members[1].second.as_string())) {
+    r.problem = "not an audit record: time is not an RFC 3339 timestamp";
+    return r;
+  }
+  r.prev = members[11].second.as_string();
+  if (!is_hex64(r.prev)) {
+    r.problem = "not an audit record: prev is not a SHA-256 in hex";
+    return r;
+  }
+  r.seq = static_cast<std::uint64_t>(seq);
+  r.action = members[4].second.as_string();
+  return r;
+}
+
+// Whether `next` is a recovery record that chains to `line` as the
+// incomplete record before it, at the expected seq.
+bool recovers(std::string_view line, std::string_view next, std::uint64_t expected_seq) {
+  if (next.find("\"action\":\"audit.recover\"") == std::string_view::npos) return false;
+  const CheckedRecord r = check_record(next);
+  return r.problem.empty() && r.action == kRecoverAction && r.seq == expected_seq && r.prev == sha256_hex(line);
+}
+
+}  // namespace
+
+Result<VerifyReport> verify_log(std::istream& in, const std::string& name) {
+  VerifyReport report;
+  std::string prev_hash(kZeroHash);
+  std::uint64_t expected_seq = 1;
+  // One line of lookahead: a recovery record vouches for the line before it.
+  std::string line, next;
+  bool have_line = static_cast<bool>(std::getline(in, line));
+  bool line_ended = have_line && !in.eof();
+  std::size_t number = 0;
+  const auto fail = [&](std::size_t at, std::string problem) {
+    report.ok = false;
+    report.bad_line = at;
+    report.problem = std::move(problem);
+    return report;
+  };
+  while (have_line) {
+    ++number;
+    const bool have_next = line_ended && static_cast<bool>(std::getline(in, next));
+    const bool next_ended = have_next && !in.eof();
+    if (in.bad()) return Error(ErrorCategory::io, quote(name) + ": read failed");
+    if (!line_ended) return fail(number, "last line has no newline: an interrupted write or a truncated file");
+    if (have_next && next_ended && recovers(line, next, expected_seq)) {
+      report.recovered_lines.push_back(number);
+      prev_hash = sha256_hex(line);
+    } else {
+      const CheckedRecord r = check_record(line);
+      if (!r.problem.empty()) return fail(number, r.problem);
+      if (r.seq != expected_seq)
+        return fail(number, "seq " + std::to_string(r.seq) + " where " + std::to_string(expected_seq) +
+                                " was expected (line deleted, inserted or reordered?)");
+      if (r.prev != prev_hash)
+        return fail(number, "prev does not match the line before (line deleted, inserted, reordered or edited?)");
+      prev_hash = sha256_hex(line);
+      ++expected_seq;
+      ++report.records;
+    }
+    line.swap(next);
+    have_line = have_next;
+    line_ended = next_ended;
+  }
+  if (in.bad()) return Error(ErrorCategory::io, quote(name) + ": read failed");
+  return report;
+}
+
+Result<VerifyReport> verify_log(const std::string& path) {
+  auto in = open_input(path);
+  if (!in) return std::move(in).error();
+  return verify_log(**in, display_name(path));
+}
+
+std::string default_log_path(const Config& config) {
+  const char* env = std::getenv("CTISHARE_AUDIT_LOG");
+  if (env != nullptr && *env != '\0') return env;
+  if (!config.audit_log.empty()) return config.audit_log;
+  return resolve_state_dir(config, "") + "/audit.jsonl";
+}
+
+}  // namespace ctishare::audit

@@ -140,15 +140,11 @@ HttpResponse respond(int status, std::string body) {
 
 HttpResponse respond(int status, const json::Value& body) { return respond(status, json::to_string(body)); }
 
-// The error resource (SPEC 3.6.1): title required, http_status a string
-// equal to the status line's code.
-HttpResponse error_response(int status, std::string_view title, std::string_view description = {}) {
-  json::Object o;
-  o.emplace_back("title", title);
-  if (!description.empty()) o.emplace_back("description", description);
-  o.emplace_back("http_status", std::to_string(status));
-  return respond(status, json::Value(std::move(o)));
-}
+}  // namespace
+
+HttpResponse error_response(int status, std::string_view title, std::string_view description);
+
+namespace {
 
 HttpResponse storage_error(const Error& e) {
   // The store's message may name files; the client gets a generic one.
@@ -477,6 +473,12 @@ HttpResponse listing(const Context& c, const CollectionConfig& col) {
     body = json::to_string(json::Value(std::move(o)));
   }
   HttpResponse r = respond(200, std::move(body));
+  r.audit.action = e == Endpoint::manifest ? "manifest.read"
+                   : e == Endpoint::objects ? "objects.read"
+                   : e == Endpoint::object  ? "object.read"
+                                            : "versions.read";
+  r.audit.collection = col.id;
+  r.audit.objects = static_cast<std::int64_t>(page->objects.size());
   if (!page->objects.empty()) {
     r.headers.push_back({"X-TAXII-Date-Added-First", detail::format_micros(page->objects.front().date_added)});
     r.headers.push_back({"X-TAXII-Date-Added-Last", detail::format_micros(page->objects.back().date_added)});
@@ -500,8 +502,10 @@ HttpResponse remove(const Context& c, const CollectionConfig& col) {
   const std::vector<std::string> spec_versions = parsed->spec_versions.value_or(std::vector<std::string>{});
   auto removed = c.store.remove(col.id, c.route.object_id, versions, spec_versions);
   if (!removed) return storage_error(removed.error());
-  if (*removed == 0) return error_response(404, "Object not found", "no version of this object matched");
-  return respond(200, std::string());
+  HttpResponse r = *removed == 0 ? error_response(404, "Object not found", "no version of this object matched")
+                                  : respond(200, std::string());
+  r.audit = {"object.delete", col.id, static_cast<std::int64_t>(*removed), -1};
+  return r;
 }
 
 HttpResponse add_objects(const Context& c, const CollectionConfig& col) {
@@ -603,7 +607,9 @@ HttpResponse add_objects(const Context& c, const CollectionConfig& col) {
   // the POST, and the next POST tries again.
   (void)c.store.expire_statuses(status.request_timestamp - c.config.status_lifetime * 1'000'000);
   if (auto saved = c.store.put_status(status); !saved) return storage_error(saved.error());
-  return respond(202, status_json(status));
+  HttpResponse r = respond(202, status_json(status));
+  r.audit = {"objects.add", col.id, static_cast<std::int64_t>(status.success), static_cast<std::int64_t>(status.failure)};
+  return r;
 }
 
 HttpResponse collection_endpoint(const Context& c) {
@@ -631,6 +637,16 @@ HttpResponse collection_endpoint(const Context& c) {
 
 }  // namespace
 
+// The error resource (SPEC 3.6.1): title required, http_status a string
+// equal to the status line's code.
+HttpResponse error_response(int status, std::string_view title, std::string_view description) {
+  json::Object o;
+  o.emplace_back("title", title);
+  if (!description.empty()) o.emplace_back("description", description);
+  o.emplace_back("http_status", std::to_string(status));
+  return respond(status, json::Value(std::move(o)));
+}
+
 Handler::Handler(ServerConfig config, Store& store, const Clock& clock, std::string paging_key)
     : config_(std::move(config)), store_(store), clock_(clock), key_(std::move(paging_key)) {}
 
@@ -641,7 +657,7 @@ HttpResponse Handler::handle(const HttpRequest& request) {
       if (u.name == request.user) user = &u;
   if (user == nullptr) {
     HttpResponse r = error_response(401, "Authentication required", "this server needs credentials");
-    r.headers.push_back({"WWW-Authenticate", "Basic realm=\"taxii\""});
+    r.headers.push_back({"WWW-Authenticate", config_.challenge});
     return r;
   }
 
@@ -651,7 +667,23 @@ HttpResponse Handler::handle(const HttpRequest& request) {
   const std::string_view query = question == std::string_view::npos ? std::string_view() : target.substr(question + 1);
   const auto segments = split_path(path);
   const auto r = segments ? route(config_, *segments) : std::nullopt;
-  if (!r) return error_response(404, "Not found", "no TAXII endpoint at this path (paths end in '/')");
+  if (!r) {
+    // A path that names an endpoint once its trailing slash is added gets
+    // a permanent redirect that keeps the method and body (RFC 9110 308),
+    // to the same origin: a client's credentials stay where they were.
+    if (!path.empty() && path.back() != '/') {
+      const std::string slashed = std::string(path) + "/";
+      const auto s2 = split_path(slashed);
+      if (s2 && route(config_, *s2)) {
+        HttpResponse resp = error_response(308, "Permanent redirect", "TAXII paths end in '/'");
+        std::string location = slashed;
+        if (!query.empty()) location += "?" + std::string(query);
+        resp.headers.push_back({"Location", location});
+        return resp;
+      }
+    }
+    return error_response(404, "Not found", "no TAXII endpoint at this path (paths end in '/')");
+  }
 
   const std::string_view allowed = allowed_methods(r->endpoint);
   bool method_ok = request.method == "GET";

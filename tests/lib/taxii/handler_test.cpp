@@ -664,7 +664,7 @@ TEST_CASE("taxii handler: error responses", "[taxii_handler]") {
         auto r = f.get(target, user);
         check_error(r, 401);
         REQUIRE(header(r, "WWW-Authenticate") != nullptr);
-        CHECK(*header(r, "WWW-Authenticate") == "Basic realm=\"taxii\"");
+        CHECK(*header(r, "WWW-Authenticate") == "Basic realm=\"TAXII\", charset=\"UTF-8\"");
       }
     }
   }
@@ -678,9 +678,21 @@ TEST_CASE("taxii handler: error responses", "[taxii_handler]") {
     // The collection resource itself is readable with either flag.
     CHECK(f.get("/api1/collections/" + kWriteOnly + "/", "bob").status == 200);
   }
-  SECTION("404 for unknown paths and paths without the trailing slash") {
+  SECTION("308 to the same path with its trailing slash, query kept") {
+    for (const std::string& target : std::vector<std::string>{"/taxii2", "/api1", "/api1/collections",
+                                                              objs.substr(0, objs.size() - 1) + "?limit=2"}) {
+      INFO(target);
+      auto r = f.get(target);
+      check_error(r, 308);
+      REQUIRE(header(r, "Location") != nullptr);
+      const std::size_t q = target.find('?');
+      const std::string expected = q == std::string::npos ? target + "/" : target.substr(0, q) + "/" + target.substr(q);
+      CHECK(*header(r, "Location") == expected);
+    }
+  }
+  SECTION("404 for unknown paths") {
     for (const std::string& target : std::vector<std::string>{
-             "/", "/taxii2", "/taxii/", "/api3/", "/api1", "/api1/collections", "/api1/collections/" + kShared + "/x/",
+             "/", "/taxii/", "/api3/", "/api3", "/api1/collections/" + kShared + "/x/",
              objs + "indicator--" + uuid_n(1) + "/versions/x/", "/api1//collections/", "/api1/status/", "/api1/%zz/"}) {
       INFO(target);
       check_error(f.get(target), 404);
@@ -805,4 +817,38 @@ TEST_CASE("taxii handler: the SQLite store behaves like the memory store behind 
   check_error(send("GET", objects_path(kShared) + i0 + "/"), 404);
   const std::string status_id(*body_of(p).find_string("id"));
   CHECK(send("GET", "/api1/status/" + status_id + "/").status == 200);
+}
+
+TEST_CASE("taxii handler: what each request did, for the audit log", "[taxii_handler]") {
+  Fixture f;
+  const std::string objs = objects_path(kShared);
+  auto post = f.post(objs, envelope({indicator(1), indicator(2), R"({"type":"indicator","id":"indicator--x"})"}));
+  REQUIRE(post.status == 202);
+  CHECK(post.audit.action == "objects.add");
+  CHECK(post.audit.collection == kShared);
+  CHECK(post.audit.objects == 2);
+  CHECK(post.audit.failed == 1);
+
+  auto page = f.get(objs + "?limit=1");
+  CHECK(page.audit.action == "objects.read");
+  CHECK(page.audit.objects == 1);
+  auto manifest = f.get("/api1/collections/" + kShared + "/manifest/");
+  CHECK(manifest.audit.action == "manifest.read");
+  CHECK(manifest.audit.objects == 2);
+  auto versions = f.get(objs + "indicator--" + uuid_n(1) + "/versions/");
+  CHECK(versions.audit.action == "versions.read");
+  CHECK(versions.audit.objects == 1);
+
+  auto del = f.del(objs + "indicator--" + uuid_n(1) + "/");
+  REQUIRE(del.status == 200);
+  CHECK(del.audit.action == "object.delete");
+  CHECK(del.audit.objects == 1);
+  auto del_again = f.del(objs + "indicator--" + uuid_n(1) + "/");
+  CHECK(del_again.status == 404);
+  CHECK(del_again.audit.objects == 0);
+
+  // Requests that touch no objects leave nothing to audit.
+  CHECK(f.get("/taxii2/").audit.action.empty());
+  CHECK(f.get("/api1/collections/").audit.action.empty());
+  CHECK(f.get(objs, "mallory").audit.action.empty());
 }

@@ -29,11 +29,27 @@ struct HttpRequest {
   std::string user;    // the authenticated user; "" when the request carried no credentials
 };
 
+// What a request did, for the audit log: set by the endpoints that read or
+// write objects, empty for the others.
+struct AuditRecord {
+  std::string action;        // "objects.read", "manifest.read", "object.read", "versions.read",
+                             // "objects.add", "object.delete"; "" when nothing was read or written
+  std::string collection;    // the collection's id
+  std::int64_t objects = -1;  // objects returned, stored (added or already there) or versions deleted
+  std::int64_t failed = -1;   // objects.add: objects refused
+};
+
 struct HttpResponse {
   int status = 200;
   std::vector<Header> headers;  // Content-Type always set (the TAXII media type, errors included)
   std::string body;             // empty for 200 on DELETE
+  AuditRecord audit;
 };
+
+// A TAXII error resource (SPEC 3.6.1) with the TAXII media type, for the
+// transport's own refusals (413, 414, 429, 431, 503 ...), so they look
+// exactly like the handler's.
+HttpResponse error_response(int status, std::string_view title, std::string_view description = {});
 
 struct CollectionConfig {
   std::string id;     // a UUID
@@ -61,6 +77,7 @@ struct ServerConfig {
   std::size_t max_page_size = 1000;                       // server-side cap on limit
   std::int64_t next_token_lifetime = 24 * 3600;           // seconds a next token stays valid
   std::int64_t status_lifetime = 48 * 3600;               // seconds a status is kept after completion
+  std::string challenge = "Basic realm=\"TAXII\", charset=\"UTF-8\"";  // WWW-Authenticate on 401
 };
 
 class Handler {

@@ -162,9 +162,12 @@ Result<QueryParams> parse_query(std::string_view query, std::size_t max_page_siz
     }
   }
   // Canonical form for next tokens: each line "name=value", values as parsed.
+  // The page size is not part of it: the token's position is a date_added,
+  // so a client may change limit between pages without losing or repeating
+  // anything — and the reference client (taxii2-client's as_pages) does,
+  // whenever a page comes back shorter than it asked.
   std::string& c = p.canonical;
   if (p.added_after) c += "added_after=" + std::to_string(*p.added_after) + "\n";
-  if (p.limit) c += "limit=" + std::to_string(*p.limit) + "\n";
   if (p.ids) c += "match[id]=" + joined_sorted(*p.ids) + "\n";
   if (p.types) c += "match[type]=" + joined_sorted(*p.types) + "\n";
   if (p.spec_versions) c += "match[spec_version]=" + joined_sorted(*p.spec_versions) + "\n";

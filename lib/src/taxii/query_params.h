@@ -20,9 +20,10 @@ struct QueryParams {
   std::optional<std::string> next;
   std::optional<std::vector<std::string>> ids, types, spec_versions;
   std::optional<VersionMatch> versions;  // absent: the endpoint's default
-  // Every parameter except `next`, in one canonical form (fixed order,
-  // values sorted), so a next token can be bound to "the same query"
-  // however the client spelled or ordered it.
+  // Every filter (all parameters but `next` and `limit`), in one canonical
+  // form (fixed order, values sorted), so a next token can be bound to "the
+  // same query" however the client spelled or ordered it; the page size
+  // may change from page to page.
   std::string canonical;
 };
 

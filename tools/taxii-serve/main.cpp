@@ -189,6 +189,7 @@ int main(int argc, char** argv) {
       if (check_config->parsed()) {
         auto auth = taxii::Authenticator::create(config->auth);
         if (!auth) return Error(ErrorCategory::config, quote(config->path) + ": " + auth.error().message());
+        CTI_TRY_STATUS(serve::check_transport(*config));
         ctx.diagnostics(Severity::info, quote(config->path) + ": configuration is valid");
         return 0;
       }

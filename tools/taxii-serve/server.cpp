@@ -591,28 +591,38 @@ class Listener : public std::enable_shared_from_this<Listener> {
   ssl::context* ctx_;
 };
 
-}  // namespace
-
-Result<int> run_server(RunOptions options) {
-  const taxii::ServeConfig& c = options.config;
+// The TLS context, or nullptr for plain HTTP; errors as check_transport.
+Result<std::unique_ptr<ssl::context>> make_transport(const taxii::ServeConfig& c) {
   if (c.protocol.api_roots.empty()) return config_error(quote(c.path) + ": no [[api_root]] is configured");
   if (c.auth.users.empty() && !c.auth.jwt)
     return config_error(quote(c.path) + ": no [[user]] is configured, so every request would be refused");
-
-  const bool tls = !c.tls_cert.empty();
   error_code bad_address;
   const auto address = net::ip::make_address(c.listen_host == "localhost" ? "127.0.0.1" : c.listen_host, bad_address);
   if (bad_address) return config_error("listen address " + quote(c.listen_host) + " is not an IP address");
+  const bool tls = !c.tls_cert.empty();
   if (!tls && !address.is_loopback() && !c.allow_plain_http)
     return config_error("refusing plain HTTP on the non-loopback address " + quote(c.listen_host) +
                         ": set server.tls_cert and server.tls_key (or allow_plain_http = true, never on a network)");
   if (!tls && !c.client_ca.empty()) return config_error("server.client_ca needs TLS (server.tls_cert and server.tls_key)");
-  std::unique_ptr<ssl::context> ctx;
-  if (tls) {
-    auto made = make_tls_context(c);
-    if (!made) return std::move(made).error();
-    ctx = std::move(*made);
-  }
+  if (!tls) return std::unique_ptr<ssl::context>();
+  return make_tls_context(c);
+}
+
+}  // namespace
+
+Status check_transport(const taxii::ServeConfig& config) {
+  auto t = make_transport(config);
+  if (!t) return std::move(t).error();
+  return {};
+}
+
+Result<int> run_server(RunOptions options) {
+  const taxii::ServeConfig& c = options.config;
+  auto transport = make_transport(c);
+  if (!transport) return std::move(transport).error();
+  std::unique_ptr<ssl::context> ctx = std::move(*transport);
+  const bool tls = ctx != nullptr;
+  const auto address = net::ip::make_address(c.listen_host == "localhost" ? "127.0.0.1" : c.listen_host);
 
   auto authenticator = taxii::Authenticator::create(c.auth);
   if (!authenticator) return Error(ErrorCategory::config, quote(c.path) + ": " + authenticator.error().message());

@@ -20,6 +20,11 @@ struct RunOptions {
   std::function<void(const std::string&)> log;  // one line, no newline; prints to stderr
 };
 
+// Checks what the configuration file alone cannot: that plain HTTP is not
+// asked for on a network address, and that the TLS certificate, key and
+// client CA load and belong together. The same errors as run_server.
+Status check_transport(const taxii::ServeConfig& config);
+
 // Opens the store, the audit log and the listening socket, serves until
 // SIGTERM or SIGINT, lets in-flight requests finish (up to
 // shutdown_timeout), and returns 0. Errors: config (78) for unusable TLS

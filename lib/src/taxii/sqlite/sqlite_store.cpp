@@ -152,6 +152,15 @@ std::string same(const std::string& s) { return s; }
 // spec_version and match[version]; shared by query() and remove().
 void add_selection(std::string& sql, Binds& binds, const VersionMatch& versions,
                    const std::vector<std::string>& spec_versions) {
+  // The common case — each object's first or last version of its newest
+  // spec_version, nothing else — in one index seek per row instead of two.
+  if (spec_versions.empty() && !versions.all && versions.exact.empty() && versions.first != versions.last) {
+    sql += " AND o.rowid = (SELECT v.rowid FROM objects v WHERE v.cid = o.cid AND v.id = o.id ORDER BY "
+           "v.spec_version DESC, v.version_key ";
+    sql += versions.last ? "DESC" : "ASC";
+    sql += " LIMIT 1)";
+    return;
+  }
   // Without match[spec_version] only each object's newest spec_version
   // counts (TAXII 3.4.1), and first/last are judged among those versions.
   std::string sibling_spec;
@@ -729,6 +738,12 @@ Result<std::unique_ptr<Store>> open_store(const std::string& path, std::function
   auto discard = [&] {
     if (created) ::unlink(path.c_str());
   };
+
+  // SQLite's memory statistics take a global mutex on every allocation,
+  // shared by all connections and threads; nothing here reads them. Must
+  // come before SQLite initialises (it fails harmlessly afterwards).
+  static const bool memstatus_off = [] { return sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0) == SQLITE_OK; }();
+  (void)memstatus_off;
 
   sqlite3* db = nullptr;
   int rc =

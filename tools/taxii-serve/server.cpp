@@ -672,7 +672,9 @@ Result<int> run_server(RunOptions options) {
     audit_timer.expires_after(std::chrono::seconds(1));
     audit_timer.async_wait([&](error_code ec) {
       if (ec) return;
-      if (shared.audit_dirty.exchange(false)) (void)audit_log->sync();
+      // fdatasync may take milliseconds: never on an io thread, where it
+      // would stall every connection that thread serves.
+      if (shared.audit_dirty.exchange(false)) net::post(pool, [&, guard = net::make_work_guard(ioc)] { (void)audit_log->sync(); });
       arm_audit_timer();
     });
   };

@@ -24,6 +24,7 @@
 #include <array>
 #include <atomic>
 #include <cmath>
+#include <condition_variable>
 #include <cstdint>
 #include <cstdlib>
 #include <list>
@@ -712,6 +713,12 @@ struct Authenticator::State {
   std::unordered_map<CacheKey, std::list<std::pair<CacheKey, Micros>>::iterator, CacheKeyHash> cache;
 
   std::counting_semaphore<64> scrypt_slots;
+  // Credentials being checked right now: a second request with the same
+  // ones waits for that result instead of running its own scrypt (a
+  // partner opening eight connections at once costs one check, not eight).
+  std::mutex inflight_mutex;
+  std::condition_variable inflight_done;
+  std::set<CacheKey> inflight;
   std::atomic<std::uint64_t> checks{0};
 
   bool cache_enabled() const { return settings.basic_cache_seconds > 0 && settings.basic_cache_entries > 0; }
@@ -778,6 +785,30 @@ struct Authenticator::State {
     if (record != nullptr && cache_enabled()) {
       key = cache_key(user, password);
       if (key && cache_hit(*key, now)) return authenticated("basic", record->name);
+    }
+    // Single flight per credential: wait for a check of the same ones in
+    // progress, then take its cached success; otherwise announce ours.
+    struct Flight {
+      State& state;
+      const CacheKey* key = nullptr;
+      ~Flight() {
+        if (key == nullptr) return;
+        {
+          std::lock_guard lock(state.inflight_mutex);
+          state.inflight.erase(*key);
+        }
+        state.inflight_done.notify_all();
+      }
+    } flight{*this};
+    if (key) {
+      std::unique_lock lock(inflight_mutex);
+      inflight_done.wait(lock, [&] { return inflight.count(*key) == 0; });
+      lock.unlock();
+      if (cache_hit(*key, now)) return authenticated("basic", record->name);
+      lock.lock();
+      inflight_done.wait(lock, [&] { return inflight.count(*key) == 0; });
+      inflight.insert(*key);
+      flight.key = &*key;
     }
     bool ok = false;
     {

@@ -726,8 +726,9 @@ TEST_CASE("Authenticator: concurrent Basic requests are all answered", "[auth]")
     });
   for (auto& t : threads) t.join();
   for (int v : ok) CHECK(v == 1);
-  CHECK(f.auth.password_checks() >= 2);
-  CHECK(f.auth.password_checks() <= 8);
+  // One check per distinct credential: the others wait for it (single
+  // flight) and take its cached success.
+  CHECK(f.auth.password_checks() == 2);
 }
 
 TEST_CASE("Authenticator::create refuses bad settings", "[auth]") {

@@ -31,9 +31,10 @@ $XDG_CONFIG_HOME/ctishare/ctishare.toml, else /etc/ctishare/ctishare.toml.
 SIGTERM or SIGINT stops the server once requests in flight have finished.
 
 Exit status: 0 stopped cleanly (or the subcommand succeeded); 64 usage;
-65 bad input to a subcommand; 66 a file is missing; 73 the store, audit log
-or socket cannot be created; 77 a private key or secret file is readable by
-others; 78 configuration error.)";
+65 bad input to a subcommand, or the database is not a ctishare store;
+66 a file is missing; 73 the store, audit log or socket cannot be created;
+74 I/O error; 75 another process holds the store locked; 77 a private key
+or secret file is readable by others; 78 configuration error.)";
 
 struct Options {
   std::string config, listen, database, tls_cert, tls_key, client_ca, ready_file, audit_log;
@@ -66,6 +67,9 @@ Result<ctishare::taxii::ServeConfig> load(const Options& o) {
   if (!c) return c;
   if (!o.listen.empty()) CTI_TRY_STATUS(ctishare::taxii::parse_listen(o.listen, c->listen_host, c->listen_port));
   if (!o.database.empty()) {
+    if (o.database.rfind("sqlite:", 0) != 0 && o.database.find("://") != std::string::npos)
+      return ctishare::Error(ErrorCategory::usage, "--database " + ctishare::quote(o.database) +
+                                                       " names an unsupported backend; use sqlite:PATH");
     const bool derived_key = c->paging_key_file == c->database + ".key";
     const bool derived_audit = c->audit_log == c->database + ".audit.jsonl";
     c->database = o.database.rfind("sqlite:", 0) == 0 ? o.database.substr(7) : o.database;
@@ -75,7 +79,14 @@ Result<ctishare::taxii::ServeConfig> load(const Options& o) {
   if (!o.tls_cert.empty()) c->tls_cert = o.tls_cert;
   if (!o.tls_key.empty()) c->tls_key = o.tls_key;
   if (!o.client_ca.empty()) c->client_ca = o.client_ca;
-  if (!o.audit_log.empty()) c->audit_log = o.audit_log;
+  // The audit log: --audit-log, else [server] audit_log, else
+  // $CTISHARE_AUDIT_LOG (shared/CLI.md), else [state] audit_log, else
+  // beside the database.
+  const char* env_audit = std::getenv("CTISHARE_AUDIT_LOG");
+  if (!o.audit_log.empty())
+    c->audit_log = o.audit_log;
+  else if (env_audit != nullptr && *env_audit != '\0' && !c->audit_log_from_server)
+    c->audit_log = env_audit;
   if (o.allow_plain_http) c->allow_plain_http = true;
   if (o.workers != 0) c->workers = o.workers;
   if (c->tls_cert.empty() != c->tls_key.empty())

@@ -35,6 +35,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <chrono>
+#include <condition_variable>
 #include <ctime>
 #include <memory>
 #include <mutex>
@@ -99,6 +100,7 @@ Result<std::unique_ptr<ssl::context>> make_tls_context(const taxii::ServeConfig&
   SSL_CTX_set_options(native, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_TICKET |
                                   SSL_OP_CIPHER_SERVER_PREFERENCE);
   SSL_CTX_set_max_early_data(native, 0);  // no 0-RTT: early data can be replayed
+  SSL_CTX_set_dh_auto(native, 1);         // ffdhe groups for the DHE suites of the profile
   if (SSL_CTX_set_cipher_list(native, kTls12Ciphers) != 1 || SSL_CTX_set_ciphersuites(native, kTls13Suites) != 1)
     return config_error("cannot set the TLS cipher suites: " + openssl_error());
   if (SSL_CTX_set1_groups_list(native, "X25519:prime256v1:secp384r1") != 1)
@@ -181,6 +183,36 @@ class SessionBase {
   virtual void stop_if_idle() = 0;
 };
 
+// Failed authentications per peer address: ten at once, then one every
+// two seconds; an address past that gets 429 without its credentials being
+// checked. Bounded: forgotten entirely when it tracks too many addresses.
+class FailureLimiter {
+ public:
+  void failed(const std::string& address, taxii::Micros now) {
+    const auto d = limiter_.take(address, now);
+    if (d.allowed) return;
+    std::lock_guard lock(mutex_);
+    if (blocked_.size() > 100000) blocked_.clear();
+    blocked_[address] = now + d.retry_after_seconds * 1'000'000;
+  }
+  // Seconds the address must still wait; 0 when it may try.
+  std::int64_t blocked(const std::string& address, taxii::Micros now) {
+    std::lock_guard lock(mutex_);
+    const auto it = blocked_.find(address);
+    if (it == blocked_.end()) return 0;
+    if (it->second <= now) {
+      blocked_.erase(it);
+      return 0;
+    }
+    return (it->second - now + 999'999) / 1'000'000;
+  }
+
+ private:
+  taxii::RateLimiter limiter_{0.5, 10};
+  std::mutex mutex_;
+  std::unordered_map<std::string, taxii::Micros> blocked_;
+};
+
 // What every session shares.
 struct Shared {
   Shared(const taxii::ServeConfig& c, taxii::Handler& h, taxii::Authenticator& a, taxii::RateLimiter& l,
@@ -197,6 +229,7 @@ struct Shared {
   net::thread_pool& workers;
   const RunOptions& options;
   const bool tls;
+  FailureLimiter failures;
   std::atomic<bool> stopping{false};
   std::atomic<bool> audit_dirty{false};
   std::atomic<std::size_t> connections{0};
@@ -385,8 +418,17 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     std::vector<taxii::Header> headers;
     for (const auto& f : parser_->get()) headers.push_back({std::string(f.name_string()), std::string(f.value())});
     const taxii::Micros now = detail_now();
+    // An address that keeps failing is slowed down before its next guess
+    // costs an scrypt computation.
+    if (const auto wait = shared_.failures.blocked(remote_address_, now); wait > 0) {
+      taxii::HttpResponse r =
+          taxii::error_response(429, "Too many failed attempts", "too many failed authentications from this address");
+      r.headers.push_back({"Retry-After", std::to_string(wait)});
+      return r;
+    }
     const taxii::AuthResult a = shared_.auth.authenticate(headers, certificate_subject_, now);
     if (a.outcome == taxii::AuthResult::Outcome::rejected) {
+      shared_.failures.failed(remote_address_, now);
       audit::Event e;
       e.actor = a.user;
       e.action = "auth.reject";
@@ -402,6 +444,12 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
       return r;
     }
     user_ = a.outcome == taxii::AuthResult::Outcome::authenticated ? a.user : std::string();
+    if (user_.empty() && !parser_->is_done()) {
+      // No credentials and a body on its way: refused before it is read.
+      taxii::HttpResponse r = taxii::error_response(401, "Authentication required", "this server needs credentials");
+      for (const std::string& c : shared_.auth.challenges()) r.headers.push_back({"WWW-Authenticate", c});
+      return r;
+    }
     const auto d = shared_.limiter.take(user_.empty() ? "address " + remote_address_ : "user " + user_, now);
     if (!d.allowed) {
       taxii::HttpResponse r = taxii::error_response(429, "Too many requests", "slow down and retry after the given delay");
@@ -594,8 +642,9 @@ class Listener : public std::enable_shared_from_this<Listener> {
 // The TLS context, or nullptr for plain HTTP; errors as check_transport.
 Result<std::unique_ptr<ssl::context>> make_transport(const taxii::ServeConfig& c) {
   if (c.protocol.api_roots.empty()) return config_error(quote(c.path) + ": no [[api_root]] is configured");
-  if (c.auth.users.empty() && !c.auth.jwt)
-    return config_error(quote(c.path) + ": no [[user]] is configured, so every request would be refused");
+  if (c.auth.users.empty())
+    return config_error(quote(c.path) + ": no [[user]] is configured, so every request would be refused" +
+                        (c.auth.jwt ? " (bearer-token users take their permissions from [[user]] tables)" : ""));
   error_code bad_address;
   const auto address = net::ip::make_address(c.listen_host == "localhost" ? "127.0.0.1" : c.listen_host, bad_address);
   if (bad_address) return config_error("listen address " + quote(c.listen_host) + " is not an IP address");
@@ -604,6 +653,9 @@ Result<std::unique_ptr<ssl::context>> make_transport(const taxii::ServeConfig& c
     return config_error("refusing plain HTTP on the non-loopback address " + quote(c.listen_host) +
                         ": set server.tls_cert and server.tls_key (or allow_plain_http = true, never on a network)");
   if (!tls && !c.client_ca.empty()) return config_error("server.client_ca needs TLS (server.tls_cert and server.tls_key)");
+  for (const auto& u : c.auth.users)
+    if (!u.certificate_subject.empty() && c.client_ca.empty())
+      return config_error("user " + quote(u.name) + " has client_cert_cn, which needs server.client_ca to be set");
   if (!tls) return std::unique_ptr<ssl::context>();
   return make_tls_context(c);
 }
@@ -666,19 +718,33 @@ Result<int> run_server(RunOptions options) {
 
   std::make_shared<Listener>(shared, acceptor, ctx.get())->accept();
 
-  // Audit records of reads reach the disk within a second.
-  net::steady_timer audit_timer(ioc);
-  std::function<void()> arm_audit_timer = [&] {
-    audit_timer.expires_after(std::chrono::seconds(1));
-    audit_timer.async_wait([&](error_code ec) {
-      if (ec) return;
-      // fdatasync may take milliseconds: never on an io thread, where it
-      // would stall every connection that thread serves.
-      if (shared.audit_dirty.exchange(false)) net::post(pool, [&, guard = net::make_work_guard(ioc)] { (void)audit_log->sync(); });
-      arm_audit_timer();
-    });
+  // Audit records of reads reach the disk within a second. The fdatasync
+  // may take milliseconds, so it runs on a thread of its own: on an io
+  // thread it would stall every connection that thread serves, on a worker
+  // every request queued behind it.
+  std::mutex audit_sync_mutex;
+  std::condition_variable audit_sync_stop;
+  bool audit_sync_done = false;
+  std::thread audit_syncer([&] {
+    std::unique_lock lock(audit_sync_mutex);
+    while (!audit_sync_stop.wait_for(lock, std::chrono::seconds(1), [&] { return audit_sync_done; })) {
+      lock.unlock();
+      if (shared.audit_dirty.exchange(false)) (void)audit_log->sync();
+      lock.lock();
+    }
+  });
+  const auto stop_audit_syncer = [&] {
+    {
+      std::lock_guard lock(audit_sync_mutex);
+      audit_sync_done = true;
+    }
+    audit_sync_stop.notify_all();
+    if (audit_syncer.joinable()) audit_syncer.join();
   };
-  arm_audit_timer();
+  struct StopOnExit {
+    const std::function<void()> stop;
+    ~StopOnExit() { stop(); }
+  } stop_on_exit{stop_audit_syncer};
 
   // SIGTERM / SIGINT: stop accepting, close idle connections, let requests
   // in flight finish, and give up on them after shutdown_timeout.
@@ -690,7 +756,6 @@ Result<int> run_server(RunOptions options) {
     shared.stopping = true;
     error_code ignored;
     acceptor.close(ignored);
-    audit_timer.cancel();
     {
       std::lock_guard lock(shared.sessions_mutex);
       for (auto& [raw, weak] : shared.sessions)
@@ -731,6 +796,7 @@ Result<int> run_server(RunOptions options) {
   ioc.run();
   for (auto& t : threads) t.join();
   pool.join();
+  stop_audit_syncer();
   if (auto s = audit_log->sync(); !s) options.log("error: audit log: " + s.error().message());
   return 0;
 }

@@ -125,6 +125,7 @@ Status read_server(const TableReader& r, ServeConfig& c, const std::string& base
   CTI_TRY_STATUS(r.boolean("allow_plain_http", c.allow_plain_http));
   CTI_TRY_STATUS(r.string("paging_key_file", c.paging_key_file));
   CTI_TRY_STATUS(r.string("audit_log", c.audit_log));
+  c.audit_log_from_server = !c.audit_log.empty();
   for (std::string* f : {&c.tls_cert, &c.tls_key, &c.client_ca, &c.paging_key_file, &c.audit_log}) *f = resolve(base, *f);
   if (c.tls_cert.empty() != c.tls_key.empty())
     return r.error(r.node(c.tls_cert.empty() ? "tls_key" : "tls_cert"), "server.tls_cert and server.tls_key go together");
@@ -169,7 +170,9 @@ Status read_jwt(const TableReader& r, AuthSettings& auth, const std::string& bas
   if (hmac) {
     if (secret_file.empty()) return r.error(nullptr, "jwt.secret_file is required for " + j.algorithm);
     auto secret = read_secret_file(resolve(base, secret_file));
-    if (!secret) return Error(ErrorCategory::config, "jwt.secret_file: " + secret.error().message());
+    // A secret file others can read is a permission error (77), as for
+    // every secret of the suite, not a configuration error.
+    if (!secret) return Error(secret.error().category(), "jwt.secret_file: " + secret.error().message());
     j.key = std::move(*secret);
   } else {
     if (key_file.empty()) return r.error(nullptr, "jwt.key_file (a PEM public key) is required for " + j.algorithm);
@@ -236,6 +239,14 @@ Result<ServeConfig> parse_serve_config(const std::string& text, const std::strin
     c.database = resolve(base_dir, c.database);
   }
   if (c.paging_key_file.empty()) c.paging_key_file = c.database + ".key";
+  // The suite's audit log ([state] audit_log) when the file names one and
+  // [server] does not, so the server and the tools share one chain.
+  if (c.audit_log.empty()) {
+    if (const toml::table* st = root["state"].as_table()) {
+      if (const toml::node* n = st->get("audit_log"); n != nullptr && n->is_string())
+        c.audit_log = resolve(base_dir, n->value<std::string>().value_or(""));
+    }
+  }
   if (c.audit_log.empty()) c.audit_log = c.database + ".audit.jsonl";
 
   // API roots and their collections; every id and alias unique server-wide,

@@ -2,7 +2,12 @@
 // must stop the server at start (issue #4).
 #include "ctishare/taxii/server_config.h"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
+#include <cstdio>
+#include <cstdlib>
 
 using namespace ctishare;
 using namespace ctishare::taxii;
@@ -155,4 +160,39 @@ TEST_CASE("server config: a missing file is no_input", "[server_config]") {
   auto c = load_serve_config("/nonexistent/taxii.toml");
   REQUIRE_FALSE(c);
   CHECK(c.error().category() == ErrorCategory::no_input);
+}
+
+TEST_CASE("server config: the audit log follows the suite's [state] unless [server] names one", "[server_config]") {
+  auto shared = parse("[state]\naudit_log = \"log/audit.jsonl\"\n");
+  REQUIRE(shared);
+  CHECK(shared->audit_log == "/etc/x/log/audit.jsonl");
+  CHECK_FALSE(shared->audit_log_from_server);
+  auto own = parse("[state]\naudit_log = \"log/audit.jsonl\"\n[server]\naudit_log = \"/var/log/taxii.jsonl\"\n");
+  REQUIRE(own);
+  CHECK(own->audit_log == "/var/log/taxii.jsonl");
+  CHECK(own->audit_log_from_server);
+}
+
+TEST_CASE("server config: a JWT secret others can read is a permission error", "[server_config]") {
+  char dir_template[] = "/tmp/ctishare-jwt-XXXXXX";
+  REQUIRE(::mkdtemp(dir_template) != nullptr);
+  const std::string dir = dir_template;
+  const std::string secret = dir + "/jwt.secret";
+  {
+    std::FILE* f = std::fopen(secret.c_str(), "w");
+    REQUIRE(f != nullptr);
+    std::fputs("0123456789abcdef0123456789abcdef0123456789\n", f);
+    std::fclose(f);
+  }
+  ::chmod(secret.c_str(), 0644);
+  auto open = parse_serve_config("[jwt]\nalgorithm = \"HS256\"\nsecret_file = \"jwt.secret\"\n", "t.toml", dir);
+  REQUIRE_FALSE(open);
+  CHECK(open.error().category() == ErrorCategory::permission);
+  ::chmod(secret.c_str(), 0600);
+  auto closed = parse_serve_config("[jwt]\nalgorithm = \"HS256\"\nsecret_file = \"jwt.secret\"\n", "t.toml", dir);
+  REQUIRE(closed);
+  REQUIRE(closed->auth.jwt);
+  CHECK(closed->auth.jwt->algorithm == "HS256");
+  std::remove(secret.c_str());
+  ::rmdir(dir.c_str());
 }

@@ -26,7 +26,8 @@ struct ServeConfig {
   std::uint16_t listen_port = 9000;  // 0: any free port
   std::string database = "taxii.db";  // the SQLite file ("sqlite:" prefix removed), resolved
   std::string paging_key_file;       // default: the database path + ".key"
-  std::string audit_log;             // default: the database path + ".audit.jsonl"
+  std::string audit_log;             // default: [state] audit_log, else the database path + ".audit.jsonl"
+  bool audit_log_from_server = false;  // audit_log came from [server] (it then beats $CTISHARE_AUDIT_LOG)
 
   std::string tls_cert, tls_key;     // PEM files; both or neither
   std::string client_ca;             // PEM: ask for client certificates signed by it (mTLS)

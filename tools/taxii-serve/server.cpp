@@ -179,7 +179,7 @@ std::string printable(std::string_view s, std::size_t max = 300) {
 class SessionBase {
  public:
   virtual ~SessionBase() = default;
-  // Closes the connection if it is waiting for a request (shutdown).
+  // Closes a keep-alive connection waiting between requests (shutdown).
   virtual void stop_if_idle() = 0;
 };
 
@@ -290,7 +290,9 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
 
   void stop_if_idle() override {
     net::post(stream_.get_executor(), [self = this->shared_from_this()] {
-      if (self->idle_ && self->buffer_.size() == 0) {
+      // Only keep-alive connections between requests: a connection
+      // accepted before the stop still gets its first request served.
+      if (self->idle_ && !self->first_ && self->buffer_.size() == 0) {
         error_code ec;
         self->lowest().socket().cancel(ec);
       }
@@ -338,7 +340,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   }
 
   void do_read() {
-    if (shared_.stopping) return close();
+    if (shared_.stopping && !first_) return close();
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(config().max_header_size));
     parser_->body_limit(config().protocol.max_content_length);

@@ -100,10 +100,12 @@ bool must_escape(char32_t cp) {
          (cp >= 0x2066 && cp <= 0x2069);
 }
 
+// "\uXXXX" for a code point of the Basic Multilingual Plane (every one
+// must_escape() selects is).
 void append_escaped_u(char32_t cp, std::string& out) {
-  char buf[8];
-  std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(cp));
-  out += buf;
+  static const char* const digits = "0123456789abcdef";
+  out += "\\u";
+  for (int shift = 12; shift >= 0; shift -= 4) out += digits[(cp >> shift) & 0xF];
 }
 
 // Appends `s` as a JSON string literal that is one line of printable text:

@@ -580,11 +580,12 @@ HttpResponse add_objects(const Context& c, const CollectionConfig& col) {
     fresh.push_back({id, std::move(version), std::move(spec_version), type, json::to_string(item)});
   }
 
-  if (!fresh.empty()) {
-    auto outcomes = c.store.add(col.id, fresh);
-    if (!outcomes) return storage_error(outcomes.error());
-    for (std::size_t i = 0; i < fresh.size() && i < outcomes->size(); ++i) {
-      const AddOutcome& o = (*outcomes)[i];
+  // The status is finished from the store's outcomes and saved in the same
+  // transaction as the objects: one durable commit per POST, and never
+  // objects without their status.
+  const auto finish = [&](const std::vector<AddOutcome>& outcomes) {
+    for (std::size_t i = 0; i < fresh.size() && i < outcomes.size(); ++i) {
+      const AddOutcome& o = outcomes[i];
       const NewObject& n = fresh[i];
       switch (o.kind) {
         case AddOutcome::Kind::added:
@@ -598,15 +599,20 @@ HttpResponse add_objects(const Context& c, const CollectionConfig& col) {
           break;
       }
     }
+    status.success = status.successes.size();
+    status.failure = status.failures.size();
+    status.pending = 0;
+    return status;
+  };
+  if (!fresh.empty()) {
+    auto outcomes = c.store.add_with_status(col.id, fresh, finish);
+    if (!outcomes) return storage_error(outcomes.error());
+  } else if (auto saved = c.store.put_status(finish({})); !saved) {
+    return storage_error(saved.error());
   }
-  status.success = status.successes.size();
-  status.failure = status.failures.size();
-  status.pending = 0;
-
   // Dropping old statuses is housekeeping: a failure here must not fail
   // the POST, and the next POST tries again.
   (void)c.store.expire_statuses(status.request_timestamp - c.config.status_lifetime * 1'000'000);
-  if (auto saved = c.store.put_status(status); !saved) return storage_error(saved.error());
   HttpResponse r = respond(202, status_json(status));
   r.audit = {"objects.add", col.id, static_cast<std::int64_t>(status.success), static_cast<std::int64_t>(status.failure)};
   return r;

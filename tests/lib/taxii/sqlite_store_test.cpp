@@ -666,3 +666,44 @@ TEST_CASE("sqlite store: versions that are not timestamps", "[sqlite_store]") {
   REQUIRE(again);
   CHECK((*again)[0].kind == AddOutcome::Kind::duplicate);
 }
+
+TEST_CASE("sqlite store: add_with_status stores the objects and their status in one transaction",
+          "[sqlite_store]") {
+  Micros now = 1'000;
+  auto store = open_memory([&] { return now++; });
+  const std::vector<NewObject> objects{object(indicator_id(1), "2020-01-01T00:00:00.000Z"),
+                                       object(indicator_id(2), "2020-01-01T00:00:00.000Z")};
+  std::vector<AddOutcome> seen;
+  auto outcomes = store->add_with_status(kCollection, objects, [&](const std::vector<AddOutcome>& o) {
+    seen = o;
+    StatusRecord s;
+    s.id = "0f4c1f0e-1111-4222-8333-444455556666";
+    s.api_root = "api1";
+    s.user = "alice";
+    s.total = s.success = o.size();
+    for (std::size_t i = 0; i < o.size(); ++i) s.successes.push_back({objects[i].id, objects[i].version, ""});
+    return s;
+  });
+  REQUIRE(outcomes);
+  REQUIRE(outcomes->size() == 2);
+  CHECK((*outcomes)[0].kind == AddOutcome::Kind::added);
+  CHECK(seen.size() == 2);  // the status was built from the same outcomes
+  CHECK(run(*store, all_query()).objects.size() == 2);
+  auto status = store->get_status("0f4c1f0e-1111-4222-8333-444455556666");
+  REQUIRE(status);
+  REQUIRE(status->has_value());
+  CHECK((*status)->successes.size() == 2);
+
+  // Adding the same objects again inside another call is a duplicate, and a
+  // nested transaction (add inside add_with_status) commits once.
+  auto again = store->add_with_status(kCollection, objects, [&](const std::vector<AddOutcome>& o) {
+    StatusRecord s;
+    s.id = "0f4c1f0e-1111-4222-8333-777788889999";
+    s.total = s.success = o.size();
+    return s;
+  });
+  REQUIRE(again);
+  CHECK((*again)[0].kind == AddOutcome::Kind::duplicate);
+  CHECK(run(*store, all_query()).objects.size() == 2);
+  REQUIRE(store->get_status("0f4c1f0e-1111-4222-8333-777788889999"));
+}

@@ -115,6 +115,19 @@ class Store {
   virtual Result<std::uint64_t> remove(std::string_view collection, std::string_view id, const VersionMatch& versions,
                                        const std::vector<std::string>& spec_versions) = 0;
 
+  // add() and then put_status() of the status `make_status` builds from the
+  // outcomes, in one transaction where the backend has them (one commit,
+  // one sync; a crash can never leave the objects without their status).
+  // Errors as add() and put_status(); on error neither is stored.
+  virtual Result<std::vector<AddOutcome>> add_with_status(
+      std::string_view collection, const std::vector<NewObject>& objects,
+      const std::function<StatusRecord(const std::vector<AddOutcome>&)>& make_status) {
+    auto outcomes = add(collection, objects);
+    if (!outcomes) return outcomes;
+    if (auto saved = put_status(make_status(*outcomes)); !saved) return std::move(saved).error();
+    return outcomes;
+  }
+
   // Status resources: saved durably; read back by id; those completed
   // before `cutoff` may be dropped.
   virtual Status put_status(const StatusRecord& status) = 0;

@@ -298,6 +298,19 @@ class SqliteStore final : public Store {
   Status put_status(const StatusRecord& status) override {
     return guarded<void>([&] { return put_status_locked(status); });
   }
+  Result<std::vector<AddOutcome>> add_with_status(
+      std::string_view collection, const std::vector<NewObject>& objects,
+      const std::function<StatusRecord(const std::vector<AddOutcome>&)>& make_status) override {
+    return guarded<std::vector<AddOutcome>>([&]() -> Result<std::vector<AddOutcome>> {
+      Transaction txn(*this);
+      CTI_TRY_STATUS(txn.begin());
+      auto outcomes = add_locked(collection, objects);
+      if (!outcomes) return outcomes;
+      CTI_TRY_STATUS(put_status_locked(make_status(*outcomes)));
+      CTI_TRY_STATUS(txn.commit());
+      return outcomes;
+    });
+  }
   Result<std::optional<StatusRecord>> get_status(std::string_view id) override {
     return guarded<std::optional<StatusRecord>>([&] { return get_status_locked(id); });
   }
@@ -365,7 +378,9 @@ class SqliteStore final : public Store {
 
   // BEGIN IMMEDIATE … COMMIT; rolls back unless committed. IMMEDIATE takes
   // the write lock up front, so a read-then-write never fails half way with
-  // SQLITE_BUSY after the busy timeout could no longer help.
+  // SQLITE_BUSY after the busy timeout could no longer help. Inside another
+  // Transaction it joins that one: begin and commit do nothing, and the
+  // outer one commits or rolls back the whole.
   class Transaction {
    public:
     explicit Transaction(SqliteStore& store) : store_(store) {}
@@ -378,11 +393,13 @@ class SqliteStore final : public Store {
     Transaction(const Transaction&) = delete;
     Transaction& operator=(const Transaction&) = delete;
     Status begin() {
+      if (sqlite3_get_autocommit(store_.db_) == 0) return {};  // nested: the outer one owns it
       CTI_TRY_STATUS(store_.run_cached("BEGIN IMMEDIATE"));
       open_ = true;
       return {};
     }
     Status commit() {
+      if (!open_) return {};
       CTI_TRY_STATUS(store_.run_cached("COMMIT"));
       open_ = false;
       return {};

@@ -35,6 +35,7 @@
 #include <unordered_map>
 #include <utility>
 
+#include "core/base64.h"
 #include "core/digest.h"
 
 namespace ctishare::taxii {
@@ -88,64 +89,10 @@ std::string for_log(std::string_view s) {
 
 // ----------------------------------------------------------------- base64
 
-constexpr char kStd[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-constexpr char kUrl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-enum class Padding { required, forbidden };
-
-std::string base64_encode(std::string_view in, const char* alphabet, bool pad) {
-  std::string out;
-  out.reserve((in.size() + 2) / 3 * 4);
-  std::uint32_t bits = 0;
-  int count = 0;
-  for (char c : in) {
-    bits = bits << 8 | static_cast<std::uint8_t>(c);
-    count += 8;
-    while (count >= 6) {
-      count -= 6;
-      out += alphabet[(bits >> count) & 0x3F];
-    }
-  }
-  if (count > 0) out += alphabet[(bits << (6 - count)) & 0x3F];
-  if (pad)
-    while (out.size() % 4 != 0) out += '=';
-  return out;
-}
-
-int base64_value(char c, bool url) {
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == (url ? '-' : '+')) return 62;
-  if (c == (url ? '_' : '/')) return 63;
-  return -1;
-}
-
-// Strict decoding: only the alphabet, padding exactly as `padding` says, and
-// the unused bits of the last character zero (one encoding per value).
-std::optional<std::string> base64_decode(std::string_view in, bool url, Padding padding) {
-  if (padding == Padding::required) {
-    if (in.size() % 4 != 0) return std::nullopt;
-    for (int i = 0; i < 2 && !in.empty() && in.back() == '='; ++i) in.remove_suffix(1);
-  }
-  if (in.size() % 4 == 1) return std::nullopt;
-  std::string out;
-  out.reserve(in.size() * 3 / 4);
-  std::uint32_t bits = 0;
-  int count = 0;
-  for (char c : in) {
-    const int v = base64_value(c, url);
-    if (v < 0) return std::nullopt;
-    bits = bits << 6 | static_cast<std::uint32_t>(v);
-    count += 6;
-    if (count >= 8) {
-      count -= 8;
-      out += static_cast<char>((bits >> count) & 0xFF);
-    }
-  }
-  if ((bits & ((1u << count) - 1)) != 0) return std::nullopt;
-  return out;
-}
+using detail::base64_decode;
+using detail::base64_encode;
+using detail::Base64Alphabet;
+using detail::Base64Padding;
 
 // ------------------------------------------------------------ OpenSSL glue
 
@@ -276,11 +223,11 @@ Result<ScryptHash> parse_password_hash(std::string_view encoded) {
     }
   }
   CTI_TRY_STATUS(check_params(out.params));
-  auto salt = base64_decode(parts[1], false, Padding::forbidden);
+  auto salt = base64_decode(parts[1], Base64Alphabet::standard, Base64Padding::forbidden);
   if (!salt) return bad("the scrypt salt is not base64 without padding");
   if (salt->size() < kMinSaltBytes || salt->size() > kMaxSaltBytes)
     return bad("the scrypt salt is " + std::to_string(salt->size()) + " bytes; 16 to 64 are needed");
-  auto hash = base64_decode(parts[2], false, Padding::forbidden);
+  auto hash = base64_decode(parts[2], Base64Alphabet::standard, Base64Padding::forbidden);
   if (!hash) return bad("the scrypt hash is not base64 without padding");
   if (hash->size() != kHashBytes)
     return bad("the scrypt hash is " + std::to_string(hash->size()) + " bytes; 32 are needed");
@@ -291,7 +238,8 @@ Result<ScryptHash> parse_password_hash(std::string_view encoded) {
 
 std::string format_password_hash(const PasswordHashParams& p, std::string_view salt, std::string_view hash) {
   return std::string(kScryptPrefix) + "ln=" + std::to_string(p.log2_n) + ",r=" + std::to_string(p.r) +
-         ",p=" + std::to_string(p.p) + "$" + base64_encode(salt, kStd, false) + "$" + base64_encode(hash, kStd, false);
+         ",p=" + std::to_string(p.p) + "$" + base64_encode(salt, Base64Alphabet::standard, Base64Padding::forbidden) +
+         "$" + base64_encode(hash, Base64Alphabet::standard, Base64Padding::forbidden);
 }
 
 std::string random_bytes(std::size_t n) {
@@ -366,7 +314,9 @@ bool verify_api_key(std::string_view key, std::string_view encoded) {
   return CRYPTO_memcmp(actual.data(), encoded.data(), actual.size()) == 0;
 }
 
-std::string generate_api_key() { return base64_encode(random_bytes(32), kUrl, false); }
+std::string generate_api_key() {
+  return base64_encode(random_bytes(32), Base64Alphabet::url, Base64Padding::forbidden);
+}
 
 // ====================================================================== JWT
 
@@ -594,7 +544,7 @@ Result<std::string> JwtVerifier::verify(std::string_view token, Micros now) cons
   if (dot2 == std::string_view::npos || token.find('.', dot2 + 1) != std::string_view::npos)
     return token_error("the token is not a compact JWS (header.payload.signature)");
 
-  const auto header_json = base64_decode(token.substr(0, dot1), true, Padding::forbidden);
+  const auto header_json = base64_decode(token.substr(0, dot1), Base64Alphabet::url, Base64Padding::forbidden);
   rapidjson::Document header;
   if (!header_json || !parse_object(*header_json, header))
     return token_error("the token's header is not a base64url JSON object");
@@ -610,12 +560,13 @@ Result<std::string> JwtVerifier::verify(std::string_view token, Micros now) cons
   }
   if (header.HasMember("crit")) return token_error("the token has critical header parameters, which are not supported");
 
-  const auto signature = base64_decode(token.substr(dot2 + 1), true, Padding::forbidden);
+  const auto signature = base64_decode(token.substr(dot2 + 1), Base64Alphabet::url, Base64Padding::forbidden);
   if (!signature) return token_error("the token's signature is not base64url");
   if (!impl.signature_ok(token.substr(0, dot2), *signature)) return token_error("the token's signature is not valid");
 
   // Only now, with the payload known to be the issuer's, read the claims.
-  const auto payload_json = base64_decode(token.substr(dot1 + 1, dot2 - dot1 - 1), true, Padding::forbidden);
+  const auto payload_json =
+      base64_decode(token.substr(dot1 + 1, dot2 - dot1 - 1), Base64Alphabet::url, Base64Padding::forbidden);
   rapidjson::Document claims;
   if (!payload_json || !parse_object(*payload_json, claims))
     return token_error("the token's claims are not a base64url JSON object");
@@ -767,7 +718,7 @@ struct Authenticator::State {
   }
 
   AuthResult basic(std::string_view credentials, Micros now) {
-    const auto decoded = base64_decode(credentials, false, Padding::required);
+    const auto decoded = base64_decode(credentials, Base64Alphabet::standard, Base64Padding::required);
     if (!decoded) return rejected("basic", "basic: malformed credentials (not base64)");
     const std::string_view text = *decoded;
     const std::size_t colon = text.find(':');

@@ -12,6 +12,7 @@
 
 #include <array>
 
+#include "core/base64.h"
 #include "core/digest.h"
 
 namespace ctishare::taxii::detail {
@@ -19,7 +20,8 @@ namespace ctishare::taxii::detail {
 namespace {
 
 constexpr std::size_t kHeader = 17, kMac = 31, kToken = kHeader + kMac;
-constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+using ctishare::detail::Base64Alphabet;
+using ctishare::detail::Base64Padding;
 
 void put_u64(std::string& out, std::uint64_t v) {
   for (int i = 7; i >= 0; --i) out += static_cast<char>((v >> (8 * i)) & 0xFF);
@@ -55,48 +57,6 @@ std::array<std::uint8_t, 32> mac(std::string_view key, std::string_view header, 
   return out;
 }
 
-std::string base64url(std::string_view in) {
-  std::string out;
-  std::size_t i = 0;
-  std::uint32_t bits = 0;
-  int count = 0;
-  for (; i < in.size(); ++i) {
-    bits = bits << 8 | static_cast<std::uint8_t>(in[i]);
-    count += 8;
-    while (count >= 6) {
-      count -= 6;
-      out += kAlphabet[(bits >> count) & 0x3F];
-    }
-  }
-  if (count > 0) out += kAlphabet[(bits << (6 - count)) & 0x3F];
-  return out;
-}
-
-bool unbase64url(std::string_view in, std::string& out) {
-  std::uint32_t bits = 0;
-  int count = 0;
-  for (char c : in) {
-    int v = -1;
-    if (c >= 'A' && c <= 'Z')
-      v = c - 'A';
-    else if (c >= 'a' && c <= 'z')
-      v = c - 'a' + 26;
-    else if (c >= '0' && c <= '9')
-      v = c - '0' + 52;
-    else if (c == '-')
-      v = 62;
-    else if (c == '_')
-      v = 63;
-    if (v < 0) return false;
-    bits = bits << 6 | static_cast<std::uint32_t>(v);
-    count += 6;
-    if (count >= 8) {
-      count -= 8;
-      out += static_cast<char>((bits >> count) & 0xFF);
-    }
-  }
-  return true;
-}
 
 }  // namespace
 
@@ -106,14 +66,15 @@ std::string make_token(std::string_view key, const TokenScope& scope, Micros pos
   put_u64(raw, static_cast<std::uint64_t>(expires));
   const auto m = mac(key, raw, scope);
   raw.append(reinterpret_cast<const char*>(m.data()), kMac);
-  return base64url(raw);
+  return ctishare::detail::base64_encode(raw, Base64Alphabet::url, Base64Padding::forbidden);
 }
 
 Result<Micros> verify_token(std::string_view key, const TokenScope& scope, std::string_view token, std::int64_t now) {
   const Error invalid(ErrorCategory::data, "the next token is not valid for this request");
-  std::string raw;
-  if (token.size() != (kToken / 3) * 4 || !unbase64url(token, raw) || raw.size() != kToken || raw[0] != '\x01')
-    return invalid;
+  if (token.size() != (kToken / 3) * 4) return invalid;
+  const auto decoded = ctishare::detail::base64_decode(token, Base64Alphabet::url, Base64Padding::forbidden);
+  if (!decoded || decoded->size() != kToken || (*decoded)[0] != '\x01') return invalid;
+  const std::string& raw = *decoded;
   const std::string_view header = std::string_view(raw).substr(0, kHeader);
   const auto expected = mac(key, header, scope);
   if (CRYPTO_memcmp(expected.data(), raw.data() + kHeader, kMac) != 0) return invalid;

@@ -22,6 +22,8 @@
 using namespace ctishare;
 using Catch::Matchers::Contains;
 using Catch::Matchers::StartsWith;
+using ctishare::test::slurp;
+using ctishare::test::spit;
 using ctishare::test::TempDir;
 
 namespace {
@@ -40,18 +42,6 @@ audit::Event event(int n) {
   e.remote = "192.0.2.7";
   e.detail = "request " + std::to_string(n);
   return e;
-}
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-void spit(const std::string& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << text;
 }
 
 std::vector<std::string> lines_of(const std::string& text) {

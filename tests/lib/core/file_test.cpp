@@ -23,6 +23,8 @@ using namespace ctishare;
 using Catch::Matchers::Contains;
 namespace fs = std::filesystem;
 
+using ctishare::test::slurp;
+using ctishare::test::spit;
 using ctishare::test::TempDir;
 
 namespace {
@@ -36,18 +38,6 @@ class UmaskGuard {
  private:
   mode_t old_;
 };
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-void spit(const std::string& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << text;
-}
 
 std::vector<std::string> entries(const std::string& dir) {
   std::vector<std::string> names;

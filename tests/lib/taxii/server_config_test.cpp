@@ -3,11 +3,10 @@
 #include "ctishare/taxii/server_config.h"
 
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <catch2/catch.hpp>
-#include <cstdio>
-#include <cstdlib>
+
+#include "support/temp_dir.h"
 
 using namespace ctishare;
 using namespace ctishare::taxii;
@@ -174,25 +173,15 @@ TEST_CASE("server config: the audit log follows the suite's [state] unless [serv
 }
 
 TEST_CASE("server config: a JWT secret others can read is a permission error", "[server_config]") {
-  char dir_template[] = "/tmp/ctishare-jwt-XXXXXX";
-  REQUIRE(::mkdtemp(dir_template) != nullptr);
-  const std::string dir = dir_template;
-  const std::string secret = dir + "/jwt.secret";
-  {
-    std::FILE* f = std::fopen(secret.c_str(), "w");
-    REQUIRE(f != nullptr);
-    std::fputs("0123456789abcdef0123456789abcdef0123456789\n", f);
-    std::fclose(f);
-  }
+  const test::TempDir dir;
+  const std::string secret = dir.file("jwt.secret", "0123456789abcdef0123456789abcdef0123456789\n");
   ::chmod(secret.c_str(), 0644);
-  auto open = parse_serve_config("[jwt]\nalgorithm = \"HS256\"\nsecret_file = \"jwt.secret\"\n", "t.toml", dir);
+  auto open = parse_serve_config("[jwt]\nalgorithm = \"HS256\"\nsecret_file = \"jwt.secret\"\n", "t.toml", dir.path());
   REQUIRE_FALSE(open);
   CHECK(open.error().category() == ErrorCategory::permission);
   ::chmod(secret.c_str(), 0600);
-  auto closed = parse_serve_config("[jwt]\nalgorithm = \"HS256\"\nsecret_file = \"jwt.secret\"\n", "t.toml", dir);
+  auto closed = parse_serve_config("[jwt]\nalgorithm = \"HS256\"\nsecret_file = \"jwt.secret\"\n", "t.toml", dir.path());
   REQUIRE(closed);
   REQUIRE(closed->auth.jwt);
   CHECK(closed->auth.jwt->algorithm == "HS256");
-  std::remove(secret.c_str());
-  ::rmdir(dir.c_str());
 }

@@ -46,20 +46,14 @@ struct Options {
 using ctishare::ErrorCategory;
 using ctishare::Result;
 
-std::string find_config(const std::string& explicit_path) {
-  if (!explicit_path.empty()) return explicit_path;
-  if (const char* env = std::getenv("CTISHARE_CONFIG"); env != nullptr && *env != '\0') return env;
-  const char* xdg = std::getenv("XDG_CONFIG_HOME");
-  const char* home = std::getenv("HOME");
-  const std::string user_file = (xdg != nullptr && *xdg != '\0' ? std::string(xdg) : std::string(home ? home : "/root") + "/.config") +
-                                "/ctishare/ctishare.toml";
-  if (::access(user_file.c_str(), F_OK) == 0) return user_file;
-  return "/etc/ctishare/ctishare.toml";
-}
-
 // The configuration with the command line's overrides applied.
 Result<ctishare::taxii::ServeConfig> load(const Options& o) {
-  const std::string path = find_config(o.config);
+  const ctishare::ConfigLocation where = ctishare::locate_config(o.config);
+  if (where.path.empty())
+    return ctishare::Error(ErrorCategory::config,
+                           "no configuration file; give --config FILE (see taxii-serve(8); also searched "
+                           "$CTISHARE_CONFIG, $XDG_CONFIG_HOME/ctishare/ctishare.toml, /etc/ctishare/ctishare.toml)");
+  const std::string& path = where.path;
   if (::access(path.c_str(), F_OK) != 0)
     return ctishare::Error(o.config.empty() ? ErrorCategory::config : ErrorCategory::no_input,
                            ctishare::quote(path) + ": no configuration file; give --config FILE (see taxii-serve(8))");
@@ -70,27 +64,17 @@ Result<ctishare::taxii::ServeConfig> load(const Options& o) {
     if (o.database.rfind("sqlite:", 0) != 0 && o.database.find("://") != std::string::npos)
       return ctishare::Error(ErrorCategory::usage, "--database " + ctishare::quote(o.database) +
                                                        " names an unsupported backend; use sqlite:PATH");
-    const bool derived_key = c->paging_key_file == c->database + ".key";
-    const bool derived_audit = c->audit_log == c->database + ".audit.jsonl";
     c->database = o.database.rfind("sqlite:", 0) == 0 ? o.database.substr(7) : o.database;
-    if (derived_key) c->paging_key_file = c->database + ".key";
-    if (derived_audit) c->audit_log = c->database + ".audit.jsonl";
   }
+  if (!o.audit_log.empty()) c->audit_log = o.audit_log;
   if (!o.tls_cert.empty()) c->tls_cert = o.tls_cert;
   if (!o.tls_key.empty()) c->tls_key = o.tls_key;
   if (!o.client_ca.empty()) c->client_ca = o.client_ca;
-  // The audit log: --audit-log, else [server] audit_log, else
-  // $CTISHARE_AUDIT_LOG (shared/CLI.md), else [state] audit_log, else
-  // beside the database.
-  const char* env_audit = std::getenv("CTISHARE_AUDIT_LOG");
-  if (!o.audit_log.empty())
-    c->audit_log = o.audit_log;
-  else if (env_audit != nullptr && *env_audit != '\0' && !c->audit_log_from_server)
-    c->audit_log = env_audit;
   if (o.allow_plain_http) c->allow_plain_http = true;
   if (o.workers != 0) c->workers = o.workers;
   if (c->tls_cert.empty() != c->tls_key.empty())
     return ctishare::Error(ErrorCategory::config, "--tls-cert and --tls-key go together");
+  ctishare::taxii::complete_paths(*c, std::getenv("CTISHARE_AUDIT_LOG"));
   return c;
 }
 

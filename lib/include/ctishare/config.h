@@ -36,7 +36,18 @@ struct Config {
   std::map<std::string, Partner> partners;
 };
 
-// Finds and reads the configuration: `explicit_path` (--config) when given,
+// Where the configuration file is: `explicit_path` (--config) when given,
+// else $CTISHARE_CONFIG, else $XDG_CONFIG_HOME/ctishare/ctishare.toml (or
+// ~/.config/...), else /etc/ctishare/ctishare.toml. `named` is true for the
+// first two (a missing file is then an error); `path` is "" when nothing
+// names a file and no default location holds one.
+struct ConfigLocation {
+  std::string path;
+  bool named = false;
+};
+ConfigLocation locate_config(const std::string& explicit_path);
+
+// Finds (see locate_config) and reads the configuration: `explicit_path` (--config) when given,
 // else $CTISHARE_CONFIG, else $XDG_CONFIG_HOME/ctishare/ctishare.toml (or
 // ~/.config/...), else /etc/ctishare/ctishare.toml. A missing file is an
 // error only when named explicitly (--config or $CTISHARE_CONFIG); otherwise

@@ -137,20 +137,20 @@ Result<Config> parse_config(const std::string& text, const std::string& origin, 
   return cfg;
 }
 
+ConfigLocation locate_config(const std::string& explicit_path) {
+  if (!explicit_path.empty()) return {explicit_path, true};
+  if (std::string from_env = env("CTISHARE_CONFIG"); !from_env.empty()) return {from_env, true};
+  std::string xdg = env("XDG_CONFIG_HOME");
+  std::string candidate = (xdg.empty() ? home_dir() + "/.config" : xdg) + "/ctishare/ctishare.toml";
+  if (exists(candidate)) return {candidate, false};
+  if (exists("/etc/ctishare/ctishare.toml")) return {"/etc/ctishare/ctishare.toml", false};
+  return {};
+}
+
 Result<Config> load_config(const std::string& explicit_path) {
-  std::string path = explicit_path;
-  bool named = !path.empty();
-  if (!named) {
-    path = env("CTISHARE_CONFIG");
-    named = !path.empty();
-  }
-  if (!named) {
-    std::string xdg = env("XDG_CONFIG_HOME");
-    std::string candidate = (xdg.empty() ? home_dir() + "/.config" : xdg) + "/ctishare/ctishare.toml";
-    if (exists(candidate)) path = candidate;
-    else if (exists("/etc/ctishare/ctishare.toml")) path = "/etc/ctishare/ctishare.toml";
-    else return Config{};
-  }
+  const ConfigLocation where = locate_config(explicit_path);
+  if (where.path.empty()) return Config{};
+  const std::string& path = where.path;
   auto text = read_file(path);
   if (!text) return Error(ErrorCategory::config, std::move(text).error().message());
   std::string base = path.rfind('/') == std::string::npos ? std::string(".") : path.substr(0, path.rfind('/'));

@@ -125,7 +125,6 @@ Status read_server(const TableReader& r, ServeConfig& c, const std::string& base
   CTI_TRY_STATUS(r.boolean("allow_plain_http", c.allow_plain_http));
   CTI_TRY_STATUS(r.string("paging_key_file", c.paging_key_file));
   CTI_TRY_STATUS(r.string("audit_log", c.audit_log));
-  c.audit_log_from_server = !c.audit_log.empty();
   for (std::string* f : {&c.tls_cert, &c.tls_key, &c.client_ca, &c.paging_key_file, &c.audit_log}) *f = resolve(base, *f);
   if (c.tls_cert.empty() != c.tls_key.empty())
     return r.error(r.node(c.tls_cert.empty() ? "tls_key" : "tls_cert"), "server.tls_cert and server.tls_key go together");
@@ -238,16 +237,10 @@ Result<ServeConfig> parse_serve_config(const std::string& text, const std::strin
   } else {
     c.database = resolve(base_dir, c.database);
   }
-  if (c.paging_key_file.empty()) c.paging_key_file = c.database + ".key";
-  // The suite's audit log ([state] audit_log) when the file names one and
-  // [server] does not, so the server and the tools share one chain.
-  if (c.audit_log.empty()) {
-    if (const toml::table* st = root["state"].as_table()) {
-      if (const toml::node* n = st->get("audit_log"); n != nullptr && n->is_string())
-        c.audit_log = resolve(base_dir, n->value<std::string>().value_or(""));
-    }
+  if (const toml::table* st = root["state"].as_table()) {
+    if (const toml::node* n = st->get("audit_log"); n != nullptr && n->is_string())
+      c.state_audit_log = resolve(base_dir, n->value<std::string>().value_or(""));
   }
-  if (c.audit_log.empty()) c.audit_log = c.database + ".audit.jsonl";
 
   // API roots and their collections; every id and alias unique server-wide,
   // so a user's read/write list names exactly one collection.
@@ -349,6 +342,17 @@ Result<ServeConfig> parse_serve_config(const std::string& text, const std::strin
     CTI_TRY_STATUS(read_jwt(TableReader(origin, *t, "jwt"), c.auth, base_dir));
   }
   return c;
+}
+
+void complete_paths(ServeConfig& c, const char* env_audit_log) {
+  if (c.paging_key_file.empty()) c.paging_key_file = c.database + ".key";
+  if (!c.audit_log.empty()) return;
+  if (env_audit_log != nullptr && *env_audit_log != '\0')
+    c.audit_log = env_audit_log;
+  else if (!c.state_audit_log.empty())
+    c.audit_log = c.state_audit_log;
+  else
+    c.audit_log = c.database + ".audit.jsonl";
 }
 
 Result<ServeConfig> load_serve_config(const std::string& path) {

@@ -50,6 +50,8 @@ std::string error_of(const std::string& text) {
 TEST_CASE("server config: defaults", "[server_config]") {
   auto c = parse("");
   REQUIRE(c);
+  CHECK(c->paging_key_file.empty());  // derived from the database once overrides are in
+  complete_paths(*c, nullptr);
   CHECK(c->listen_host == "127.0.0.1");
   CHECK(c->listen_port == 9000);
   CHECK(c->database == "/etc/x/taxii.db");
@@ -92,6 +94,7 @@ read = ["*"]
   CHECK(c->listen_host == "0.0.0.0");
   CHECK(c->listen_port == 8443);
   CHECK(c->database == "/var/lib/taxii/store.db");
+  complete_paths(*c, nullptr);
   CHECK(c->paging_key_file == "/var/lib/taxii/store.db.key");
   CHECK(c->tls_cert == "/etc/x/pki/server.pem");
   CHECK(c->client_ca == "/etc/pki/clients.pem");
@@ -164,12 +167,15 @@ TEST_CASE("server config: a missing file is no_input", "[server_config]") {
 TEST_CASE("server config: the audit log follows the suite's [state] unless [server] names one", "[server_config]") {
   auto shared = parse("[state]\naudit_log = \"log/audit.jsonl\"\n");
   REQUIRE(shared);
+  auto from_env = *shared;
+  complete_paths(*shared, nullptr);
   CHECK(shared->audit_log == "/etc/x/log/audit.jsonl");
-  CHECK_FALSE(shared->audit_log_from_server);
+  complete_paths(from_env, "/srv/audit.jsonl");  // $CTISHARE_AUDIT_LOG beats [state]
+  CHECK(from_env.audit_log == "/srv/audit.jsonl");
   auto own = parse("[state]\naudit_log = \"log/audit.jsonl\"\n[server]\naudit_log = \"/var/log/taxii.jsonl\"\n");
   REQUIRE(own);
+  complete_paths(*own, "/srv/audit.jsonl");  // [server] beats both
   CHECK(own->audit_log == "/var/log/taxii.jsonl");
-  CHECK(own->audit_log_from_server);
 }
 
 TEST_CASE("server config: a JWT secret others can read is a permission error", "[server_config]") {

@@ -25,9 +25,9 @@ struct ServeConfig {
   std::string listen_host = "127.0.0.1";
   std::uint16_t listen_port = 9000;  // 0: any free port
   std::string database = "taxii.db";  // the SQLite file ("sqlite:" prefix removed), resolved
-  std::string paging_key_file;       // default: the database path + ".key"
-  std::string audit_log;             // default: [state] audit_log, else the database path + ".audit.jsonl"
-  bool audit_log_from_server = false;  // audit_log came from [server] (it then beats $CTISHARE_AUDIT_LOG)
+  std::string paging_key_file;       // [server] paging_key_file; "" until complete_paths()
+  std::string audit_log;             // [server] audit_log; "" until complete_paths()
+  std::string state_audit_log;       // the suite's [state] audit_log in the same file, if any
 
   std::string tls_cert, tls_key;     // PEM files; both or neither
   std::string client_ca;             // PEM: ask for client certificates signed by it (mTLS)
@@ -54,6 +54,14 @@ Result<ServeConfig> load_serve_config(const std::string& path);
 // The same from text, for tests; `origin` names it in messages and
 // `base_dir` resolves relative paths.
 Result<ServeConfig> parse_serve_config(const std::string& text, const std::string& origin, const std::string& base_dir);
+
+// Fills the files kept beside the store that the configuration (and the
+// command line, applied before this) left unset: the paging key, the
+// database path + ".key"; the audit log, $CTISHARE_AUDIT_LOG
+// (`env_audit_log`, may be null) when set, else [state] audit_log, else the
+// database path + ".audit.jsonl" (shared/CLI.md's order, with the server's
+// own [server] audit_log first).
+void complete_paths(ServeConfig& config, const char* env_audit_log);
 
 // "HOST:PORT", "[v6]:PORT" or ":PORT" (loopback). Errors: config.
 Status parse_listen(std::string_view text, std::string& host, std::uint16_t& port);

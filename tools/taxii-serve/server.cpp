@@ -417,8 +417,8 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   std::optional<taxii::HttpResponse> admit() {
     if (admitted_) return std::nullopt;
     admitted_ = true;
-    std::vector<taxii::Header> headers;
-    for (const auto& f : parser_->get()) headers.push_back({std::string(f.name_string()), std::string(f.value())});
+    headers_.clear();
+    for (const auto& f : parser_->get()) headers_.push_back({std::string(f.name_string()), std::string(f.value())});
     const taxii::Micros now = detail_now();
     // An address that keeps failing is slowed down before its next guess
     // costs an scrypt computation.
@@ -428,7 +428,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
       r.headers.push_back({"Retry-After", std::to_string(wait)});
       return r;
     }
-    const taxii::AuthResult a = shared_.auth.authenticate(headers, certificate_subject_, now);
+    const taxii::AuthResult a = shared_.auth.authenticate(headers_, certificate_subject_, now);
     if (a.outcome == taxii::AuthResult::Outcome::rejected) {
       shared_.failures.failed(remote_address_, now);
       audit::Event e;
@@ -477,7 +477,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
         const auto& req = self->parser_->get();
         request.method = std::string(req.method_string());
         request.target = std::string(req.target());
-        for (const auto& f : req) request.headers.push_back({std::string(f.name_string()), std::string(f.value())});
+        request.headers = std::move(self->headers_);  // copied once, by admit()
         request.body = std::move(self->parser_->get().body());
         request.user = self->user_;
         response = self->shared_.handler.handle(request);
@@ -592,6 +592,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   http::response<http::string_body> response_;
   std::shared_ptr<http::response<http::empty_body>> continue_;
   std::string remote_, remote_address_, certificate_subject_, user_;
+  std::vector<taxii::Header> headers_;  // the request's headers, for authentication and the handler
   std::chrono::steady_clock::time_point started_{};
   int status_ = 0;
   bool idle_ = false;

@@ -1,11 +1,9 @@
 // taxii-serve: the organisation's own TAXII 2.1 server; plus the helpers
 // that make its configuration (hash-password, hash-api-key, check-config).
-#include <fcntl.h>
 #include <malloc.h>
 #include <termios.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -109,22 +107,6 @@ Result<std::string> read_secret_from_stdin(const char* what) {
   return *first;
 }
 
-// A new secret file, mode 0600; an existing file is never overwritten (it
-// may hold the key a partner is using).
-ctishare::Status write_new_secret(const std::string& path, const std::string& content) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0)
-    return ctishare::Error(ErrorCategory::cannot_create,
-                           ctishare::quote(path) + (errno == EEXIST ? ": already exists; not overwriting a key"
-                                                                   : ": cannot create the key file"));
-  const bool ok = ::write(fd, content.data(), content.size()) == static_cast<ssize_t>(content.size()) && ::fsync(fd) == 0;
-  if (::close(fd) != 0 || !ok) {
-    ::unlink(path.c_str());
-    return ctishare::Error(ErrorCategory::io, ctishare::quote(path) + ": cannot write the key file");
-  }
-  return {};
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -169,7 +151,7 @@ int main(int argc, char** argv) {
         std::string key;
         if (!opts->generate_file.empty()) {
           key = taxii::generate_api_key();
-          auto written = write_new_secret(opts->generate_file, key + "\n");
+          auto written = write_new_secret_file(opts->generate_file, key + "\n");
           if (!written) return std::move(written).error();
         } else {
           auto read = read_secret_from_stdin("API key");

@@ -81,18 +81,6 @@ std::string openssl_error() {
 
 Error config_error(const std::string& message) { return Error(ErrorCategory::config, message); }
 
-// A private key others can read is refused like any other secret file
-// (shared/CLI.md).
-Status check_secret_mode(const std::string& path, const char* what) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0)
-    return Error(ErrorCategory::config, std::string(what) + " " + quote(path) + ": no such file");
-  if ((st.st_mode & 077) != 0)
-    return Error(ErrorCategory::permission,
-                 std::string(what) + " " + quote(path) + " is readable by group or others; run: chmod 600 " + path);
-  return {};
-}
-
 Result<std::unique_ptr<ssl::context>> make_tls_context(const taxii::ServeConfig& c) {
   auto ctx = std::make_unique<ssl::context>(ssl::context::tls_server);
   SSL_CTX* native = ctx->native_handle();
@@ -105,7 +93,11 @@ Result<std::unique_ptr<ssl::context>> make_tls_context(const taxii::ServeConfig&
     return config_error("cannot set the TLS cipher suites: " + openssl_error());
   if (SSL_CTX_set1_groups_list(native, "X25519:prime256v1:secp384r1") != 1)
     return config_error("cannot set the TLS key exchange groups: " + openssl_error());
-  CTI_TRY_STATUS(check_secret_mode(c.tls_key, "tls_key"));
+  // A private key others can read is refused like any other secret file
+  // (shared/CLI.md, 77); a missing one is a configuration error.
+  if (auto s = check_secret_file(c.tls_key); !s)
+    return Error(s.error().category() == ErrorCategory::permission ? ErrorCategory::permission : ErrorCategory::config,
+                 "tls_key: " + s.error().message());
   if (SSL_CTX_use_certificate_chain_file(native, c.tls_cert.c_str()) != 1)
     return config_error("tls_cert " + quote(c.tls_cert) + ": cannot use it as a PEM certificate chain: " + openssl_error());
   if (SSL_CTX_use_PrivateKey_file(native, c.tls_key.c_str(), SSL_FILETYPE_PEM) != 1)
@@ -147,14 +139,8 @@ Result<std::string> load_paging_key(const std::string& path) {
   unsigned char raw[32];
   if (RAND_bytes(raw, sizeof raw) != 1) return Error(ErrorCategory::internal, "cannot draw a random paging key");
   const std::string key = hex(raw, sizeof raw);
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0) return Error(ErrorCategory::cannot_create, quote(path) + ": cannot create the paging key file");
-  const std::string line = key + "\n";
-  const bool ok = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size()) && ::fsync(fd) == 0;
-  if (::close(fd) != 0 || !ok) {
-    ::unlink(path.c_str());
-    return Error(ErrorCategory::io, quote(path) + ": cannot write the paging key file");
-  }
+  if (auto written = write_new_secret_file(path, key + "\n"); !written)
+    return Error(written.error().category(), "paging key: " + written.error().message());
   return key;
 }
 

@@ -6,6 +6,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "ctishare/result.h"
@@ -67,6 +68,17 @@ std::string resolve_state_dir(const Config& config, const std::string& override_
 // Errors: permission (77) when the mode is too open, no_input (66) when missing.
 // The returned text has a trailing newline removed.
 Result<std::string> read_secret_file(const std::string& path);
+
+// Checks that a secret file exists and that neither group nor others may
+// read it. Errors: no_input (66) when it is missing, permission (77) when
+// its mode is too open.
+Status check_secret_file(const std::string& path);
+
+// Creates a new secret file holding `content`, mode 0600, synced. An
+// existing file is never overwritten (it may hold a key someone uses).
+// Errors: cannot_create (73) when the file exists or cannot be created; io
+// (74) when writing fails, and the new file is removed.
+Status write_new_secret_file(const std::string& path, std::string_view content);
 
 // A secret for display: at most its first and last four characters.
 std::string mask_secret(const std::string& secret);

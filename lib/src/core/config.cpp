@@ -1,9 +1,13 @@
 // TOML configuration (toml++), its lookup order, and secret files.
 #include "ctishare/config.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <toml++/toml.h>
 
 #include "ctishare/file.h"
@@ -164,13 +168,32 @@ std::string resolve_state_dir(const Config& config, const std::string& override_
   return (xdg.empty() ? home_dir() + "/.local/state" : xdg) + "/ctishare";
 }
 
-Result<std::string> read_secret_file(const std::string& path) {
+Status check_secret_file(const std::string& path) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0)
     return Error(ErrorCategory::no_input, quote(path) + ": cannot open secret file: no such file");
   if ((st.st_mode & 077) != 0)
     return Error(ErrorCategory::permission,
                  quote(path) + ": secret file is readable by group or others; run: chmod 600 " + path);
+  return {};
+}
+
+Status write_new_secret_file(const std::string& path, std::string_view content) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0)
+    return Error(ErrorCategory::cannot_create,
+                 quote(path) + (errno == EEXIST ? ": already exists; not overwriting a key"
+                                                : ": cannot create: " + std::string(std::strerror(errno))));
+  const bool ok = ::write(fd, content.data(), content.size()) == static_cast<ssize_t>(content.size()) && ::fsync(fd) == 0;
+  if (::close(fd) != 0 || !ok) {
+    ::unlink(path.c_str());
+    return Error(ErrorCategory::io, quote(path) + ": cannot write the secret file");
+  }
+  return {};
+}
+
+Result<std::string> read_secret_file(const std::string& path) {
+  CTI_TRY_STATUS(check_secret_file(path));
   auto text = read_file(path);
   if (!text) return std::move(text).error();
   std::string s = std::move(*text);

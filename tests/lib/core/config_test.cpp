@@ -534,3 +534,32 @@ TEST_CASE("result: Result<T> and Status basics", "[core][result]") {
   CHECK(st.error().message() == "odd number 3");
   CHECK(calls_after_failure == 1);
 }
+
+TEST_CASE("config: write_new_secret_file makes a 0600 file and never overwrites one", "[core][config]") {
+  TempDir dir;
+  const std::string path = dir / "partner.key";
+  REQUIRE(write_new_secret_file(path, "k3y\n"));
+  struct stat st {};
+  REQUIRE(::stat(path.c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0600);
+  CHECK(check_secret_file(path));
+  CHECK(*read_secret_file(path) == "k3y");
+
+  auto again = write_new_secret_file(path, "other\n");
+  REQUIRE_FALSE(again);
+  CHECK(again.error().category() == ErrorCategory::cannot_create);
+  CHECK_THAT(again.error().message(), Contains("already exists"));
+  CHECK(*read_secret_file(path) == "k3y");  // untouched
+
+  auto nowhere = write_new_secret_file(dir / "missing/partner.key", "x");
+  REQUIRE_FALSE(nowhere);
+  CHECK(nowhere.error().category() == ErrorCategory::cannot_create);
+
+  ::chmod(path.c_str(), 0640);
+  auto open = check_secret_file(path);
+  REQUIRE_FALSE(open);
+  CHECK(open.error().category() == ErrorCategory::permission);
+  auto missing = check_secret_file(dir / "none");
+  REQUIRE_FALSE(missing);
+  CHECK(missing.error().category() == ErrorCategory::no_input);
+}

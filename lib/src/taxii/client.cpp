@@ -683,6 +683,11 @@ Result<Response> Client::request(std::string_view method, std::string_view url, 
     ~Return() { impl.give_back(h); }
   } give_back{*impl_, h};
 
+  const auto started = std::chrono::steady_clock::now();
+  // Whether a wait of `delay` before the next attempt still fits the budget.
+  const auto fits = [&](std::chrono::milliseconds delay) {
+    return s.retry.budget.count() <= 0 || std::chrono::steady_clock::now() + delay <= started + s.retry.budget;
+  };
   for (int attempt = 1;; ++attempt) {
     CURLcode code = CURLE_OK;
     auto r = impl_->perform(h, method, *target, body, headers, credentials, code);
@@ -690,12 +695,16 @@ Result<Response> Client::request(std::string_view method, std::string_view url, 
     if (r) {
       r->attempts = attempt;
       if (last || !retryable_status(r->status)) return r;
-      std::this_thread::sleep_for(
-          retry_delay(s.retry, attempt, r->header("Retry-After"), std::chrono::system_clock::now(), unit(random)));
+      const auto delay =
+          retry_delay(s.retry, attempt, r->header("Retry-After"), std::chrono::system_clock::now(), unit(random));
+      if (!fits(delay)) return r;
+      std::this_thread::sleep_for(delay);
       continue;
     }
     if (last || code == CURLE_OK || !retryable_code(code)) return r;
-    std::this_thread::sleep_for(retry_delay(s.retry, attempt, nullptr, std::chrono::system_clock::now(), unit(random)));
+    const auto delay = retry_delay(s.retry, attempt, nullptr, std::chrono::system_clock::now(), unit(random));
+    if (!fits(delay)) return r;
+    std::this_thread::sleep_for(delay);
   }
 }
 

@@ -122,10 +122,14 @@ struct Credentials {
 // delays drawn uniformly from [0, min(max_delay, base_delay * 2^attempt)]
 // ("full jitter"), or the server's Retry-After when it names one up to
 // max_delay.
+// With a `budget`, no retry is started whose wait would end more than
+// `budget` after the first attempt began: the last answer (a 429 or 503) or
+// network error is returned instead, however many attempts remain.
 struct RetryPolicy {
   int max_attempts = 4;  // 1 disables retries
   std::chrono::milliseconds base_delay{500};
   std::chrono::milliseconds max_delay{30'000};
+  std::chrono::milliseconds budget{0};  // 0: no time budget, only max_attempts
 };
 
 struct ClientSettings {

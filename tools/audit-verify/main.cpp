@@ -1,5 +1,6 @@
 // audit-verify: check that audit logs are intact hash chains (no line
-// edited, deleted, inserted or reordered, none cut off mid-line).
+// edited, deleted, inserted or reordered, none cut off mid-line) that still
+// hold the record their checkpoint names (no lines removed from the end).
 #include <algorithm>
 #include <memory>
 
@@ -11,15 +12,20 @@ namespace {
 
 constexpr const char* kExamples = R"(Examples:
   audit-verify                                  # the suite's own log (see [state] audit_log)
-  audit-verify -v /var/log/ctishare/audit.jsonl
+  audit-verify -v /var/log/ctishare/audit.jsonl   # and its audit.jsonl.checkpoint
+  audit-verify --checkpoint /mnt/loghost/audit.jsonl.checkpoint /var/log/ctishare/audit.jsonl
+  audit-verify --no-checkpoint old/audit.jsonl     # the chain only
   ssh partner cat /var/log/ctishare/audit.jsonl | audit-verify -
 
-Exit status: 0 every log intact; 1 a chain is broken; 64 usage; 66 a log is
-missing or unreadable; 74 I/O error; 78 configuration error.)";
+Exit status: 0 every log intact; 1 a chain is broken or does not match its
+checkpoint; 64 usage; 65 a checkpoint file is not one; 66 a log or checkpoint
+is missing or unreadable; 74 I/O error; 78 configuration error.)";
 
 struct Options {
   std::vector<std::string> files;
   std::string config;
+  std::string checkpoint;
+  bool no_checkpoint = false;
 };
 
 }  // namespace
@@ -31,9 +37,19 @@ int main(int argc, char** argv) {
                    [opts](CLI::App& app) -> tool::Body {
     app.add_option("FILE", opts->files, "audit logs to check ('-': stdin; none: the configured audit log)");
     app.add_option("--config", opts->config, "configuration file naming the audit log")->type_name("FILE");
+    auto* checkpoint = app.add_option("--checkpoint", opts->checkpoint,
+                                      "check the log against this checkpoint (e.g. a copy kept elsewhere) instead "
+                                      "of FILE.checkpoint; one log only")
+                           ->type_name("FILE");
+    app.add_flag("--no-checkpoint", opts->no_checkpoint, "check the chain only, not FILE.checkpoint")
+        ->excludes(checkpoint);
     return [opts](tool::Context& ctx) -> Result<int> {
       std::vector<std::string> files = opts->files;
       if (std::count(files.begin(), files.end(), "-") > 1)
+        return Error(ErrorCategory::usage, "standard input ('-') can be read only once");
+      if (!opts->checkpoint.empty() && files.size() > 1)
+        return Error(ErrorCategory::usage, "--checkpoint applies to one log: give at most one FILE");
+      if (opts->checkpoint == "-" && !files.empty() && files[0] == "-")
         return Error(ErrorCategory::usage, "standard input ('-') can be read only once");
       if (files.empty()) {
         auto config = load_config(opts->config);
@@ -45,7 +61,10 @@ int main(int argc, char** argv) {
       int status = 0;
       for (const auto& file : files) {
         const std::string name = quote(file == "-" ? "<stdin>" : file);
-        auto report = audit::verify_log(file);
+        audit::VerifyOptions options;
+        options.checkpoint = opts->checkpoint;
+        options.no_checkpoint = opts->no_checkpoint;
+        auto report = audit::verify_log(file, options);
         if (!report) {
           ctx.diagnostics(Severity::error, report.error().message());
           status = std::max(status, exit_code(report.error().category()));
@@ -57,6 +76,8 @@ int main(int argc, char** argv) {
           continue;
         }
         std::string summary = name + ": " + std::to_string(report->records) + " records, chain intact";
+        if (!report->checkpoint_used.empty())
+          summary += ", checkpoint matches (record " + std::to_string(report->checkpoint_seq) + ")";
         for (auto line : report->recovered_lines)
           summary += "; line " + std::to_string(line) + ": interrupted write, recovered";
         ctx.diagnostics(Severity::info, summary);

@@ -217,7 +217,6 @@ struct Shared {
   const bool tls;
   FailureLimiter failures;
   std::atomic<bool> stopping{false};
-  std::atomic<bool> audit_dirty{false};
   std::atomic<std::size_t> connections{0};
   std::mutex sessions_mutex;
   std::unordered_map<SessionBase*, std::weak_ptr<SessionBase>> sessions;
@@ -232,10 +231,7 @@ struct Shared {
   void record(audit::Event event) {
     event.tool = "taxii-serve";
     auto s = audit.append(event);
-    if (s) {
-      audit_dirty = true;
-      return;
-    }
+    if (s) return;
     // An audit log that cannot be written is reported at most once a
     // minute; requests go on (their data is already committed or read).
     std::lock_guard lock(log_mutex);
@@ -707,7 +703,9 @@ Result<int> run_server(RunOptions options) {
 
   std::make_shared<Listener>(shared, acceptor, ctx.get())->accept();
 
-  // Audit records of reads reach the disk within a second. The fdatasync
+  // Audit records of reads reach the disk within a second, and so does the
+  // log's checkpoint (which sync() writes at most once a second, so a tick
+  // after a burst catches up even when nothing new was appended). The fdatasync
   // may take milliseconds, so it runs on a thread of its own: on an io
   // thread it would stall every connection that thread serves, on a worker
   // every request queued behind it.
@@ -718,7 +716,7 @@ Result<int> run_server(RunOptions options) {
     std::unique_lock lock(audit_sync_mutex);
     while (!audit_sync_stop.wait_for(lock, std::chrono::seconds(1), [&] { return audit_sync_done; })) {
       lock.unlock();
-      if (shared.audit_dirty.exchange(false)) (void)audit_log->sync();
+      (void)audit_log->sync();
       lock.lock();
     }
   });

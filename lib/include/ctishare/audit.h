@@ -4,18 +4,29 @@
 // or reordered line, or a file cut off mid-line, is found by verify_log().
 // There is no secret key: whoever rewrites every line after an edit can
 // forge a consistent chain, and removing whole lines from the end leaves a
-// shorter chain that is still intact. The log detects accidents, naive edits
-// and torn writes; it is not a signature. Keep a copy of the last hash
-// elsewhere to catch the rest.
+// shorter chain that is still intact. The writer therefore keeps a
+// checkpoint beside the log (see kCheckpointSuffix) naming the last record
+// it made durable; verify_log() checks the log against it, which catches
+// removed trailing lines and a rewritten chain as long as the checkpoint
+// itself was left alone. The log detects accidents, naive edits and torn
+// writes; it is not a signature. Keep a copy of the checkpoint elsewhere
+// (verify against it with VerifyOptions::checkpoint) to catch the rest.
 //
 // Format (JSON Lines, one record per line, members always in this order):
 //   {"seq":N,"time":"YYYY-MM-DDTHH:MM:SS.ffffffZ","tool":…,"actor":…,
 //    "action":…,"target":…,"collection":…,"objects":N,"result":…,
-//    "remote":…,"detail":…,"prev":"<64 hex>","hash":"<64 hex>"}
-// seq counts from 1 in each file. prev is the SHA-256 of the previous line's
-// bytes without its newline (64 zeros for the first record); hash is the
-// SHA-256 of this line's text up to, not including, ,"hash":. Strings are
-// escaped so that a record is always exactly one line of printable text.
+//    "remote":…,"detail":…,"ids":…,"prev":"<64 hex>","hash":"<64 hex>"}
+// seq counts from 1 in each file. ids is the ids_digest() of the objects
+// concerned ("sha256:<64 hex>"), "" when none. prev is the SHA-256 of the
+// previous line's bytes without its newline (64 zeros for the first
+// record); hash is the SHA-256 of this line's text up to, not including,
+// ,"hash":. Strings are escaped so that a record is always exactly one line
+// of printable text.
+//
+// Checkpoint (<log>.checkpoint, mode 0600, one line):
+//   {"seq":N,"hash":"<64 hex>","time":"YYYY-MM-DDTHH:MM:SS.ffffffZ"}
+// seq and hash are those of the last record the writer made durable (hash
+// is that record's "hash" member); time is when the checkpoint was written.
 #pragma once
 
 #include <cstddef>
@@ -23,6 +34,7 @@
 #include <istream>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "ctishare/config.h"
@@ -44,7 +56,16 @@ struct Event {
   std::string result;         // "ok", "denied", "error", or an HTTP status like "202"
   std::string remote;         // peer address, "" when none
   std::string detail;         // free text, one line
+  std::string ids;            // ids_digest() of the objects concerned, "" when none
 };
+
+// The digest of the objects an event concerns, for Event::ids: the
+// (id, version) pairs are sorted and "sha256:" + the hex SHA-256 of the
+// lines "id|version\n" concatenated is returned, so the order of the input
+// does not matter; "" for no pairs. version is the object's modified time
+// (or "" for unversioned objects). Neither may contain '|' or a newline
+// (STIX ids and timestamps do not).
+std::string ids_digest(std::vector<std::pair<std::string, std::string>> id_versions);
 
 // Longest value of one string field, in bytes; longer ones are cut at a
 // UTF-8 boundary and end in "...".
@@ -54,6 +75,9 @@ inline constexpr std::size_t kMaxFieldBytes = 4096;
 // incomplete (a crash or a full disk interrupted an earlier append): its
 // prev is the hash of that incomplete line, so the chain runs through it.
 inline constexpr const char* kRecoverAction = "audit.recover";
+
+// The checkpoint of the log at `path` is the file `path` + kCheckpointSuffix.
+inline constexpr const char* kCheckpointSuffix = ".checkpoint";
 
 // When appended records reach the disk.
 enum class SyncPolicy {
@@ -66,6 +90,19 @@ enum class SyncPolicy {
 // each append holds flock(LOCK_EX) on it and, when the file has changed
 // since this writer last wrote, re-reads the last line for seq and prev.
 // Thread-safe; movable, not copyable.
+//
+// The writer also keeps the checkpoint <path>.checkpoint, naming the last
+// record it made durable; the file is replaced atomically (a temporary file
+// in the same directory, fsync, rename, fsync of the directory). Under
+// SyncPolicy::every_record it is rewritten after every append; under
+// SyncPolicy::on_request by sync(), at most once a second of `clock` (any
+// sync() when the clock went backwards), and when the writer is destroyed.
+// The first record of a new file (a created or rotated log) is synced and
+// checkpointed at once under either policy, so the checkpoint describes the
+// file now at `path`; a writer whose file was rotated away writes no
+// checkpoint for it. With several writers the checkpoint names whichever
+// record was checkpointed last, which may lag behind the log: that is
+// normal, records after the checkpoint are verified by the chain alone.
 class AuditLog {
  public:
   // Opens `path` for appending, creating it with mode 0600 when missing (an
@@ -82,15 +119,19 @@ class AuditLog {
   ~AuditLog();
 
   // Appends one record for `event` with one write(2) and, under
-  // SyncPolicy::every_record, fdatasync. When the file ends in an incomplete
-  // line, that line is ended and a kRecoverAction record added first. When
-  // `path` no longer names the open file (the log was rotated by renaming
-  // it), the old file is synced and a new one started at seq 1.
+  // SyncPolicy::every_record, fdatasync and a new checkpoint. When the file
+  // ends in an incomplete line, that line is ended and a kRecoverAction
+  // record added first. When `path` no longer names the open file (the log
+  // was rotated by renaming it), the old file is synced and a new one
+  // started at seq 1.
   // Errors: io (74) when the file cannot be locked, read, written or synced;
-  // a failed write is cut back off the file so no half record is left.
+  // a failed write is cut back off the file so no half record is left. io
+  // (74) too when the checkpoint cannot be written; the record is then in
+  // the log and durable.
   Status append(const Event& event);
 
-  // Makes every appended record durable (fdatasync). io (74) on failure.
+  // Makes every appended record durable (fdatasync) and, at most once a
+  // second, writes the checkpoint (see above). io (74) on failure.
   Status sync();
 
   const std::string& path() const;
@@ -99,6 +140,15 @@ class AuditLog {
   struct State;
   explicit AuditLog(std::unique_ptr<State> state);
   std::unique_ptr<State> state_;
+};
+
+// How verify_log() finds the checkpoint to check the log against.
+struct VerifyOptions {
+  // The checkpoint file, e.g. a copy kept on another host. Empty: the log's
+  // own <path>.checkpoint when that exists (none for "-" or a stream).
+  std::string checkpoint;
+  // Check the chain only, whatever `checkpoint` says.
+  bool no_checkpoint = false;
 };
 
 // What verify_log() found.
@@ -110,18 +160,32 @@ struct VerifyReport {
   // Lines holding an incomplete record from an interrupted write that the
   // next line recovered (see kRecoverAction); they do not make ok false.
   std::vector<std::size_t> recovered_lines;
+  // The checkpoint file the log was checked against ("" when none) and the
+  // record it names (0 when none).
+  std::string checkpoint_used;
+  std::uint64_t checkpoint_seq = 0;
 };
 
 // Checks every line of a log: that it is a record in the format above,
 // that its hash matches its text, that seq counts up by one from 1 and that
 // prev is the hash of the line before. A last line without its newline is a
 // problem (a torn write or a truncated file) until a writer appends again
-// and recovers it. Returns the report; a broken chain is ok=false, not an
-// Error. Errors: no_input (66) when the file is missing or unreadable
-// ("-" reads standard input), io (74) when reading fails midway.
+// and recovers it. With a checkpoint (see VerifyOptions), the log must also
+// hold the record it names, with the hash it names: a log that ends before
+// that record is a problem ("the log ends at record 7 but its checkpoint
+// names record 9 (truncated?)", bad_line the line after the last) and so is
+// a record of that seq with another hash ("record 9 does not match the
+// checkpoint (rewritten?)"). Returns the report; a broken chain is ok=false,
+// not an Error. Errors: no_input (66) when the log or a named checkpoint is
+// missing or unreadable ("-" reads standard input), io (74) when reading
+// fails midway, data (65) when the checkpoint file is not a checkpoint.
+Result<VerifyReport> verify_log(const std::string& path, const VerifyOptions& options);
+
+// The same with default options: the log's own checkpoint when it exists.
 Result<VerifyReport> verify_log(const std::string& path);
 
-// The same over a stream; `name` is used in error messages.
+// The chain alone over a stream (no checkpoint); `name` is used in error
+// messages.
 Result<VerifyReport> verify_log(std::istream& in, const std::string& name);
 
 // Where the suite's audit log lives (shared/CLI.md): $CTISHARE_AUDIT_LOG,

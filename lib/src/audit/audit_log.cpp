@@ -2,7 +2,8 @@
 // exchange under an exclusive flock (so the server and cron tools can share
 // one file) and a verifier that walks the chain line by line. The record
 // format is documented in ctishare/audit.h; both sides live here so they
-// cannot drift apart.
+// cannot drift apart. The writer also keeps the checkpoint beside the log,
+// which the verifier checks the log against.
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -15,6 +16,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
+#include <optional>
 #include <string_view>
 
 #include "core/digest.h"
@@ -32,6 +34,10 @@ constexpr std::string_view kHashKey = ",\"hash\":\"";
 constexpr std::size_t kHashSuffixBytes = 9 + 64 + 2;
 // The longest last line the writer reads back to find seq and prev.
 constexpr std::size_t kMaxTailBytes = 64U << 20;
+// The largest checkpoint file verify_log() reads.
+constexpr std::size_t kMaxCheckpointBytes = 4096;
+// The least time between two checkpoints under SyncPolicy::on_request.
+constexpr std::int64_t kCheckpointIntervalMillis = 1000;
 
 std::string errno_text(int err) {
   std::string s = std::strerror(err);
@@ -165,6 +171,7 @@ std::string format_record(std::uint64_t seq, const std::string& time, const Even
   append_member("result", e.result, line);
   append_member("remote", e.remote, line);
   append_member("detail", e.detail, line);
+  append_member("ids", e.ids, line);
   line += ",\"prev\":\"" + prev + "\"";
   const std::string hash = sha256_hex(line);
   line += kHashKey;
@@ -185,12 +192,20 @@ std::uint64_t leading_seq(std::string_view line) {
   return seq;
 }
 
-Status write_all(int fd, std::string_view data, const std::string& path) {
+// The record hash member of a line format_record() made.
+std::string record_hash(std::string_view line) { return std::string(line.substr(line.size() - 66, 64)); }
+
+std::string time_text(const Timestamp& t) { return Timestamp::from_unix(t.unix_seconds(), t.nanos(), 6).to_string(); }
+
+std::int64_t millis_of(const Timestamp& t) { return t.unix_seconds() * 1000 + t.nanos() / 1'000'000; }
+
+Status write_all(int fd, std::string_view data, const std::string& path,
+                 std::string_view what = "cannot write audit log") {
   while (!data.empty()) {
     const ssize_t n = ::write(fd, data.data(), data.size());
     if (n < 0) {
       if (errno == EINTR) continue;
-      return sys_error(ErrorCategory::io, path, "cannot write audit log", errno);
+      return sys_error(ErrorCategory::io, path, what, errno);
     }
     data.remove_prefix(static_cast<std::size_t>(n));
   }
@@ -209,7 +224,53 @@ Status sync_directory_of(const std::string& path) {
   return {};
 }
 
+// Replaces the file at `path` with `content` atomically and durably: a
+// temporary file of mode 0600 beside it, fsync, rename, fsync of the
+// directory.
+Status replace_file_durably(const std::string& path, std::string_view content) {
+  constexpr std::string_view kWhat = "cannot write audit checkpoint";
+  std::string tmp = path + ".XXXXXX";
+  const int fd = ::mkostemp(tmp.data(), O_CLOEXEC);
+  if (fd < 0) return sys_error(ErrorCategory::io, path, kWhat, errno);
+  auto fail = [&](int err) {
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    return sys_error(ErrorCategory::io, path, kWhat, err);
+  };
+  if (::fchmod(fd, 0600) != 0) return fail(errno);
+  if (auto written = write_all(fd, content, path, kWhat); !written) {
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    return written;
+  }
+  if (::fsync(fd) != 0) return fail(errno);
+  if (::close(fd) != 0) {
+    const int err = errno;
+    ::unlink(tmp.c_str());
+    return sys_error(ErrorCategory::io, path, kWhat, err);
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    const int err = errno;
+    ::unlink(tmp.c_str());
+    return sys_error(ErrorCategory::io, path, kWhat, err);
+  }
+  return sync_directory_of(path);
+}
+
 }  // namespace
+
+std::string ids_digest(std::vector<std::pair<std::string, std::string>> id_versions) {
+  if (id_versions.empty()) return {};
+  std::sort(id_versions.begin(), id_versions.end());
+  std::string text;
+  for (const auto& [id, version] : id_versions) {
+    text += id;
+    text += '|';
+    text += version;
+    text += '\n';
+  }
+  return "sha256:" + sha256_hex(text);
+}
 
 // ---------------------------------------------------------------- writer
 
@@ -227,20 +288,62 @@ struct AuditLog::State {
   std::string torn_line;  // an incomplete last line, to be recovered
   bool torn = false;
   bool unsynced = false;
+  // The last record this writer appended to the open file, the last of
+  // those made durable, and the one its last checkpoint named (seq 0: none).
+  std::uint64_t appended_seq = 0;
+  std::string appended_hash;
+  std::uint64_t durable_seq = 0;
+  std::string durable_hash;
+  std::uint64_t checkpoint_seq = 0;
+  std::string checkpoint_hash;
+  std::optional<std::int64_t> checkpoint_millis;  // clock time of the last checkpoint
 
   ~State() {
-    if (fd >= 0) ::close(fd);
+    if (fd < 0) return;
+    // Closing: make everything durable and checkpoint it. Errors cannot be
+    // reported here; the log itself stays verifiable.
+    if (unsynced && ::fdatasync(fd) == 0) mark_durable();
+    (void)checkpoint(true);
+    ::close(fd);
   }
 
   // Opens (or creates, mode 0600) the file at `path`, replacing any fd
-  // held. cannot_create (73) errors as AuditLog::open.
+  // held, and forgets the records of the file held before. cannot_create
+  // (73) errors as AuditLog::open.
   Status open_file();
   // Whether `path` no longer names the open file (the log was rotated).
   bool renamed_away() const;
   // Reads the end of a file of `size` bytes backwards until the last
   // complete line (and any incomplete line after it) is in hand.
   Status load_tail(off_t size);
+  // Records that everything appended so far is on disk.
+  void mark_durable() {
+    unsynced = false;
+    durable_seq = appended_seq;
+    durable_hash = appended_hash;
+  }
+  // Writes the checkpoint for the last durable record when it names
+  // another one than the last checkpoint, the file is still the one at
+  // `path`, and `force` or a second has passed since the last checkpoint.
+  Status checkpoint(bool force);
 };
+
+Status AuditLog::State::checkpoint(bool force) {
+  if (durable_seq == 0 || (durable_seq == checkpoint_seq && durable_hash == checkpoint_hash)) return {};
+  if (renamed_away()) return {};  // describes a rotated file: the new one gets its own
+  const Timestamp now = clock->now();
+  const std::int64_t millis = millis_of(now);
+  if (!force && checkpoint_millis && millis >= *checkpoint_millis &&
+      millis - *checkpoint_millis < kCheckpointIntervalMillis)
+    return {};
+  const std::string text = "{\"seq\":" + std::to_string(durable_seq) + ",\"hash\":\"" + durable_hash +
+                           "\",\"time\":\"" + time_text(now) + "\"}\n";
+  CTI_TRY_STATUS(replace_file_durably(path + kCheckpointSuffix, text));
+  checkpoint_seq = durable_seq;
+  checkpoint_hash = durable_hash;
+  checkpoint_millis = millis;
+  return {};
+}
 
 Status AuditLog::State::load_tail(off_t size) {
   last_seq = 0;
@@ -305,6 +408,10 @@ Status AuditLog::State::open_file() {
   if (fd >= 0) ::close(fd);
   fd = -1;
   known_size = -1;
+  appended_seq = durable_seq = checkpoint_seq = 0;
+  appended_hash.clear();
+  durable_hash.clear();
+  checkpoint_hash.clear();
   bool created = false;
   for (int attempt = 0; fd < 0; ++attempt) {
     fd = ::open(path.c_str(), O_RDWR | O_APPEND | O_CLOEXEC);
@@ -375,8 +482,7 @@ Status AuditLog::append(const Event& event) {
   if (::fstat(s.fd, &st) != 0) return sys_error(ErrorCategory::io, s.path, "cannot read audit log", errno);
   if (st.st_size != s.known_size) CTI_TRY_STATUS(s.load_tail(st.st_size));
 
-  const Timestamp now = s.clock->now();
-  const std::string time = Timestamp::from_unix(now.unix_seconds(), now.nanos(), 6).to_string();
+  const std::string time = time_text(s.clock->now());
   std::uint64_t seq = s.last_seq;
   std::string prev = s.prev_hash;
   std::string out;
@@ -412,10 +518,16 @@ Status AuditLog::append(const Event& event) {
   s.prev_hash = sha256_hex(line);
   s.torn = false;
   s.torn_line.clear();
-  if (s.policy == SyncPolicy::every_record) {
+  s.appended_seq = seq;
+  s.appended_hash = record_hash(line);
+  s.unsynced = true;
+  // The first record of a new file is checkpointed at once under either
+  // policy, so that the checkpoint of a rotated log soon describes the new
+  // file rather than the old one.
+  if (s.policy == SyncPolicy::every_record || st.st_size == 0) {
     if (::fdatasync(s.fd) != 0) return sys_error(ErrorCategory::io, s.path, "cannot sync audit log", errno);
-  } else {
-    s.unsynced = true;
+    s.mark_durable();
+    return s.checkpoint(true);
   }
   return {};
 }
@@ -423,10 +535,11 @@ Status AuditLog::append(const Event& event) {
 Status AuditLog::sync() {
   State& s = *state_;
   std::lock_guard<std::mutex> guard(s.mu);
-  if (!s.unsynced) return {};
-  if (::fdatasync(s.fd) != 0) return sys_error(ErrorCategory::io, s.path, "cannot sync audit log", errno);
-  s.unsynced = false;
-  return {};
+  if (s.unsynced) {
+    if (::fdatasync(s.fd) != 0) return sys_error(ErrorCategory::io, s.path, "cannot sync audit log", errno);
+    s.mark_durable();
+  }
+  return s.checkpoint(false);
 }
 
 // ---------------------------------------------------------------- verifier
@@ -442,9 +555,10 @@ struct CheckedRecord {
   std::string action;
 };
 
-constexpr std::array<std::string_view, 13> kMembers = {"seq",    "time",       "tool",    "actor",  "action",
+constexpr std::array<std::string_view, 14> kMembers = {"seq",    "time",       "tool",    "actor",  "action",
                                                        "target", "collection", "objects", "result", "remote",
-                                                       "detail", "prev",       "hash"};
+                                                       "detail", "ids",        "prev",    "hash"};
+constexpr std::size_t kPrevMember = 12;
 
 CheckedRecord check_record(std::string_view line) {
   CheckedRecord r;
@@ -489,7 +603,7 @@ CheckedRecord check_record(std::string_view line) {
     r.problem = "not an audit record: time is not an RFC 3339 timestamp";
     return r;
   }
-  r.prev = members[11].second.as_string();
+  r.prev = members[kPrevMember].second.as_string();
   if (!is_hex64(r.prev)) {
     r.problem = "not an audit record: prev is not a SHA-256 in hex";
     return r;
@@ -507,9 +621,46 @@ bool recovers(std::string_view line, std::string_view next, std::uint64_t expect
   return r.problem.empty() && r.action == kRecoverAction && r.seq == expected_seq && r.prev == sha256_hex(line);
 }
 
-}  // namespace
+// What a checkpoint file says.
+struct Checkpoint {
+  std::uint64_t seq = 0;
+  std::string hash;
+};
 
-Result<VerifyReport> verify_log(std::istream& in, const std::string& name) {
+// Reads and checks a checkpoint file: one line holding a JSON object with
+// exactly the members seq (a positive integer), hash (64 hex digits) and
+// time (an RFC 3339 timestamp). no_input (66) when it cannot be read, data
+// (65) when it is not a checkpoint.
+Result<Checkpoint> read_checkpoint(const std::string& path) {
+  auto in = open_input(path);
+  if (!in) return std::move(in).error();
+  std::string text(kMaxCheckpointBytes + 1, '\0');
+  (*in)->read(text.data(), static_cast<std::streamsize>(text.size()));
+  if ((*in)->bad()) return Error(ErrorCategory::io, quote(display_name(path)) + ": read failed");
+  text.resize(static_cast<std::size_t>((*in)->gcount()));
+  const auto invalid = [&](const std::string& why) {
+    return Error(ErrorCategory::data, quote(display_name(path)) + ": not an audit checkpoint: " + why);
+  };
+  if (text.size() > kMaxCheckpointBytes)
+    return invalid("longer than " + std::to_string(kMaxCheckpointBytes) + " bytes");
+  if (!text.empty() && text.back() == '\n') text.pop_back();
+  if (text.find('\n') != std::string::npos) return invalid("more than one line");
+  auto doc = json::parse(text);
+  if (!doc) return invalid(doc.error().message());
+  if (!doc->is_object() || doc->as_object().size() != 3)
+    return invalid("expected {\"seq\":N,\"hash\":\"<64 hex>\",\"time\":\"...\"}");
+  const json::Value* seq = doc->find("seq");
+  const auto hash = doc->find_string("hash");
+  const auto time = doc->find_string("time");
+  if (seq == nullptr || !seq->as_int64() || *seq->as_int64() < 1) return invalid("seq is not a positive integer");
+  if (!hash || !is_hex64(*hash)) return invalid("hash is not a SHA-256 in hex");
+  if (!time || !Timestamp::parse(*time)) return invalid("time is not an RFC 3339 timestamp");
+  return Checkpoint{static_cast<std::uint64_t>(*seq->as_int64()), std::string(*hash)};
+}
+
+// The chain check of verify_log(), and the checkpoint check when
+// `checkpoint` is given.
+Result<VerifyReport> verify_stream(std::istream& in, const std::string& name, const Checkpoint* checkpoint) {
   VerifyReport report;
   std::string prev_hash(kZeroHash);
   std::uint64_t expected_seq = 1;
@@ -541,6 +692,8 @@ Result<VerifyReport> verify_log(std::istream& in, const std::string& name) {
                                 " was expected (line deleted, inserted or reordered?)");
       if (r.prev != prev_hash)
         return fail(number, "prev does not match the line before (line deleted, inserted, reordered or edited?)");
+      if (checkpoint != nullptr && r.seq == checkpoint->seq && record_hash(line) != checkpoint->hash)
+        return fail(number, "record " + std::to_string(r.seq) + " does not match the checkpoint (rewritten?)");
       prev_hash = sha256_hex(line);
       ++expected_seq;
       ++report.records;
@@ -550,14 +703,44 @@ Result<VerifyReport> verify_log(std::istream& in, const std::string& name) {
     line_ended = next_ended;
   }
   if (in.bad()) return Error(ErrorCategory::io, quote(name) + ": read failed");
+  const std::uint64_t last_seq = expected_seq - 1;
+  if (checkpoint != nullptr && checkpoint->seq > last_seq)
+    return fail(number + 1, "the log ends at record " + std::to_string(last_seq) + " but its checkpoint names record " +
+                                std::to_string(checkpoint->seq) + " (truncated?)");
   return report;
 }
 
-Result<VerifyReport> verify_log(const std::string& path) {
+}  // namespace
+
+Result<VerifyReport> verify_log(std::istream& in, const std::string& name) { return verify_stream(in, name, nullptr); }
+
+Result<VerifyReport> verify_log(const std::string& path, const VerifyOptions& options) {
   auto in = open_input(path);
   if (!in) return std::move(in).error();
-  return verify_log(**in, display_name(path));
+  std::string checkpoint_path;
+  if (!options.no_checkpoint) {
+    if (!options.checkpoint.empty()) {
+      checkpoint_path = options.checkpoint;
+    } else if (path != "-") {
+      // The log's own checkpoint, when there is one (anything but a
+      // missing file is looked at, so an unreadable one is reported).
+      struct stat st {};
+      const std::string own = path + kCheckpointSuffix;
+      if (::stat(own.c_str(), &st) == 0 || errno != ENOENT) checkpoint_path = own;
+    }
+  }
+  if (checkpoint_path.empty()) return verify_stream(**in, display_name(path), nullptr);
+  auto checkpoint = read_checkpoint(checkpoint_path);
+  if (!checkpoint) return std::move(checkpoint).error();
+  auto report = verify_stream(**in, display_name(path), &*checkpoint);
+  if (report) {
+    report->checkpoint_used = checkpoint_path;
+    report->checkpoint_seq = checkpoint->seq;
+  }
+  return report;
 }
+
+Result<VerifyReport> verify_log(const std::string& path) { return verify_log(path, VerifyOptions{}); }
 
 std::string default_log_path(const Config& config) {
   const char* env = std::getenv("CTISHARE_AUDIT_LOG");

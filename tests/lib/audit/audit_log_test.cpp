@@ -1,6 +1,7 @@
 // Tests of ctishare/audit.h: the hash-chained audit log's writer and
 // verifier, including the edits, deletions, reorderings and torn writes the
-// chain exists to reveal, and two writers sharing one file.
+// chain exists to reveal, two writers sharing one file, the ids digest, and
+// the checkpoint that reveals lines removed from the end.
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -8,6 +9,7 @@
 #include <catch2/catch.hpp>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -29,6 +31,37 @@ using ctishare::test::TempDir;
 namespace {
 
 FixedClock fixed_clock() { return FixedClock(*Timestamp::parse("2026-03-01T12:00:00.123Z")); }
+
+// A clock the test moves by hand.
+class ManualClock final : public Clock {
+ public:
+  Timestamp now() const override {
+    return Timestamp::from_unix(seconds_, static_cast<std::uint32_t>(millis_ * 1'000'000), 3);
+  }
+  void advance_millis(std::int64_t ms) {
+    millis_ += ms;
+    seconds_ += millis_ / 1000;
+    millis_ %= 1000;
+    if (millis_ < 0) {
+      millis_ += 1000;
+      --seconds_;
+    }
+  }
+
+ private:
+  std::int64_t seconds_ = 1772366400;  // 2026-03-01T12:00:00Z
+  std::int64_t millis_ = 0;
+};
+
+std::string hex(const std::array<std::uint8_t, 32>& digest) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (auto b : digest) {
+    out += kHex[b >> 4];
+    out += kHex[b & 0xF];
+  }
+  return out;
+}
 
 audit::Event event(int n) {
   audit::Event e;
@@ -71,6 +104,56 @@ audit::VerifyReport verify(const std::string& path) {
   return *report;
 }
 
+audit::VerifyReport verify(const std::string& path, const audit::VerifyOptions& options) {
+  auto report = audit::verify_log(path, options);
+  REQUIRE(report);
+  return *report;
+}
+
+// The record hash member of a line.
+std::string hash_member(const std::string& line) {
+  auto doc = json::parse(line);
+  REQUIRE(doc);
+  return std::string(*doc->find_string("hash"));
+}
+
+// A line with its hash recomputed after an edit (what a forger does).
+std::string rehash(std::string line) {
+  line.erase(line.find(",\"hash\":"));
+  return line + ",\"hash\":\"" + hex(detail::sha256(line)) + "\"}";
+}
+
+struct CheckpointFile {
+  std::int64_t seq = 0;
+  std::string hash;
+  std::string time;
+};
+
+// Reads <path>.checkpoint; seq 0 when there is none.
+CheckpointFile read_checkpoint(const std::string& log_path) {
+  const std::string text = slurp(log_path + ".checkpoint");
+  CheckpointFile cp;
+  if (text.empty()) return cp;
+  REQUIRE(text.back() == '\n');
+  REQUIRE(std::count(text.begin(), text.end(), '\n') == 1);
+  auto doc = json::parse(text);
+  REQUIRE(doc);
+  REQUIRE(doc->is_object());
+  CHECK(doc->as_object().size() == 3);
+  cp.seq = *doc->find("seq")->as_int64();
+  cp.hash = std::string(*doc->find_string("hash"));
+  cp.time = std::string(*doc->find_string("time"));
+  return cp;
+}
+
+// The names of the files in a directory.
+std::vector<std::string> files_in(const std::string& dir) {
+  std::vector<std::string> names;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) names.push_back(entry.path().filename().string());
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
 }  // namespace
 
 TEST_CASE("records round-trip and verify", "[audit]") {
@@ -79,13 +162,12 @@ TEST_CASE("records round-trip and verify", "[audit]") {
   write_log(path, 3);
   const auto lines = lines_of(slurp(path));
   REQUIRE(lines.size() == 3);
-  CHECK_THAT(
-      lines[0],
-      StartsWith("{\"seq\":1,\"time\":\"2026-03-01T12:00:00.123000Z\",\"tool\":\"taxii-serve\","
-                 "\"actor\":\"bank-a\",\"action\":\"objects.add\",\"target\":\"https://taxii.example/api1/\","
-                 "\"collection\":\"91a7b528-80eb-42ed-a74d-c6fbd5a26116\",\"objects\":1,\"result\":\"202\","
-                 "\"remote\":\"192.0.2.7\",\"detail\":\"request "
-                 "1\",\"prev\":\"0000000000000000000000000000000000000000000000000000000000000000\",\"hash\":\""));
+  CHECK_THAT(lines[0],
+             StartsWith("{\"seq\":1,\"time\":\"2026-03-01T12:00:00.123000Z\",\"tool\":\"taxii-serve\","
+                        "\"actor\":\"bank-a\",\"action\":\"objects.add\",\"target\":\"https://taxii.example/api1/\","
+                        "\"collection\":\"91a7b528-80eb-42ed-a74d-c6fbd5a26116\",\"objects\":1,\"result\":\"202\","
+                        "\"remote\":\"192.0.2.7\",\"detail\":\"request 1\",\"ids\":\"\","
+                        "\"prev\":\"0000000000000000000000000000000000000000000000000000000000000000\",\"hash\":\""));
   // Each line parses as JSON, and prev/hash are what the format says.
   std::string prev(64, '0');
   for (std::size_t i = 0; i < lines.size(); ++i) {
@@ -483,4 +565,349 @@ TEST_CASE("the default log location follows CLI.md", "[audit]") {
   ::setenv("CTISHARE_AUDIT_LOG", "/tmp/a.jsonl", 1);
   CHECK(audit::default_log_path(config) == "/tmp/a.jsonl");
   ::unsetenv("CTISHARE_AUDIT_LOG");
+}
+
+// ---------------------------------------------------------------- ids digest
+
+TEST_CASE("the ids digest is a sorted, order-independent SHA-256", "[audit]") {
+  CHECK(audit::ids_digest({}).empty());
+  const std::string a = "indicator--0b4f5e4e-5c9e-4b2e-8b8e-0e5c8f1a2b3c";
+  const std::string b = "malware--7d3f9e1a-2b4c-4d5e-8f6a-1b2c3d4e5f60";
+  const std::string digest = audit::ids_digest({{b, "2026-03-01T00:00:00.000Z"}, {a, "2026-02-01T00:00:00.000Z"}});
+  // The documented construction: sorted "id|version\n" lines.
+  CHECK(digest ==
+        "sha256:" + hex(detail::sha256(a + "|2026-02-01T00:00:00.000Z\n" + b + "|2026-03-01T00:00:00.000Z\n")));
+  CHECK(digest.size() == 7 + 64);
+  CHECK(audit::ids_digest({{a, "2026-02-01T00:00:00.000Z"}, {b, "2026-03-01T00:00:00.000Z"}}) == digest);
+  // Another version of the same object, or another set, is another digest.
+  CHECK(audit::ids_digest({{a, "2026-02-01T00:00:00.001Z"}, {b, "2026-03-01T00:00:00.000Z"}}) != digest);
+  CHECK(audit::ids_digest({{a, "2026-02-01T00:00:00.000Z"}}) != digest);
+  // Sorting is by id first, then version.
+  CHECK(audit::ids_digest({{a, "2"}, {a, "1"}}) == "sha256:" + hex(detail::sha256(a + "|1\n" + a + "|2\n")));
+  CHECK(audit::ids_digest({{a, ""}}) == "sha256:" + hex(detail::sha256(a + "|\n")));
+}
+
+TEST_CASE("the ids member round-trips between detail and prev", "[audit]") {
+  TempDir dir;
+  const std::string path = dir / "audit.jsonl";
+  const FixedClock clock = fixed_clock();
+  auto log = audit::AuditLog::open(path, clock);
+  REQUIRE(log);
+  audit::Event e = event(2);
+  e.ids = audit::ids_digest({{"indicator--a", "1"}, {"indicator--b", "1"}});
+  REQUIRE(log->append(e));
+  REQUIRE(log->append(event(3)));
+  const auto lines = lines_of(slurp(path));
+  REQUIRE(lines.size() == 2);
+  CHECK_THAT(lines[0], Contains("\"detail\":\"request 2\",\"ids\":\"" + e.ids + "\",\"prev\":\""));
+  CHECK_THAT(lines[1], Contains("\"detail\":\"request 3\",\"ids\":\"\",\"prev\":\""));
+  auto doc = json::parse(lines[0]);
+  REQUIRE(doc);
+  CHECK(*doc->find_string("ids") == e.ids);
+  CHECK(verify(path).ok);
+}
+
+TEST_CASE("a record without a string ids member is not an audit record", "[audit]") {
+  TempDir dir;
+  const std::string path = dir / "audit.jsonl";
+  write_log(path, 2);
+  auto lines = lines_of(slurp(path));
+  SECTION("missing, as in the format before it") {
+    const auto at = lines[1].find(",\"ids\":\"\"");
+    REQUIRE(at != std::string::npos);
+    lines[1] = rehash(lines[1].erase(at, 9));
+  }
+  SECTION("a number") { lines[1] = rehash(lines[1].replace(lines[1].find("\"ids\":\"\""), 8, "\"ids\":0")); }
+  SECTION("after prev") {
+    const auto at = lines[1].find(",\"ids\":\"\"");
+    lines[1].erase(at, 9);
+    lines[1].insert(lines[1].find(",\"hash\":"), ",\"ids\":\"\"");
+    lines[1] = rehash(lines[1]);
+  }
+  spit(path, join(lines));
+  const auto report = verify(path, audit::VerifyOptions{.checkpoint = "", .no_checkpoint = true});
+  CHECK_FALSE(report.ok);
+  CHECK(report.bad_line == 2);
+  CHECK_THAT(report.problem, StartsWith("not an audit record: member"));
+}
+
+// ---------------------------------------------------------------- checkpoint
+
+TEST_CASE("every_record appends keep the checkpoint at the last record", "[audit]") {
+  TempDir dir;
+  const std::string path = dir / "audit.jsonl";
+  const FixedClock clock = fixed_clock();
+  auto log = audit::AuditLog::open(path, clock);
+  REQUIRE(log);
+  CHECK(read_checkpoint(path).seq == 0);  // none before the first record
+  for (int i = 1; i <= 3; ++i) {
+    REQUIRE(log->append(event(i)));
+    const auto lines = lines_of(slurp(path));
+    const auto cp = read_checkpoint(path);
+    CHECK(cp.seq == i);
+    CHECK(cp.hash == hash_member(lines.back()));
+    CHECK(cp.time == "2026-03-01T12:00:00.123000Z");
+  }
+  struct stat st {};
+  REQUIRE(::stat((path + ".checkpoint").c_str(), &st) == 0);
+  CHECK((st.st_mode & 07777) == 0600);
+  // No temporary file is left behind.
+  CHECK(files_in(dir.path()) == std::vector<std::string>{"audit.jsonl", "audit.jsonl.checkpoint"});
+  const auto report = verify(path);
+  CHECK(report.ok);
+  CHECK(report.checkpoint_used == path + ".checkpoint");
+  CHECK(report.checkpoint_seq == 3);
+}
+
+TEST_CASE("lines removed from the end are found through the checkpoint", "[audit]") {
+  TempDir dir;
+  const std::string path = dir / "audit.jsonl";
+  write_log(path, 5);
+  auto lines = lines_of(slurp(path));
+  SECTION("two records") {
+    lines.resize(3);
+    spit(path, join(lines));
+    auto report = verify(path);
+    CHECK_FALSE(report.ok);
+    CHECK(report.records == 3);
+    CHECK(report.bad_line == 4);
+    CHECK(report.problem == "the log ends at record 3 but its checkpoint names record 5 (truncated?)");
+    CHECK(report.checkpoint_used == path + ".checkpoint");
+    // The chain alone cannot tell.
+    report = verify(path, audit::VerifyOptions{.checkpoint = "", .no_checkpoint = true});
+    CHECK(report.ok);
+    CHECK(report.records == 3);
+    CHECK(report.checkpoint_used.empty());
+  }
+  SECTION("every record") {
+    spit(path, "");
+    const auto report = verify(path);
+    CHECK_FALSE(report.ok);
+    CHECK(report.bad_line == 1);
+    CHECK(report.problem == "the log ends at record 0 but its checkpoint names record 5 (truncated?)");
+  }
+  SECTION("then appended to by a writer that did not know") {
+    // A copy of the checkpoint kept elsewhere still names the lost record 5.
+    const std::string copy = dir.file("copy.checkpoint", slurp(path + ".checkpoint"));
+    lines.resize(3);
+    spit(path, join(lines));
+    write_log(path, 1);  // record 4 again, and a new checkpoint beside the log
+    CHECK(verify(path).ok);
+    const auto report = verify(path, audit::VerifyOptions{.checkpoint = copy, .no_checkpoint = false});
+    CHECK_FALSE(report.ok);
+    CHECK(report.bad_line == 5);
+    CHECK(report.problem == "the log ends at record 4 but its checkpoint names record 5 (truncated?)");
+    CHECK(report.checkpoint_used == copy);
+  }
+}
+
+TEST_CASE("a rewritten chain is found through the checkpoint", "[audit]") {
+  TempDir dir;
+  const std::string path = dir / "audit.jsonl";
+  write_log(path, 4);
+  auto lines = lines_of(slurp(path));
+  // The forger edits record 3 and recomputes the hashes of 3 and 4.
+  lines[2].replace(lines[2].find("bank-a"), 6, "bank-b");
+  lines[2] = rehash(lines[2]);
+  lines[3].replace(lines[3].find(",\"prev\":\"") + 9, 64, hex(detail::sha256(lines[2])));
+  lines[3] = rehash(lines[3]);
+  spit(path, join(lines));
+  CHECK(verify(path, audit::VerifyOptions{.checkpoint = "", .no_checkpoint = true}).ok);
+  const auto report = verify(path);
+  CHECK_FALSE(report.ok);
+  CHECK(report.bad_line == 4);
+  CHECK(report.records == 3);
+  CHECK(report.problem == "record 4 does not match the checkpoint (rewritten?)");
+}
+
+TEST_CASE("a checkpoint behind the log is fine", "[audit]") {
+  TempDir dir;
+  const std::string path = dir / "audit.jsonl";
+  write_log(path, 3);
+  const std::string old = slurp(path + ".checkpoint");
+  write_log(path, 2);
+  CHECK(read_checkpoint(path).seq == 5);
+  spit(path + ".checkpoint", old);
+  auto report = verify(path);
+  CHECK(report.ok);
+  CHECK(report.records == 5);
+  CHECK(report.checkpoint_seq == 3);
+  // The same through an explicit file, which replaces the log's own.
+  const std::string copy = dir.file("elsewhere.checkpoint", old);
+  spit(path + ".checkpoint", "garbage\n");
+  report = verify(path, audit::VerifyOptions{.checkpoint = copy, .no_checkpoint = false});
+  CHECK(report.ok);
+  CHECK(report.checkpoint_used == copy);
+  CHECK(report.checkpoint_seq == 3);
+}
+
+TEST_CASE("on_request checkpoints are written at most once a second", "[audit]") {
+  TempDir dir;
+  const std::string path = dir / "audit.jsonl";
+  ManualClock clock;
+  {
+    auto log = audit::AuditLog::open(path, clock, audit::SyncPolicy::on_request);
+    REQUIRE(log);
+    // The first record of a new file is synced and checkpointed at once.
+    REQUIRE(log->append(event(1)));
+    CHECK(read_checkpoint(path).seq == 1);
+    // Later ones wait for sync(), and sync() for a second to pass.
+    REQUIRE(log->append(event(2)));
+    CHECK(read_checkpoint(path).seq == 1);
+    clock.advance_millis(500);
+    REQUIRE(log->sync());
+    CHECK(read_checkpoint(path).seq == 1);
+    REQUIRE(log->append(event(3)));
+    clock.advance_millis(499);
+    REQUIRE(log->sync());
+    CHECK(read_checkpoint(path).seq == 1);
+    clock.advance_millis(1);
+    // Nothing left to sync, but the checkpoint is behind: written now.
+    REQUIRE(log->sync());
+    auto cp = read_checkpoint(path);
+    CHECK(cp.seq == 3);
+    CHECK(cp.hash == hash_member(lines_of(slurp(path))[2]));
+    CHECK(cp.time == "2026-03-01T12:00:01.000000Z");
+    REQUIRE(log->append(event(4)));
+    REQUIRE(log->sync());
+    CHECK(read_checkpoint(path).seq == 3);
+    // A clock that went backwards does not stop checkpoints.
+    clock.advance_millis(-5000);
+    REQUIRE(log->sync());
+    CHECK(read_checkpoint(path).seq == 4);
+    REQUIRE(log->append(event(5)));
+    REQUIRE(log->sync());
+    CHECK(read_checkpoint(path).seq == 4);
+  }
+  // Closing the log checkpoints its last record.
+  const auto cp = read_checkpoint(path);
+  CHECK(cp.seq == 5);
+  CHECK(cp.hash == hash_member(lines_of(slurp(path))[4]));
+  CHECK(verify(path).ok);
+}
+
+TEST_CASE("after rotation the checkpoint describes the new file", "[audit]") {
+  TempDir dir;
+  const std::string path = dir / "audit.jsonl";
+  ManualClock clock;
+  auto server = audit::AuditLog::open(path, clock, audit::SyncPolicy::on_request);
+  REQUIRE(server);
+  REQUIRE(server->append(event(1)));
+  REQUIRE(server->append(event(2)));
+  clock.advance_millis(2000);
+  REQUIRE(server->sync());
+  CHECK(read_checkpoint(path).seq == 2);
+
+  SECTION("started by the same writer") {
+    REQUIRE(std::rename(path.c_str(), (path + ".1").c_str()) == 0);
+    REQUIRE(server->append(event(3)));  // seq 1 of the new file, checkpointed at once
+    const auto cp = read_checkpoint(path);
+    CHECK(cp.seq == 1);
+    CHECK(cp.hash == hash_member(lines_of(slurp(path))[0]));
+  }
+  SECTION("started by another writer while this one holds the old file") {
+    REQUIRE(server->append(event(3)));  // seq 3 of the old file, not yet synced
+    REQUIRE(std::rename(path.c_str(), (path + ".1").c_str()) == 0);
+    {
+      auto cron = audit::AuditLog::open(path, clock);
+      REQUIRE(cron);
+      REQUIRE(cron->append(event(100)));
+    }
+    CHECK(read_checkpoint(path).seq == 1);
+    // Neither the server's sync nor its closing may describe the old file
+    // in the new file's checkpoint.
+    clock.advance_millis(2000);
+    REQUIRE(server->sync());
+    CHECK(read_checkpoint(path).seq == 1);
+    server = audit::AuditLog::open(dir / "other.jsonl", clock);  // closes the old writer
+    REQUIRE(server);
+    const auto cp = read_checkpoint(path);
+    CHECK(cp.seq == 1);
+    CHECK(cp.hash == hash_member(lines_of(slurp(path))[0]));
+    CHECK(verify(path + ".1").records == 3);
+  }
+  const auto report = verify(path);
+  CHECK(report.ok);
+  CHECK(report.checkpoint_seq == 1);
+  // The rotated file has no checkpoint of its own.
+  CHECK(verify(path + ".1").checkpoint_used.empty());
+}
+
+TEST_CASE("a checkpoint that cannot be written fails the append, not the record", "[audit]") {
+  TempDir dir;
+  const std::string path = dir / "audit.jsonl";
+  write_log(path, 1);
+  REQUIRE(::unlink((path + ".checkpoint").c_str()) == 0);
+  REQUIRE(::mkdir((path + ".checkpoint").c_str(), 0700) == 0);
+  const FixedClock clock = fixed_clock();
+  auto log = audit::AuditLog::open(path, clock);
+  REQUIRE(log);
+  auto s = log->append(event(2));
+  REQUIRE_FALSE(s);
+  CHECK(s.error().category() == ErrorCategory::io);
+  CHECK_THAT(s.error().message(), Contains("audit.jsonl.checkpoint': cannot write audit checkpoint"));
+  const auto report = verify(path, audit::VerifyOptions{.checkpoint = "", .no_checkpoint = true});
+  CHECK(report.ok);
+  CHECK(report.records == 2);
+  CHECK(files_in(dir.path()) == std::vector<std::string>{"audit.jsonl", "audit.jsonl.checkpoint"});
+}
+
+TEST_CASE("a checkpoint file that is not one is a data error", "[audit]") {
+  TempDir dir;
+  const std::string path = dir / "audit.jsonl";
+  write_log(path, 2);
+  const std::string cp = path + ".checkpoint";
+  const std::string hash = read_checkpoint(path).hash;
+  std::string text;
+  std::string why;
+  SECTION("not JSON") { text = "seq=2\n", why = "not an audit checkpoint: "; }
+  SECTION("a missing member") { text = "{\"seq\":2,\"hash\":\"" + hash + "\"}\n", why = "expected {"; }
+  SECTION("an extra member") {
+    text = "{\"seq\":2,\"hash\":\"" + hash + "\",\"time\":\"2026-03-01T12:00:00Z\",\"x\":1}\n", why = "expected {";
+  }
+  SECTION("seq 0") {
+    text = "{\"seq\":0,\"hash\":\"" + hash + "\",\"time\":\"2026-03-01T12:00:00Z\"}\n";
+    why = "seq is not a positive integer";
+  }
+  SECTION("seq a string") {
+    text = "{\"seq\":\"2\",\"hash\":\"" + hash + "\",\"time\":\"2026-03-01T12:00:00Z\"}\n";
+    why = "seq is not a positive integer";
+  }
+  SECTION("a short hash") {
+    text = "{\"seq\":2,\"hash\":\"" + hash.substr(1) + "\",\"time\":\"2026-03-01T12:00:00Z\"}\n";
+    why = "hash is not a SHA-256 in hex";
+  }
+  SECTION("a bad time") {
+    text = "{\"seq\":2,\"hash\":\"" + hash + "\",\"time\":\"yesterday\"}\n", why = "time is not an RFC 3339";
+  }
+  SECTION("two lines") {
+    const std::string one = "{\"seq\":2,\"hash\":\"" + hash + "\",\"time\":\"2026-03-01T12:00:00Z\"}\n";
+    text = one + one, why = "more than one line";
+  }
+  SECTION("huge") { text = std::string(100000, ' '), why = "longer than 4096 bytes"; }
+  SECTION("empty") { text = "", why = "not an audit checkpoint: "; }
+  spit(cp, text);
+  auto report = audit::verify_log(path);
+  REQUIRE_FALSE(report);
+  CHECK(report.error().category() == ErrorCategory::data);
+  CHECK_THAT(report.error().message(), StartsWith("'" + cp + "': not an audit checkpoint: "));
+  CHECK_THAT(report.error().message(), Contains(why));
+  // --no-checkpoint still checks the chain.
+  CHECK(verify(path, audit::VerifyOptions{.checkpoint = "", .no_checkpoint = true}).ok);
+}
+
+TEST_CASE("a named checkpoint must exist", "[audit]") {
+  TempDir dir;
+  const std::string path = dir / "audit.jsonl";
+  write_log(path, 1);
+  auto report = audit::verify_log(path, audit::VerifyOptions{.checkpoint = dir / "none", .no_checkpoint = false});
+  REQUIRE_FALSE(report);
+  CHECK(report.error().category() == ErrorCategory::no_input);
+  CHECK_THAT(report.error().message(), Contains("none'"));
+  // A log without a checkpoint of its own is checked by its chain alone.
+  REQUIRE(::unlink((path + ".checkpoint").c_str()) == 0);
+  const auto plain = verify(path);
+  CHECK(plain.ok);
+  CHECK(plain.checkpoint_used.empty());
+  CHECK(plain.checkpoint_seq == 0);
 }

@@ -1,0 +1,153 @@
+// taxii-pull's engine: fetch what a partner's collections gained since the
+// last successful run, exactly once.
+//
+// Paging (TAXII 3.5): a run sends the same query again with `next` while
+// the server says `more` and gives one; only when `next` is absent does it
+// re-query with added_after = X-TAXII-Date-Added-Last of the page, echoed
+// byte for byte. A `next` that repeats, or a date that does not move past
+// the previous added_after, stops the run with a protocol error instead of
+// looping. Objects are keyed by (id, version): anything that comes twice
+// (an inclusive added_after, a page boundary inside a run of equal
+// date_added, two collections holding one object) is delivered once.
+//
+// Cursors: one small JSON file per (partner, API root, collection, filter
+// set) under <state>/pull/<partner>/ holding the last X-TAXII-Date-Added-Last
+// and the keys of the last page (so a server that repeats the boundary
+// object does not deliver it again next run). A cursor is written
+// atomically and only after the output holding its objects is durably
+// written. Between the two steps a journal (<state>/pull/<partner>/pending.json)
+// names the output and the SHA-256 of its bytes: a run that finds the
+// journal commits its cursors when the output holds exactly those bytes
+// (the crash came after the output) and drops it otherwise (the crash came
+// before, so the objects are fetched again). A run killed at any point thus
+// neither loses nor repeats an object in file outputs. Standard output
+// cannot be taken back: the cursor follows right after the flush, and a
+// kill between the two repeats that run's objects once.
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <optional>
+#include <string>
+#include <unordered_set>
+#include <vector>
+
+#include "ctishare/bundle.h"
+#include "ctishare/json.h"
+#include "ctishare/result.h"
+#include "ctishare/taxii/exchange.h"
+#include "ctishare/time.h"
+
+namespace ctishare::taxii {
+
+// The filters of a pull (TAXII 3.4); each list is ORed within, ANDed across.
+struct PullFilters {
+  std::vector<std::string> types, ids, versions, spec_versions;
+  std::string added_after;  // explicit start: overrides the cursor for this run
+  int limit = 0;            // page size to ask for; 0: the server's default
+  // The match[...] part of the query ("match[type]=indicator&..."), stable;
+  // the filter set a cursor belongs to. Empty without filters.
+  std::string match_query() const;
+};
+
+// Where a pull of one collection stands.
+struct Cursor {
+  std::string added_after;            // the last X-TAXII-Date-Added-Last, as the server wrote it
+  std::vector<std::string> boundary;  // "id|version" of the objects of the last non-empty page
+};
+
+// The cursor files of one state directory.
+class CursorStore {
+ public:
+  explicit CursorStore(std::string state_dir) : dir_(std::move(state_dir) + "/pull") {}
+  // The directory of one partner's cursors and journal.
+  std::string partner_dir(const std::string& partner) const { return dir_ + "/" + partner; }
+  // The cursor file of a (partner, API root, collection, filters).
+  std::string cursor_path(const std::string& partner, const std::string& api_root, const std::string& collection_id,
+                          const PullFilters& filters) const;
+  // nullopt when there is none. Errors: data (65) for a file that is not a
+  // cursor (naming it and suggesting --reset-cursor), io (74).
+  Result<std::optional<Cursor>> load(const std::string& path) const;
+  // Atomically; also records what the cursor is for, for people reading it.
+  Status save(const std::string& path, const Cursor& cursor, const std::string& api_root,
+              const std::string& collection_id, const PullFilters& filters, const Timestamp& now) const;
+  // Removes every cursor (and journal) of a partner: its next pull starts over.
+  Status reset(const std::string& partner) const;
+
+ private:
+  std::string dir_;
+};
+
+// What a pull of one collection brought.
+struct CollectionPull {
+  CollectionInfo collection;
+  std::vector<std::string> objects;                           // compact JSON, new ones only, in server order
+  std::vector<std::pair<std::string, std::string>> versions;  // (id, version) of each, same order
+  Cursor cursor;                                              // where the next run starts
+  std::string cursor_path;
+  std::size_t pages = 0, received = 0, duplicates = 0;
+};
+
+struct PullSettings {
+  PullFilters filters;
+  json::Limits limits;                                     // per object and per page
+  std::size_t max_empty_pages = 100;                       // `more` with empty pages, then stop
+  std::function<void(const std::string&)> progress;        // -v messages; may be empty
+};
+
+// Pulls one collection: from the cursor (or filters.added_after) to the end,
+// skipping keys in `seen` and adding the new ones to it. Errors: those of
+// the client and http_error(); protocol (76) for a non-TAXII body, an
+// envelope of the wrong shape, or a cursor that does not advance; permission
+// (77) when the collection cannot be read.
+Result<CollectionPull> pull_collection(const Client& client, const CollectionInfo& collection,
+                                       const std::optional<Cursor>& from, const PullSettings& settings,
+                                       std::unordered_set<std::string>& seen);
+
+// One partner's pull: its collections and their cursors.
+struct PartnerPull {
+  std::string partner;
+  std::string api_root;
+  PullFilters filters;
+  std::vector<CollectionPull> collections;
+  std::size_t new_objects() const;
+};
+
+// Resolves the endpoint's collections (ids or aliases) and pulls each from
+// its cursor. Nothing is written. Errors as pull_collection and
+// find_collection; the partner's first failure ends its pull.
+Result<PartnerPull> pull_partner(const Client& client, const Endpoint& endpoint, const CursorStore& cursors,
+                                 const PullSettings& settings);
+
+// Completes or drops a journal left by a run that died between its output
+// and its cursors (see above). Returns whether cursors were committed.
+Result<bool> recover_journal(const CursorStore& cursors, const std::string& partner);
+
+// How pulled objects are delivered.
+struct DeliveryOptions {
+  stix::OutputFraming framing = stix::OutputFraming::bundle;
+  std::string output = "-";  // a file, or "-" for standard output
+  std::string output_dir;    // when set: one file per partner, <dir>/<partner>.json (.ndjson)
+};
+
+// What a delivery wrote.
+struct Delivered {
+  std::string partner;
+  std::string path;          // the file written, "-" for stdout
+  std::size_t objects = 0;   // new objects delivered
+  bool changed = false;      // whether the file's bytes changed
+};
+
+// Writes the pulls (all into `output`, or one file per partner into
+// output_dir, where a file not yet taken away by its consumer is added to,
+// never replaced, so a second pull before the consumer runs loses nothing),
+// then saves every cursor, with the journal in between. Errors: those of
+// the output (73, 74) and of the state directory; cursors are then left
+// as they were.
+Result<std::vector<Delivered>> deliver(std::vector<PartnerPull>& pulls, const CursorStore& cursors,
+                                       const DeliveryOptions& options, const Timestamp& now);
+
+// The file one partner's objects go to under `dir`.
+std::string partner_output_path(const std::string& dir, const std::string& partner, stix::OutputFraming framing);
+
+}  // namespace ctishare::taxii

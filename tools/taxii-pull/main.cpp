@@ -1,0 +1,241 @@
+// taxii-pull: fetch what partners' TAXII 2.1 collections gained since the
+// last successful run, exactly once, as a bundle (or NDJSON) per partner.
+#include <algorithm>
+#include <memory>
+
+#include "ctishare/audit.h"
+#include "ctishare/file.h"
+#include "ctishare/taxii/pull.h"
+#include "partners.h"
+#include "tool.h"
+
+namespace {
+
+constexpr const char* kExamples = R"(Examples:
+  taxii-pull --all --output-dir /var/lib/ctishare/incoming
+  taxii-pull --partner cert-tw -o cert-tw.json
+  taxii-pull --partner cert-tw --type indicator --ndjson | jq -r .pattern
+  taxii-pull --url https://taxii.example/api1/ --collection phishing --user bank-a --password-file pw
+  taxii-pull --partner cert-tw --list
+  taxii-pull --partner cert-tw --reset-cursor -o everything.json
+
+Exit status: 0 success (nothing new included); 64 usage; 65 a cursor file
+is damaged; 66 a secret file is missing; 69 a partner cannot be reached or
+keeps failing; 73/74 output or state cannot be written; 75 a partner is
+busy (429/503) past --max-retry-time, or another pull holds its lock; 76 a
+partner does not speak TAXII 2.1 (HTML, bad paging, TLS failure); 77 401 or
+403, a collection we may not read, or a secret file others can read; 78
+configuration error. With several partners, the others are still pulled
+and the most serious status is returned.)";
+
+struct Options {
+  ctishare::tool::PartnerOptions partner;
+  std::vector<std::string> types, ids, versions, spec_versions;
+  std::string added_after, output = "-", output_dir;
+  int limit = 0, wait = 0;
+  bool ndjson = false, reset_cursor = false, list = false;
+  std::string now;
+  ctishare::json::Limits limits;
+};
+
+// The text --list prints for one partner: discovery, API root, collections.
+ctishare::Result<std::string> describe(const ctishare::taxii::Client& client, const ctishare::taxii::Endpoint& e) {
+  using namespace ctishare;
+  std::string out = "partner " + e.name + "  " + e.api_root + "\n";
+  auto discovery_url = taxii::resolve_url(client.base(), "/taxii2/");
+  if (discovery_url) {
+    auto r = taxii::request_same_origin(client, "GET", taxii::to_string(*discovery_url));
+    if (r && r->status == 200) {
+      if (auto d = taxii::taxii_json(*r)) {
+        out += "  discovery " + taxii::to_string(*discovery_url);
+        if (auto t = d->find_string("title")) out += "  \"" + std::string(*t) + "\"";
+        out += "\n";
+        if (const json::Value* roots = d->find("api_roots"); roots && roots->is_array())
+          for (const auto& root : roots->as_array())
+            if (root.is_string()) out += "    api root " + root.as_string() + "\n";
+      }
+    } else {
+      out += "  discovery " + taxii::to_string(*discovery_url) + ": not available" +
+             (r ? " (" + std::to_string(r->status) + ")" : "") + "\n";
+    }
+  }
+  auto root = taxii::get_api_root(client);
+  if (!root) return std::move(root).error();
+  out += "  api root \"" + root->title + "\"";
+  for (const auto& v : root->versions) out += "  " + v;
+  if (root->max_content_length != 0) out += "  max_content_length " + std::to_string(root->max_content_length);
+  out += "\n";
+  auto collections = taxii::list_collections(client);
+  if (!collections) return std::move(collections).error();
+  if (collections->empty()) out += "  no collections visible to us\n";
+  for (const auto& c : *collections) {
+    const bool configured = std::find(e.collections.begin(), e.collections.end(), c.id) != e.collections.end() ||
+                            (!c.alias.empty() &&
+                             std::find(e.collections.begin(), e.collections.end(), c.alias) != e.collections.end());
+    out += std::string("  ") + (configured ? "* " : "  ") + c.id + "  alias " + (c.alias.empty() ? "-" : c.alias) +
+           "  read " + (c.can_read ? "yes" : "no") + "  write " + (c.can_write ? "yes" : "no") + "  \"" + c.title +
+           "\"\n";
+  }
+  return out;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace ctishare;
+  auto opts = std::make_shared<Options>();
+  return tool::run(
+      argc, argv,
+      {"taxii-pull", "Fetch what partners' TAXII 2.1 collections gained since the last run, exactly once.", kExamples},
+      [opts](CLI::App& app) -> tool::Body {
+        tool::add_partner_options(app, opts->partner, false);
+        auto* out = app.add_option("-o,--output", opts->output, "write all partners' objects to FILE atomically ('-': stdout)")
+                        ->type_name("FILE");
+        app.add_option("--output-dir", opts->output_dir,
+                       "one file per partner, DIR/NAME.json, added to until its consumer takes it")
+            ->type_name("DIR")
+            ->excludes(out);
+        app.add_flag("--ndjson", opts->ndjson, "write one object per line instead of a bundle");
+        app.add_option("--state", opts->partner.state, "state directory for cursors (default: [state] dir)")
+            ->type_name("DIR");
+        app.add_flag("--reset-cursor", opts->reset_cursor, "forget the selected partners' cursors: pull everything again");
+        app.add_option("--type", opts->types, "only these object types (match[type]; repeatable or a,b)")
+            ->delimiter(',')
+            ->allow_extra_args(false)
+            ->type_name("TYPE");
+        app.add_option("--id", opts->ids, "only these object ids (match[id])")->delimiter(',')->type_name("ID");
+        app.add_option("--match-version", opts->versions,
+                       "match[version]: last (default), first, all, or a timestamp (--version prints the tool's)")
+            ->delimiter(',')
+            ->allow_extra_args(false)
+            ->type_name("VERSION");
+        app.add_option("--spec-version", opts->spec_versions, "match[spec_version], e.g. 2.1")
+            ->delimiter(',')
+            ->allow_extra_args(false)
+            ->type_name("VERSION");
+        app.add_option("--added-after", opts->added_after, "start after this time instead of the cursor")
+            ->type_name("TIMESTAMP");
+        app.add_option("--limit", opts->limit, "objects per page to ask for (the server may send fewer)")
+            ->check(CLI::Range(1, 100000));
+        app.add_option("--wait", opts->wait, "seconds to wait for another pull of the same partner (default 0)")
+            ->check(CLI::Range(0, 86400));
+        app.add_flag("--list", opts->list, "show discovery, API root and collections (can_read/can_write) and exit");
+        app.add_option("--now", opts->now, "the time to record in cursors (tests)")->type_name("TIMESTAMP");
+        tool::add_limit_options(app, opts->limits);
+        return [opts](tool::Context& ctx) -> Result<int> {
+          const Options& o = *opts;
+          std::optional<FixedClock> fixed;
+          auto clock = tool::clock_for(o.now, fixed);
+          if (!clock) return std::move(clock).error();
+          if (!o.added_after.empty() && !Timestamp::parse(o.added_after))
+            return Error(ErrorCategory::usage, quote(o.added_after) + ": --added-after is not a timestamp (YYYY-MM-DDTHH:MM:SS[.s]Z)");
+          auto config = load_config(o.partner.config);
+          if (!config) return std::move(config).error();
+          auto endpoints = tool::select_endpoints(o.partner, *config, false, "taxii-pull");
+          if (!endpoints) return std::move(endpoints).error();
+
+          if (o.list) {
+            auto output = Output::open(o.output);
+            if (!output) return std::move(output).error();
+            int status = 0;
+            for (const auto& e : *endpoints) {
+              auto client = taxii::Client::create(e.settings);
+              auto text = client ? describe(*client, e) : Result<std::string>(std::move(client).error());
+              if (!text) {
+                ctx.diagnostics(Severity::error, "partner " + quote(e.name) + ": " + text.error().message());
+                status = std::max(status, exit_code(text.error().category()));
+                continue;
+              }
+              CTI_TRY_STATUS(output->sink().write(*text));
+            }
+            CTI_TRY_STATUS(output->commit());
+            return status;
+          }
+
+          const std::string state_dir = resolve_state_dir(*config, o.partner.state);
+          CTI_TRY_STATUS(make_directories(state_dir));
+          if (!o.output_dir.empty()) CTI_TRY_STATUS(make_directories(o.output_dir));
+          const std::string log_path = tool::audit_log_path(o.partner, *config);
+          CTI_TRY_STATUS(make_directories(log_path.substr(0, log_path.rfind('/') == std::string::npos ? 0 : log_path.rfind('/'))));
+          auto log = audit::AuditLog::open(log_path, **clock);
+          if (!log) return std::move(log).error();
+          taxii::CursorStore cursors(state_dir);
+          taxii::PullSettings settings;
+          settings.filters = {o.types, o.ids, o.versions, o.spec_versions, o.added_after, o.limit};
+          settings.limits = o.limits;
+          if (ctx.verbosity > 0) settings.progress = [&ctx](const std::string& m) { ctx.diagnostics(Severity::info, m); };
+          if (o.partner.allow_plain_http)
+            tool::print_diagnostic(ctx, Severity::warning, "--allow-plain-http: credentials and data may travel unencrypted");
+
+          int status = 0;
+          const auto fail = [&](const taxii::Endpoint& e, const Error& error) -> Status {
+            ctx.diagnostics(Severity::error, "partner " + quote(e.name) + ": " + error.message());
+            status = std::max(status, exit_code(error.category()));
+            audit::Event event{"taxii-pull", e.name, "pull", e.api_root, "", -1, "error", "", error.message(), ""};
+            return log->append(event);
+          };
+          std::vector<FileLock> locks;
+          std::vector<taxii::PartnerPull> pulls;
+          std::vector<const taxii::Endpoint*> pulled_from;
+          for (const auto& e : *endpoints) {
+            CTI_TRY_STATUS(make_directories(cursors.partner_dir(e.name)));
+            auto lock = FileLock::acquire(cursors.partner_dir(e.name) + "/pull.lock", o.wait);
+            if (!lock) {
+              CTI_TRY_STATUS(fail(e, Error(ErrorCategory::temp_fail, "another taxii-pull of this partner is running")));
+              continue;
+            }
+            auto recovered = taxii::recover_journal(cursors, e.name);
+            if (!recovered) return std::move(recovered).error();
+            if (*recovered) ctx.diagnostics(Severity::info, "partner " + quote(e.name) + ": completed the cursors of an interrupted run");
+            if (o.reset_cursor) CTI_TRY_STATUS(cursors.reset(e.name));
+            auto client = taxii::Client::create(e.settings);
+            if (!client) {
+              CTI_TRY_STATUS(fail(e, client.error()));
+              continue;
+            }
+            auto pull = taxii::pull_partner(*client, e, cursors, settings);
+            if (!pull) {
+              CTI_TRY_STATUS(fail(e, pull.error()));
+              continue;
+            }
+            locks.push_back(std::move(*lock));
+            pulls.push_back(std::move(*pull));
+            pulled_from.push_back(&e);
+          }
+
+          // Audit facts are taken before delivery moves the objects out.
+          std::vector<audit::Event> events;
+          for (std::size_t i = 0; i < pulls.size(); ++i) {
+            for (const auto& c : pulls[i].collections) {
+              events.push_back({"taxii-pull", pulls[i].partner, "pull", pulls[i].api_root, c.collection.id,
+                                static_cast<std::int64_t>(c.objects.size()), "ok", "",
+                                std::to_string(c.pages) + " page(s), " + std::to_string(c.received) + " received, " +
+                                    std::to_string(c.duplicates) + " duplicate(s) dropped",
+                                audit::ids_digest(c.versions)});
+              ctx.diagnostics(Severity::info, "partner " + quote(pulls[i].partner) + ": collection " +
+                                                  quote(c.collection.alias.empty() ? c.collection.id : c.collection.alias) +
+                                                  ": " + std::to_string(c.objects.size()) + " new, " +
+                                                  std::to_string(c.duplicates) + " duplicate(s), " +
+                                                  std::to_string(c.pages) + " page(s)");
+            }
+          }
+          taxii::DeliveryOptions delivery;
+          delivery.framing = o.ndjson ? stix::OutputFraming::ndjson : stix::OutputFraming::bundle;
+          delivery.output = o.output;
+          delivery.output_dir = o.output_dir;
+          if (!pulls.empty()) {
+            auto delivered = taxii::deliver(pulls, cursors, delivery, (*clock)->now());
+            if (!delivered) {
+              for (auto& ev : events) {
+                ev.result = "error";
+                ev.detail = "not delivered: " + delivered.error().message();
+              }
+              for (const auto& ev : events) (void)log->append(ev);
+              return std::move(delivered).error();
+            }
+          }
+          for (const auto& ev : events) CTI_TRY_STATUS(log->append(ev));
+          return status;
+        };
+      });
+}

@@ -75,6 +75,10 @@ Result<Endpoint> endpoint_for(const Partner& p, const ClientSettings& base) {
   // the scheme does not use (a forgotten key file is a configuration smell).
   std::string scheme = p.auth;
   if (scheme.empty()) scheme = "none";
+  static const char* const kSchemes[] = {"none", "basic", "apikey", "bearer", "mtls", "mtls+basic", "mtls+apikey", "mtls+bearer"};
+  if (std::find(std::begin(kSchemes), std::end(kSchemes), scheme) == std::end(kSchemes))
+    return partner_error(p, "auth " + quote(p.auth) +
+                                " is not one of basic, apikey, bearer, mtls, mtls+basic, mtls+apikey, mtls+bearer");
   e.auth = scheme;
   const bool mtls = scheme.rfind("mtls", 0) == 0;
   const std::string inner = mtls ? (scheme.size() > 5 ? scheme.substr(5) : "") : (scheme == "none" ? "" : scheme);
@@ -116,6 +120,14 @@ Result<Endpoint> endpoint_for(const Partner& p, const ClientSettings& base) {
 }
 
 Result<json::Value> taxii_json(const Response& r, const json::Limits& limits) {
+  CTI_TRY_STATUS(check_taxii_media_type(r));
+  auto body = json::parse(r.body, limits);
+  if (!body) return Error(ErrorCategory::protocol, quote(r.url) + ": response is not valid JSON: " + body.error().message());
+  if (!body->is_object()) return Error(ErrorCategory::protocol, quote(r.url) + ": response is not a JSON object");
+  return body;
+}
+
+Status check_taxii_media_type(const Response& r) {
   const std::string* ct = r.header("Content-Type");
   bool json_type = r.is_taxii(MediaTypeMatch::lenient);
   if (!json_type && ct != nullptr) {
@@ -130,10 +142,7 @@ Result<json::Value> taxii_json(const Response& r, const json::Limits& limits) {
     return Error(ErrorCategory::protocol,
                  quote(r.url) + ": expected TAXII JSON (application/taxii+json;version=2.1), got " + what);
   }
-  auto body = json::parse(r.body, limits);
-  if (!body) return Error(ErrorCategory::protocol, quote(r.url) + ": response is not valid JSON: " + body.error().message());
-  if (!body->is_object()) return Error(ErrorCategory::protocol, quote(r.url) + ": response is not a JSON object");
-  return body;
+  return {};
 }
 
 Result<Response> request_same_origin(const Client& client, std::string_view method_in, std::string_view url,

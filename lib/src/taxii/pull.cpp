@@ -2,6 +2,7 @@
 // that makes a delivery exactly once, and the outputs.
 #include "ctishare/taxii/pull.h"
 
+#include <openssl/evp.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -11,6 +12,12 @@
 #include <filesystem>
 #include <fstream>
 #include <unordered_map>
+
+#include <rapidjson/error/en.h>
+#include <rapidjson/memorystream.h>
+#include <rapidjson/reader.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
 
 #include "core/digest.h"
 #include "ctishare/file.h"
@@ -30,7 +37,11 @@ std::string hex(const std::array<std::uint8_t, 32>& d) {
   return out;
 }
 
-std::string join_encoded(const std::vector<std::string>& values) {
+// Sorted and without repeats: the same filter set always gives the same
+// query, and so the same cursor, whatever order the flags came in.
+std::string join_encoded(std::vector<std::string> values) {
+  std::sort(values.begin(), values.end());
+  values.erase(std::unique(values.begin(), values.end()), values.end());
   std::string out;
   for (const auto& v : values) {
     if (!out.empty()) out += ',';
@@ -50,14 +61,6 @@ Error protocol(const std::string& url, const std::string& what) {
   return Error(ErrorCategory::protocol, quote(url) + ": " + what);
 }
 
-// The version key of a STIX object in an envelope: modified, else created,
-// else "" (SCOs).
-std::string version_of(const json::Value& object) {
-  if (auto m = object.find_string("modified")) return std::string(*m);
-  if (auto c = object.find_string("created")) return std::string(*c);
-  return {};
-}
-
 std::string key_of(std::string_view id, std::string_view version) {
   std::string k(id);
   k += '|';
@@ -65,11 +68,9 @@ std::string key_of(std::string_view id, std::string_view version) {
   return k;
 }
 
-// Renders the objects as the chosen framing; the bundle id follows the content.
-Result<std::string> render(const std::vector<std::string>& objects,
-                           const std::vector<std::pair<std::string, std::string>>& versions,
-                           stix::OutputFraming framing) {
-  StringSink sink;
+// Writes the objects in the chosen framing; the bundle id follows the content.
+Status render_to(Sink& sink, const std::vector<std::string>& objects,
+                 const std::vector<std::pair<std::string, std::string>>& versions, stix::OutputFraming framing) {
   std::string bundle_id;
   if (framing == stix::OutputFraming::bundle) {
     stix::BundleIdDigest digest;
@@ -78,11 +79,233 @@ Result<std::string> render(const std::vector<std::string>& objects,
   }
   stix::BundleWriter writer(sink, framing, json::Layout::compact, bundle_id);
   for (const auto& o : objects) CTI_TRY_STATUS(writer.add_serialized(o));
-  CTI_TRY_STATUS(writer.finish());
-  return sink.text();
+  return writer.finish();
 }
 
+// Passes writes on and keeps the SHA-256 of everything written, so the
+// journal can name an output's digest without holding the output in memory.
+class HashingSink final : public Sink {
+ public:
+  explicit HashingSink(Sink& inner) : inner_(inner), ctx_(EVP_MD_CTX_new()) {
+    if (ctx_ != nullptr) EVP_DigestInit_ex(ctx_, EVP_sha256(), nullptr);
+  }
+  ~HashingSink() override { EVP_MD_CTX_free(ctx_); }
+  HashingSink(const HashingSink&) = delete;
+  HashingSink& operator=(const HashingSink&) = delete;
+  Status write(std::string_view data) override {
+    if (ctx_ == nullptr || EVP_DigestUpdate(ctx_, data.data(), data.size()) != 1)
+      return Error(ErrorCategory::internal, "OpenSSL: SHA-256 failed");
+    return inner_.write(data);
+  }
+  Result<std::string> finish() {
+    std::array<std::uint8_t, 32> d{};
+    unsigned int n = 0;
+    if (ctx_ == nullptr || EVP_DigestFinal_ex(ctx_, d.data(), &n) != 1 || n != d.size())
+      return Error(ErrorCategory::internal, "OpenSSL: SHA-256 failed");
+    return hex(d);
+  }
+
+ private:
+  Sink& inner_;
+  EVP_MD_CTX* ctx_;
+};
+
 std::string partner_file_name(const std::string& partner) { return partner; }
+
+// One TAXII envelope read in a single pass, without a tree: each element of
+// "objects" is re-written compactly as it is parsed (numbers keep their
+// text), with the members the engine needs picked up on the way, and the
+// limits on untrusted JSON (depth, string length, members, duplicate names,
+// lone surrogates) checked as the suite's parser checks them. A page of a
+// thousand objects costs a fraction of building and re-serialising trees.
+struct EnvelopeObject {
+  std::string json, id, type, version;
+};
+struct Envelope {
+  std::vector<EnvelopeObject> objects;
+  std::optional<bool> more;
+  std::string next;
+  bool next_present = false, objects_not_list = false, more_not_bool = false, next_not_string = false;
+};
+
+class EnvelopeHandler : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, EnvelopeHandler> {
+ public:
+  EnvelopeHandler(Envelope& out, const json::Limits& limits) : out_(out), limits_(limits), writer_(buffer_) {}
+
+  bool Null() { return scalar([&] { return writer_.Null(); }, kNull); }
+  bool Bool(bool b) { return scalar([&] { return writer_.Bool(b); }, b ? kTrue : kFalse); }
+  bool RawNumber(const char* s, rapidjson::SizeType len, bool) {
+    if (depth_ == 1 && key_ == "next") out_.next.assign(s, len);  // an integer next token
+    return scalar([&] { return writer_.RawValue(s, len, rapidjson::kNumberType); }, kNumber);
+  }
+  bool String(const char* s, rapidjson::SizeType len, bool) {
+    if (!check_string(s, len)) return false;
+    if (depth_ == 1) {
+      if (key_ == "next") {
+        out_.next.assign(s, len);
+        out_.next_present = true;
+      } else if (key_ == "more") {
+        out_.more_not_bool = true;
+      } else if (key_ == "objects") {
+        out_.objects_not_list = true;
+      }
+      return true;
+    }
+    if (depth_ == 2 && in_objects_) return fail("an element of 'objects' is not an object");
+    if (in_object() && depth_ == 3) {
+      // A top-level member of an object: remember what the engine needs.
+      if (key_ == "id") current_.id.assign(s, len);
+      else if (key_ == "type") current_.type.assign(s, len);
+      else if (key_ == "modified") current_.version.assign(s, len), has_modified_ = true;
+      else if (key_ == "created" && !has_modified_) current_.version.assign(s, len);
+    }
+    return !in_object() || writer_.String(s, len);
+  }
+  bool Key(const char* s, rapidjson::SizeType len, bool) {
+    if (!check_string(s, len)) return false;
+    key_.assign(s, len);
+    Names& names = names_.back();
+    if (!names.add(key_)) return fail("duplicate member name " + quote(key_));
+    if (limits_.max_members != 0 && names.size() > limits_.max_members)
+      return fail("an object has more members than the limit");
+    return !in_object() || writer_.Key(s, len);
+  }
+  bool StartObject() {
+    if (!enter()) return false;
+    names_.emplace_back();
+    if (depth_ == 3 && in_objects_) {  // an element of "objects" begins
+      buffer_.Clear();
+      writer_.Reset(buffer_);
+      current_ = EnvelopeObject{};
+      has_modified_ = false;
+      object_open_ = true;
+    } else if (depth_ == 2 && key_ == "objects") {
+      out_.objects_not_list = true;
+    } else if (depth_ == 2 && (key_ == "more" || key_ == "next")) {
+      (key_ == "more" ? out_.more_not_bool : out_.next_not_string) = true;
+    }
+    return !in_object() || writer_.StartObject();
+  }
+  bool EndObject(rapidjson::SizeType n) {
+    names_.pop_back();
+    if (in_object() && !writer_.EndObject(n)) return false;
+    if (depth_ == 3 && object_open_) {
+      object_open_ = false;
+      current_.json.assign(buffer_.GetString(), buffer_.GetSize());
+      out_.objects.push_back(std::move(current_));
+    }
+    --depth_;
+    return true;
+  }
+  bool StartArray() {
+    if (!enter()) return false;
+    if (depth_ == 2 && key_ == "objects") {
+      in_objects_ = true;
+      return true;
+    }
+    if (depth_ == 3 && in_objects_) return fail("an element of 'objects' is not an object");
+    if (depth_ == 2 && (key_ == "more" || key_ == "next")) (key_ == "more" ? out_.more_not_bool : out_.next_not_string) = true;
+    return !in_object() || writer_.StartArray();
+  }
+  bool EndArray(rapidjson::SizeType n) {
+    if (depth_ == 2 && in_objects_) {
+      in_objects_ = false;
+      --depth_;
+      return true;
+    }
+    if (in_object() && !writer_.EndArray(n)) return false;
+    --depth_;
+    return true;
+  }
+
+  const std::string& error() const { return error_; }
+
+ private:
+  enum Scalar { kNull, kTrue, kFalse, kNumber };
+  // The member names of one open object: a short list, a set past 32.
+  class Names {
+   public:
+    bool add(const std::string& name) {
+      if (set_.empty() && list_.size() < 32) {
+        if (std::find(list_.begin(), list_.end(), name) != list_.end()) return false;
+        list_.push_back(name);
+        return true;
+      }
+      if (set_.empty()) set_.insert(list_.begin(), list_.end());
+      return set_.insert(name).second;
+    }
+    std::size_t size() const { return set_.empty() ? list_.size() : set_.size(); }
+
+   private:
+    std::vector<std::string> list_;
+    std::unordered_set<std::string> set_;
+  };
+  bool in_object() const { return object_open_; }
+  bool enter() {
+    ++depth_;
+    if (limits_.max_depth != 0 && static_cast<std::size_t>(depth_) > limits_.max_depth)
+      return fail("nesting deeper than the limit (--max-depth)");
+    return true;
+  }
+  template <typename Write>
+  bool scalar(Write write, Scalar kind) {
+    if (depth_ == 1) {
+      if (key_ == "more") {
+        if (kind == kTrue || kind == kFalse) out_.more = kind == kTrue;
+        else out_.more_not_bool = true;
+      } else if (key_ == "next" && kind == kNumber) {
+        out_.next_present = true;
+      } else if (key_ == "next" && kind != kNull) {
+        out_.next_not_string = true;
+      } else if (key_ == "objects" && kind != kNull) {
+        out_.objects_not_list = true;
+      }
+      return true;
+    }
+    if (depth_ == 2 && in_objects_) return fail("an element of 'objects' is not an object");
+    return !in_object() || write();
+  }
+  bool check_string(const char* s, rapidjson::SizeType len) {
+    if (limits_.max_string_bytes != 0 && len > limits_.max_string_bytes)
+      return fail("a string is longer than the limit (--max-string-length)");
+    for (rapidjson::SizeType i = 0; i + 1 < len; ++i)
+      if (static_cast<unsigned char>(s[i]) == 0xED && static_cast<unsigned char>(s[i + 1]) >= 0xA0)
+        return fail("a string holds a lone UTF-16 surrogate");
+    return true;
+  }
+  bool fail(std::string what) {
+    if (error_.empty()) error_ = std::move(what);
+    return false;
+  }
+
+  Envelope& out_;
+  const json::Limits& limits_;
+  rapidjson::StringBuffer buffer_;
+  rapidjson::Writer<rapidjson::StringBuffer> writer_;
+  EnvelopeObject current_;
+  std::vector<Names> names_{};
+  std::string key_, error_;
+  int depth_ = 0;
+  bool in_objects_ = false, object_open_ = false, has_modified_ = false;
+};
+
+Result<Envelope> read_envelope(const std::string& url, std::string_view body, const json::Limits& limits) {
+  Envelope out;
+  EnvelopeHandler handler(out, limits);
+  rapidjson::Reader reader;
+  rapidjson::MemoryStream stream(body.data(), body.size());
+  constexpr unsigned kFlags = rapidjson::kParseValidateEncodingFlag | rapidjson::kParseNumbersAsStringsFlag |
+                              rapidjson::kParseIterativeFlag;
+  const rapidjson::ParseResult ok = reader.Parse<kFlags>(stream, handler);
+  if (!ok) {
+    std::string why = !handler.error().empty() ? handler.error() : rapidjson::GetParseError_En(ok.Code());
+    return protocol(url, "response is not a valid TAXII envelope: " + why + " (at byte " + std::to_string(ok.Offset()) + ")");
+  }
+  if (out.objects_not_list) return protocol(url, "'objects' is not a list");
+  if (out.more_not_bool) return protocol(url, "'more' is not true or false");
+  if (out.next_not_string) return protocol(url, "'next' is not a string");
+  return out;
+}
 
 }  // namespace
 
@@ -202,9 +425,7 @@ Result<CollectionPull> pull_collection(const Client& client, const CollectionInf
     cursor_time = *t;
   }
 
-  json::Limits page_limits = settings.limits;
-  page_limits.max_document_bytes = 0;  // the client's max_response_bytes bounds a page
-  page_limits.max_members = std::max<std::size_t>(page_limits.max_members, 1'000'000);
+  const json::Limits& page_limits = settings.limits;  // a page's size is bounded by the client's max_response_bytes
   std::string next;
   std::size_t empty_pages = 0;
   for (;;) {
@@ -216,43 +437,29 @@ Result<CollectionPull> pull_collection(const Client& client, const CollectionInf
     auto r = request_same_origin(client, "GET", url);
     if (!r) return std::move(r).error();
     if (r->status != 200) return http_error(*r, "GET");
-    auto body = taxii_json(*r, page_limits);
-    if (!body) return std::move(body).error();
+    CTI_TRY_STATUS(check_taxii_media_type(*r));
+    auto envelope = read_envelope(r->url, r->body, page_limits);
+    if (!envelope) return std::move(envelope).error();
     ++out.pages;
-
-    bool more = false;
-    if (const json::Value* m = body->find("more")) {
-      if (!m->is_bool()) return protocol(r->url, "'more' is not true or false");
-      more = m->as_bool();
-    }
-    std::string page_next;
-    if (const json::Value* n = body->find("next")) {
-      if (n->is_string()) {
-        page_next = n->as_string();
-      } else if (n->is_number() && n->as_int64()) {
-        page_next = std::to_string(*n->as_int64());
-      } else if (!n->is_null()) {
-        return protocol(r->url, "'next' is not a string");
-      }
-    }
+    const bool more = envelope->more.value_or(false);
+    std::string page_next = std::move(envelope->next);
     std::vector<std::string> page_keys;
-    if (json::Value* list = body->find("objects")) {
-      if (!list->is_array()) return protocol(r->url, "'objects' is not a list");
-      for (auto& object : list->as_array()) {
-        auto id = object.is_object() ? object.find_string("id") : std::nullopt;
-        if (!id || !object.find_string("type")) return protocol(r->url, "an object without a string id and type");
-        std::string version = version_of(object);
-        std::string key = key_of(*id, version);
-        page_keys.push_back(key);
-        ++out.received;
-        if (boundary.count(key) != 0 || !seen.insert(key).second) {
-          ++out.duplicates;
-          continue;
-        }
-        out.versions.emplace_back(std::string(*id), std::move(version));
-        out.objects.push_back(json::to_string(object));
+    page_keys.reserve(envelope->objects.size());
+    for (auto& object : envelope->objects) {
+      if (object.id.empty() || object.type.empty()) return protocol(r->url, "an object without a string id and type");
+      std::string key = key_of(object.id, object.version);
+      page_keys.push_back(key);
+      ++out.received;
+      if (boundary.count(key) != 0 || !seen.insert(std::move(key)).second) {
+        ++out.duplicates;
+        continue;
       }
+      out.versions.emplace_back(std::move(object.id), std::move(object.version));
+      out.objects.push_back(std::move(object.json));
     }
+    if (settings.limits.max_objects != 0 && out.objects.size() > settings.limits.max_objects)
+      return Error(ErrorCategory::data, quote(r->url) + ": more than " + std::to_string(settings.limits.max_objects) +
+                                            " new objects in one run (--max-objects)");
 
     const std::string* last = r->header("X-TAXII-Date-Added-Last");
     std::optional<Timestamp> last_time;
@@ -397,12 +604,19 @@ Result<Existing> read_existing(const std::string& path) {
   return out;
 }
 
-// Writes `content` to `path` between the journal and the cursors of `pulls`.
+// Writes the output `write` produces to `path` between the journal and the
+// cursors of `pulls`: temporary file, journal (naming the file's digest),
+// rename, cursors, journal removed.
 Result<bool> commit_file(const std::vector<PartnerPull*>& pulls, const CursorStore& cursors, const std::string& path,
-                         const std::string& content, const Timestamp& now) {
-  const std::string digest = hex(detail::sha256(content));
-  for (const PartnerPull* p : pulls) CTI_TRY_STATUS(write_journal(cursors, *p, path, digest, now));
-  auto changed = write_file_atomically(path, content);
+                         const std::function<Status(Sink&)>& write, const Timestamp& now) {
+  auto file = AtomicFile::create(path);
+  if (!file) return std::move(file).error();
+  HashingSink hashing(**file);
+  CTI_TRY_STATUS(write(hashing));
+  auto digest = hashing.finish();
+  if (!digest) return std::move(digest).error();
+  for (const PartnerPull* p : pulls) CTI_TRY_STATUS(write_journal(cursors, *p, path, *digest, now));
+  auto changed = (*file)->commit();
   if (!changed) return std::move(changed).error();  // the journal stays; the next run drops it
   for (const PartnerPull* p : pulls) {
     CTI_TRY_STATUS(save_cursors(cursors, *p, now));
@@ -459,9 +673,9 @@ Result<std::vector<Delivered>> deliver(std::vector<PartnerPull>& pulls, const Cu
           ++d.objects;
         }
       }
-      auto content = render(existing->objects, existing->versions, options.framing);
-      if (!content) return std::move(content).error();
-      auto changed = commit_file({&pull}, cursors, path, *content, now);
+      auto changed = commit_file(
+          {&pull}, cursors, path,
+          [&](Sink& sink) { return render_to(sink, existing->objects, existing->versions, options.framing); }, now);
       if (!changed) return std::move(changed).error();
       d.changed = *changed;
       out.push_back(std::move(d));
@@ -489,18 +703,16 @@ Result<std::vector<Delivered>> deliver(std::vector<PartnerPull>& pulls, const Cu
   if (options.output == "-") {
     // Nothing new writes nothing to standard output.
     if (!objects.empty()) {
-      auto content = render(objects, versions, options.framing);
-      if (!content) return std::move(content).error();
       FdSink out_sink(STDOUT_FILENO, "<stdout>");
-      CTI_TRY_STATUS(out_sink.write(*content));
+      CTI_TRY_STATUS(render_to(out_sink, objects, versions, options.framing));
       for (auto& d : out) d.changed = true;
     }
     for (auto& pull : pulls) CTI_TRY_STATUS(save_cursors(cursors, pull, now));
     return out;
   }
-  auto content = render(objects, versions, options.framing);
-  if (!content) return std::move(content).error();
-  auto changed = commit_file(all, cursors, options.output, *content, now);
+  auto changed = commit_file(
+      all, cursors, options.output, [&](Sink& sink) { return render_to(sink, objects, versions, options.framing); },
+      now);
   if (!changed) return std::move(changed).error();
   for (auto& d : out) d.changed = *changed;
   return out;

@@ -54,6 +54,10 @@ Result<Endpoint> endpoint_for(const Partner& partner, const ClientSettings& base
 // (76), naming the URL and what came instead.
 Result<json::Value> taxii_json(const Response& response, const json::Limits& limits = {});
 
+// The media-type half of taxii_json(), for callers that parse the body
+// themselves.
+Status check_taxii_media_type(const Response& response);
+
 // Sends a request and follows redirects (301, 302, 303, 307, 308) that stay
 // within the client's base origin, at most 5; a redirect to another scheme,
 // host or port is not followed and is a protocol error (76) that names the

@@ -20,9 +20,11 @@
 // journal commits its cursors when the output holds exactly those bytes
 // (the crash came after the output) and drops it otherwise (the crash came
 // before, so the objects are fetched again). A run killed at any point thus
-// neither loses nor repeats an object in file outputs. Standard output
-// cannot be taken back: the cursor follows right after the flush, and a
-// kill between the two repeats that run's objects once.
+// neither loses nor repeats an object in file outputs — unless a consumer
+// takes an --output-dir file away between the kill and the next run, which
+// then cannot tell it was written and fetches its objects once more.
+// Standard output cannot be taken back: the cursor follows right after the
+// flush, and a kill between the two repeats that run's objects once.
 #pragma once
 
 #include <cstddef>
@@ -45,8 +47,9 @@ struct PullFilters {
   std::vector<std::string> types, ids, versions, spec_versions;
   std::string added_after;  // explicit start: overrides the cursor for this run
   int limit = 0;            // page size to ask for; 0: the server's default
-  // The match[...] part of the query ("match[type]=indicator&..."), stable;
-  // the filter set a cursor belongs to. Empty without filters.
+  // The match[...] part of the query ("match[type]=indicator&..."), each
+  // list sorted and without repeats, so it names the filter set a cursor
+  // belongs to whatever order the values came in. Empty without filters.
   std::string match_query() const;
 };
 

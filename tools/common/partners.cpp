@@ -111,6 +111,7 @@ Result<std::vector<taxii::Endpoint>> select_endpoints(const PartnerOptions& o, c
   base.total_timeout = std::chrono::milliseconds(static_cast<long long>(o.timeout * 1000));
   base.connect_timeout = std::min(base.total_timeout, std::chrono::milliseconds(10'000));
   base.allow_plain_http = o.allow_plain_http;
+  if (o.max_response_bytes != 0) base.max_response_bytes = o.max_response_bytes;
   base.retry.budget = std::chrono::milliseconds(static_cast<long long>(o.max_retry_time * 1000));
   base.retry.max_attempts = o.max_retry_time > 0 ? 1000 : 1;  // the budget decides
   base.retry.max_delay = std::max(std::chrono::milliseconds(1000), base.retry.budget);

@@ -23,6 +23,7 @@ struct PartnerOptions {
   std::string max_tlp;  // taxii-push only
   std::string config, state, audit_log;
   double timeout = 60, max_retry_time = 300;
+  std::uint64_t max_response_bytes = 0;  // 0: the client's default
   bool allow_plain_http = false;
 };
 

@@ -137,6 +137,9 @@ int main(int argc, char** argv) {
           if (!clock) return std::move(clock).error();
           if (!o.added_after.empty() && !Timestamp::parse(o.added_after))
             return Error(ErrorCategory::usage, quote(o.added_after) + ": --added-after is not a timestamp (YYYY-MM-DDTHH:MM:SS[.s]Z)");
+          // A page is one response: --max-input-size bounds it when given.
+          if (o.limits.max_document_bytes != json::Limits{}.max_document_bytes)
+            opts->partner.max_response_bytes = o.limits.max_document_bytes;
           auto config = load_config(o.partner.config);
           if (!config) return std::move(config).error();
           auto endpoints = tool::select_endpoints(o.partner, *config, false, "taxii-pull");

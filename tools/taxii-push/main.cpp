@@ -148,9 +148,11 @@ int main(int argc, char** argv) {
             if (!output) return std::move(output).error();
             std::string text;
             for (const auto& e : *endpoints) {
+              // What the real run would refuse before sending, the dry run refuses too.
+              CTI_TRY_STATUS(taxii::validate_settings(e.settings));
               const auto plan = taxii::plan_push(*objects, e.max_tlp);
               for (const auto& c : e.collections) {
-                text += "partner " + e.name + ": POST " + e.api_root + "collections/" + c + "/objects/ (" +
+                text += "partner " + e.name + ": " + e.api_root + " collection " + c + " (" +
                         e.describe_credentials() + "): " + std::to_string(plan.objects.size()) + " object(s), " +
                         std::to_string(plan.held_back.size()) + " held back above " +
                         std::string(stix::tlp_name(e.max_tlp)) + "\n";
@@ -230,7 +232,10 @@ int main(int argc, char** argv) {
                 ctx.diagnostics(Severity::error, label + ": " + r.id + " rejected" +
                                                      (r.message.empty() ? std::string() : ": " + r.message));
               if (!out.rejected.empty()) status = std::max(status, 1);
-              if (out.pending != 0) {
+              if (out.pending != 0 && o.no_wait) {
+                ctx.diagnostics(Severity::info, label + ": " + std::to_string(out.pending) +
+                                                    " object(s) pending on the server (--no-wait)");
+              } else if (out.pending != 0) {
                 ctx.diagnostics(Severity::error, label + ": " + std::to_string(out.pending) +
                                                      " object(s) still pending when the status wait ended; pushing again is safe");
                 status = std::max(status, exit_code(ErrorCategory::temp_fail));
@@ -242,11 +247,15 @@ int main(int argc, char** argv) {
               CTI_TRY_STATUS(record_accepted(state_dir, out, (*clock)->now()));
               CTI_TRY_STATUS(log->append({"taxii-push", e.name, "push", e.api_root, collection->id,
                                           static_cast<std::int64_t>(out.accepted.size()),
-                                          out.rejected.empty() && out.pending == 0 ? "ok" : "partial", "",
+                                          !out.rejected.empty()             ? "partial"
+                                          : out.pending == 0                ? "ok"
+                                          : o.no_wait                       ? "submitted"
+                                                                            : "partial",
+                                          "",
                                           std::to_string(out.sent) + " sent, " + std::to_string(out.rejected.size()) +
                                               " rejected, " + std::to_string(out.pending) + " pending, " +
                                               std::to_string(out.held_back.size()) + " held back",
-                                          audit::ids_digest(out.accepted)}));
+                                          audit::ids_digest(plan.versions)}));
               outcomes.push_back(std::move(out));
             }
           }

@@ -386,7 +386,7 @@ Status validate_settings(const ClientSettings& s) {
   if (base->scheme == "http" && !is_loopback_host(base->host) && !s.allow_plain_http)
     return Error(ErrorCategory::usage, quote(s.base_url) +
                                            ": plain HTTP is only allowed to loopback hosts; use https:// "
-                                           "(or the explicit plain-HTTP flag, for tests only)");
+                                           "(or --allow-plain-http, which sends credentials and data in clear)");
   const Credentials& c = s.credentials;
   const int schemes = (!c.user.empty() ? 1 : 0) + (!c.api_key.empty() ? 1 : 0) + (!c.bearer_token.empty() ? 1 : 0);
   if (schemes > 1)

@@ -63,6 +63,7 @@ Result<Endpoint> endpoint_for(const Partner& p, const ClientSettings& base) {
   e.push = p.push;
   e.pull = p.pull;
   if (p.url.empty()) return partner_error(p, "no url (the partner's TAXII API root)");
+  if (p.collections.empty()) return partner_error(p, "no collections (ids or aliases to push to and pull from)");
   auto url = parse_url(p.url);
   if (!url) return partner_error(p, "url: " + url.error().message());
   if (url->path.empty() || url->path.back() != '/') url->path += '/';  // an API root ends in '/'

@@ -298,8 +298,10 @@ Result<Envelope> read_envelope(const std::string& url, std::string_view body, co
                               rapidjson::kParseIterativeFlag;
   const rapidjson::ParseResult ok = reader.Parse<kFlags>(stream, handler);
   if (!ok) {
-    std::string why = !handler.error().empty() ? handler.error() : rapidjson::GetParseError_En(ok.Code());
-    return protocol(url, "response is not a valid TAXII envelope: " + why + " (at byte " + std::to_string(ok.Offset()) + ")");
+    const std::string at = " (at byte " + std::to_string(ok.Offset()) + ")";
+    // Over a limit on untrusted JSON is bad input data (65); broken JSON is the server's protocol error (76).
+    if (!handler.error().empty()) return Error(ErrorCategory::data, quote(url) + ": " + handler.error() + at);
+    return protocol(url, std::string("response is not valid JSON: ") + rapidjson::GetParseError_En(ok.Code()) + at);
   }
   if (out.objects_not_list) return protocol(url, "'objects' is not a list");
   if (out.more_not_bool) return protocol(url, "'more' is not true or false");
@@ -412,17 +414,20 @@ Result<CollectionPull> pull_collection(const Client& client, const CollectionInf
 
   const PullFilters& f = settings.filters;
   std::string added_after = !f.added_after.empty() ? f.added_after : (from ? from->added_after : std::string());
-  out.cursor.added_after = added_after;
+  // The cursor moves only to a date the server sent: an --added-after in
+  // the future (a typo) must not make later runs skip what it passed over.
+  out.cursor.added_after = from ? from->added_after : std::string();
   std::unordered_set<std::string> boundary;
   if (from && f.added_after.empty()) {
     boundary.insert(from->boundary.begin(), from->boundary.end());
     out.cursor.boundary = from->boundary;
   }
+  if (!added_after.empty() && !Timestamp::parse(added_after))
+    return Error(ErrorCategory::usage, quote(added_after) + ": added_after is not a timestamp");
   std::optional<Timestamp> cursor_time;
-  if (!added_after.empty()) {
-    auto t = Timestamp::parse(added_after);
-    if (!t) return Error(ErrorCategory::usage, quote(added_after) + ": added_after is not a timestamp");
-    cursor_time = *t;
+  if (!out.cursor.added_after.empty()) {
+    auto t = Timestamp::parse(out.cursor.added_after);
+    if (t) cursor_time = *t;
   }
 
   const json::Limits& page_limits = settings.limits;  // a page's size is bounded by the client's max_response_bytes

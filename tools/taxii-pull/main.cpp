@@ -34,7 +34,9 @@ struct Options {
   ctishare::tool::PartnerOptions partner;
   std::vector<std::string> types, ids, versions, spec_versions;
   std::string added_after, output = "-", output_dir;
-  int limit = 0, wait = 0;
+  // Always sent: fewer round trips than a server's default page (often
+  // 100), and medallion answers a `next` without `limit` with a 500.
+  int limit = 1000, wait = 0;
   bool ndjson = false, reset_cursor = false, list = false;
   std::string now;
   ctishare::json::Limits limits;
@@ -117,7 +119,7 @@ int main(int argc, char** argv) {
             ->type_name("VERSION");
         app.add_option("--added-after", opts->added_after, "start after this time instead of the cursor")
             ->type_name("TIMESTAMP");
-        app.add_option("--limit", opts->limit, "objects per page to ask for (the server may send fewer)")
+        app.add_option("--limit", opts->limit, "objects per page to ask for (default 1000; the server may send fewer)")
             ->check(CLI::Range(1, 100000));
         app.add_option("--wait", opts->wait, "seconds to wait for another pull of the same partner (default 0)")
             ->check(CLI::Range(0, 86400));

@@ -465,6 +465,7 @@ Result<CollectionPull> pull_collection(const Client& client, const CollectionInf
     ++out.pages;
     const bool more = envelope->more.value_or(false);
     std::string page_next = std::move(envelope->next);
+    const std::size_t new_before = out.objects.size();
     std::vector<std::string> page_keys;
     page_keys.reserve(envelope->objects.size());
     for (auto& object : envelope->objects) {
@@ -508,7 +509,10 @@ Result<CollectionPull> pull_collection(const Client& client, const CollectionInf
                         " object(s), " + std::to_string(out.objects.size()) + " new so far");
     if (!more) break;
     if (!page_next.empty()) {
-      if (page_next == next) return protocol(r->url, "the server sent the same next token again; stopping rather than looping");
+      // Some servers keep one token for a whole walk (medallion does): the
+      // same token is fine while it brings objects not seen before.
+      if (page_next == next && out.objects.size() == new_before)
+        return protocol(r->url, "the server sent the same next token again and nothing new; stopping rather than looping");
       next = std::move(page_next);
       continue;
     }

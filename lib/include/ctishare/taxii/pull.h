@@ -4,7 +4,8 @@
 // Paging (TAXII 3.5): a run sends the same query again with `next` while
 // the server says `more` and gives one; only when `next` is absent does it
 // re-query with added_after = X-TAXII-Date-Added-Last of the page, echoed
-// byte for byte. A `next` that repeats, or a date that does not move past
+// byte for byte. A `next` that repeats on a page that brought nothing new
+// (a server may keep one token for a whole walk), or a date that does not move past
 // the previous added_after, stops the run with a protocol error instead of
 // looping. Objects are keyed by (id, version): anything that comes twice
 // (an inclusive added_after, a page boundary inside a run of equal

@@ -1,6 +1,7 @@
 #include "partners.h"
 
 #include <algorithm>
+#include <cstdlib>
 
 #include "ctishare/audit.h"
 #include "tool.h"
@@ -17,8 +18,26 @@ bool safe_name(const std::string& name) {
   });
 }
 
+std::string env(const char* name) {
+  const char* v = std::getenv(name);
+  return v == nullptr ? std::string() : std::string(v);
+}
+
 // The partner a one-off --url describes; the scheme follows the files given.
-Result<Partner> partner_from_flags(const PartnerOptions& o) {
+// Secret files may also be named in the environment (CLI.md's *_FILE
+// convention, for CI jobs and containers): CTISHARE_PASSWORD_FILE for a
+// --user without --password-file; CTISHARE_API_KEY_FILE or
+// CTISHARE_TOKEN_FILE when no credential flag is given at all.
+Result<Partner> partner_from_flags(const PartnerOptions& flags) {
+  PartnerOptions o = flags;
+  if (!o.user.empty() && o.password_file.empty()) o.password_file = env("CTISHARE_PASSWORD_FILE");
+  if (o.user.empty() && o.api_key_file.empty() && o.token_file.empty()) {
+    o.api_key_file = env("CTISHARE_API_KEY_FILE");
+    o.token_file = env("CTISHARE_TOKEN_FILE");
+    if (!o.api_key_file.empty() && !o.token_file.empty())
+      return Error(ErrorCategory::usage, "both CTISHARE_API_KEY_FILE and CTISHARE_TOKEN_FILE are set; say which with "
+                                         "--api-key-file or --token-file");
+  }
   Partner p;
   auto url = taxii::parse_url(o.url);
   if (!url) return std::move(url).error();
@@ -41,7 +60,7 @@ Result<Partner> partner_from_flags(const PartnerOptions& o) {
   p.proxy = o.proxy;
   if (!o.max_tlp.empty()) p.max_tlp = o.max_tlp;
   if (o.user.empty() != o.password_file.empty())
-    return Error(ErrorCategory::usage, "--user and --password-file go together");
+    return Error(ErrorCategory::usage, "--user and --password-file (or CTISHARE_PASSWORD_FILE) go together");
   if (o.cert.empty() != o.key.empty()) return Error(ErrorCategory::usage, "--cert and --key go together");
   std::string inner = !o.user.empty() ? "basic" : !o.api_key_file.empty() ? "apikey" : !o.token_file.empty() ? "bearer" : "";
   p.auth = o.cert.empty() ? inner : (inner.empty() ? "mtls" : "mtls+" + inner);

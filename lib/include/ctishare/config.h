@@ -28,6 +28,22 @@ struct Partner {
   bool pull = false;
 };
 
+// One [source.NAME] table: a feed that is not a TAXII partner (an
+// open-source list, our own detections) and the trust its channel earns.
+struct SourceConfig {
+  std::string name;
+  double trust = 0.3;
+  std::string description;
+};
+
+// The [scoring] table: trust-score's thresholds on the 0-100 scale.
+struct ScoringConfig {
+  double block_threshold = 70;
+  double review_threshold = 30;
+  double floor = 5;
+  double default_confidence = 50;
+};
+
 struct Config {
   std::string path;            // where it was read from; empty when none was found
   std::string identity_name;   // [identity] name
@@ -35,6 +51,8 @@ struct Config {
   std::string state_dir;       // [state] dir, resolved (see resolve_state_dir)
   std::string audit_log;       // [state] audit_log
   std::map<std::string, Partner> partners;
+  std::map<std::string, SourceConfig> sources;
+  ScoringConfig scoring;
 };
 
 // Where the configuration file is: `explicit_path` (--config) when given,

@@ -138,6 +138,56 @@ Result<Config> parse_config(const std::string& text, const std::string& origin, 
       cfg.partners.emplace(name, std::move(p));
     }
   }
+  // A number within [lo, hi] (integers accepted), for the tables below.
+  auto get_number = [&](const toml::table& t, const char* key, double& out, double lo, double hi,
+                        const std::string& where) -> Status {
+    const toml::node* n = t.get(key);
+    if (n == nullptr) return {};
+    auto d = n->value<double>();
+    if (!d || *d < lo || *d > hi)
+      return config_error(origin, n->source(),
+                          where + "." + key + " must be a number from " + std::to_string(static_cast<int>(lo)) +
+                              " to " + std::to_string(static_cast<int>(hi)));
+    out = *d;
+    return {};
+  };
+  auto check_keys = [&](const toml::table& t, std::initializer_list<const char*> known, const std::string& where) -> Status {
+    for (const auto& [k, v] : t) {
+      bool ok = false;
+      for (const char* n : known) ok = ok || k.str() == n;
+      if (!ok) return config_error(origin, v.source(), "unknown key " + quote(where + "." + std::string(k.str())));
+    }
+    return {};
+  };
+  if (const toml::table* ss = root["source"].as_table()) {
+    for (const auto& [key, node] : *ss) {
+      const std::string name(key.str());
+      const std::string where = "source." + name;
+      const toml::table* t = node.as_table();
+      if (t == nullptr) return config_error(origin, node.source(), "[" + where + "] must be a table");
+      CTI_TRY_STATUS(check_keys(*t, {"trust", "description"}, where));
+      if (t->get("trust") == nullptr)
+        return config_error(origin, node.source(), "[" + where + "] needs trust (1.0, 0.8, 0.6 or 0.3)");
+      if (cfg.partners.count(name) != 0)
+        return config_error(origin, node.source(), "[" + where + "] has the name of a partner; a name is one or the other");
+      SourceConfig s;
+      s.name = name;
+      CTI_TRY_STATUS(get_number(*t, "trust", s.trust, 0, 1, where));
+      CTI_TRY_STATUS(get_string(*t, "description", s.description, where));
+      cfg.sources.emplace(name, std::move(s));
+    }
+  } else if (root.contains("source")) {
+    return config_error(origin, root.get("source")->source(), "[source] must hold [source.NAME] tables");
+  }
+  if (const toml::table* sc = root["scoring"].as_table()) {
+    CTI_TRY_STATUS(check_keys(*sc, {"block_threshold", "review_threshold", "floor", "default_confidence"}, "scoring"));
+    CTI_TRY_STATUS(get_number(*sc, "block_threshold", cfg.scoring.block_threshold, 0, 100, "scoring"));
+    CTI_TRY_STATUS(get_number(*sc, "review_threshold", cfg.scoring.review_threshold, 0, 100, "scoring"));
+    CTI_TRY_STATUS(get_number(*sc, "floor", cfg.scoring.floor, 0, 100, "scoring"));
+    CTI_TRY_STATUS(get_number(*sc, "default_confidence", cfg.scoring.default_confidence, 0, 100, "scoring"));
+    if (cfg.scoring.review_threshold > cfg.scoring.block_threshold)
+      return config_error(origin, sc->source(), "scoring.review_threshold is above scoring.block_threshold");
+  }
   return cfg;
 }
 

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <memory>
 
+#include "ctishare/allowlist.h"
 #include "ctishare/audit.h"
 #include "ctishare/bundle.h"
 #include "ctishare/config.h"
@@ -20,11 +21,12 @@ constexpr const char* kExamples = R"(Examples:
 
 Exit status: 0 every indicator assessed; 1 some indicators had values that
 cannot be scored (reported; the rest are assessed and everything is passed
-through); 64 usage; 65 the input is not STIX; 66 the input is missing; 73/74
-an output cannot be written; 78 the source is not in the configuration.)";
+through); 64 usage; 65 the input is not STIX, or the allowlist is not an
+allowlist; 66 the input or the allowlist is missing; 73/74 an output cannot
+be written; 78 the source is not in the configuration.)";
 
 struct Options {
-  std::string source, input = "-", output = "-", explain, config, audit_log, now;
+  std::string source, input = "-", output = "-", explain, config, audit_log, now, allowlist;
   bool ndjson = false;
   ctishare::json::Limits limits;
 };
@@ -51,6 +53,9 @@ int main(int argc, char** argv) {
         app.add_option("--config", opts->config, "configuration file (default: $CTISHARE_CONFIG, then XDG, /etc)")
             ->type_name("FILE");
         app.add_option("--audit-log", opts->audit_log, "append the audit record here (default: the suite's log)")
+            ->type_name("FILE");
+        app.add_option("--allowlist", opts->allowlist,
+                       "CSV of what must never be blocked (default: [allowlist] file)")
             ->type_name("FILE");
         app.add_option("--now", opts->now, "score as of this time (reproducible runs and tests)")->type_name("TIMESTAMP");
         tool::add_limit_options(app, opts->limits);
@@ -87,6 +92,12 @@ int main(int argc, char** argv) {
           const json::Value identity = trust::identity_object(identity_name, config->identity_class);
           const std::string identity_id(*identity.find_string("id"));
           const Timestamp now = (*clock)->now();
+          std::optional<trust::Allowlist> allowlist;
+          if (const std::string file = o.allowlist.empty() ? config->allowlist : o.allowlist; !file.empty()) {
+            auto loaded = trust::Allowlist::load(file);
+            if (!loaded) return std::move(loaded).error();
+            allowlist.emplace(std::move(*loaded));
+          }
 
           // Outputs are opened first: nothing is read or scored for nowhere.
           auto output = Output::open(o.output);
@@ -124,7 +135,7 @@ int main(int argc, char** argv) {
             add(object.json(), object.id(), object.version());
             if (object.type() != "indicator") return {};
             ++indicators;
-            auto a = trust::assess(object, source, policy, now);
+            auto a = trust::assess(object, source, policy, now, allowlist ? &*allowlist : nullptr);
             if (!a) {
               ++unusable;
               ctx.diagnostics(Severity::error, quote(name) + ": " + where.where() + ": " + a.error().message() +

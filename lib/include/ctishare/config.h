@@ -53,6 +53,7 @@ struct Config {
   std::map<std::string, Partner> partners;
   std::map<std::string, SourceConfig> sources;
   ScoringConfig scoring;
+  std::string allowlist;       // [allowlist] file, resolved; empty when none
 };
 
 // Where the configuration file is: `explicit_path` (--config) when given,

@@ -9,6 +9,7 @@
 // valid_from, lifetime and speed depend on what the pattern observes.)
 // Gates, applied after the arithmetic:
 //   revoked, past valid_until, or decayed below the floor → observe;
+//   allowlisted, or naming a value that can never be blocked → observe;
 //   trust < 0.5 → observe at most (never a blocklist);
 //   0.5 ≤ trust < 0.8 → review at most (a human decides);
 //   block only when trust ≥ 0.8 and score ≥ the block threshold;
@@ -95,11 +96,16 @@ struct Assessment {
   std::vector<std::string> reasons;  // why the action is what it is, in order
 };
 
-// Assesses one indicator. Errors (data): the object is not an indicator,
+class Allowlist;
+
+// Assesses one indicator; with an allowlist, an indicator any of whose
+// values it covers is observed only, and so is one naming a value that can
+// never be blocked (a public suffix such as "co.uk", an overlong or unsafe
+// value). Errors (data): the object is not an indicator,
 // or a property the score needs is unusable (confidence not an integer
 // 0-100, valid_from not a timestamp); the message names the property.
 Result<Assessment> assess(const stix::Object& indicator, const Source& source, const Policy& policy,
-                          const Timestamp& now);
+                          const Timestamp& now, const Allowlist* allowlist = nullptr);
 
 // Our identity as the creator of assessments: id derived from the name (so
 // the same name is always the same identity), fixed created/modified.

@@ -179,6 +179,11 @@ Result<Config> parse_config(const std::string& text, const std::string& origin, 
   } else if (root.contains("source")) {
     return config_error(origin, root.get("source")->source(), "[source] must hold [source.NAME] tables");
   }
+  if (const toml::table* al = root["allowlist"].as_table()) {
+    CTI_TRY_STATUS(check_keys(*al, {"file"}, "allowlist"));
+    CTI_TRY_STATUS(get_string(*al, "file", cfg.allowlist, "allowlist"));
+    if (!cfg.allowlist.empty()) cfg.allowlist = resolve(base_dir, cfg.allowlist);
+  }
   if (const toml::table* sc = root["scoring"].as_table()) {
     CTI_TRY_STATUS(check_keys(*sc, {"block_threshold", "review_threshold", "floor", "default_confidence"}, "scoring"));
     CTI_TRY_STATUS(get_number(*sc, "block_threshold", cfg.scoring.block_threshold, 0, 100, "scoring"));

@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "core/digest.h"
+#include "ctishare/allowlist.h"
 #include "ctishare/pattern_parser.h"
 #include "ctishare/uuid.h"
 
@@ -108,7 +109,8 @@ std::string_view tier_of(double trust) {
   return "unverified";
 }
 
-Result<Assessment> assess(const stix::Object& o, const Source& source, const Policy& policy, const Timestamp& now) {
+Result<Assessment> assess(const stix::Object& o, const Source& source, const Policy& policy, const Timestamp& now,
+                          const Allowlist* allowlist) {
   if (o.type() != "indicator") return property_error(o, "not an indicator");
   Assessment a;
   a.indicator_id = std::string(o.id());
@@ -162,6 +164,23 @@ Result<Assessment> assess(const stix::Object& o, const Source& source, const Pol
     }
   }
   if (seconds < 0) a.reasons.push_back("valid_from is in the future");
+  // Vetoes: what must never be blocked, whatever the score.
+  std::vector<std::string> refused;
+  const auto observables = observables_of_pattern(a.pattern, &refused);
+  for (const auto& why : refused) {
+    a.reasons.push_back("never blocked: " + why);
+    gone = true;
+  }
+  if (allowlist != nullptr) {
+    for (const auto& observable : observables) {
+      if (const AllowEntry* e = allowlist->match(observable, now)) {
+        a.reasons.push_back("allowlisted: " + e->reason + " (" + std::string(allow_type_name(e->type)) + " " + e->value +
+                            ", line " + std::to_string(e->line) + " of " + allowlist->origin() + ")");
+        gone = true;
+        break;
+      }
+    }
+  }
   if (!gone && a.score < policy.floor) {
     a.reasons.push_back("decayed below the floor (" + std::string(number(policy.floor).as_number().text) + ")");
     gone = true;

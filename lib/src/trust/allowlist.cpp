@@ -1,0 +1,262 @@
+// The allowlist: CSV entries, canonical forms, and matching.
+#include "ctishare/allowlist.h"
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+
+#include "ctishare/file.h"
+#include "ctishare/pattern_parser.h"
+
+namespace ctishare::trust {
+namespace {
+
+// One CSV record (RFC 4180: quoted fields may hold commas, quotes doubled,
+// line breaks). Returns false at the end of the text.
+bool next_record(std::string_view text, std::size_t& pos, std::vector<std::string>& fields, std::size_t& line,
+                 std::string& error) {
+  fields.clear();
+  if (pos >= text.size()) return false;
+  std::string field;
+  bool quoted = false, was_quoted = false;
+  while (pos < text.size()) {
+    const char c = text[pos++];
+    if (quoted) {
+      if (c == '"') {
+        if (pos < text.size() && text[pos] == '"') {
+          field += '"';
+          ++pos;
+        } else {
+          quoted = false;
+        }
+      } else {
+        if (c == '\n') ++line;
+        field += c;
+      }
+      continue;
+    }
+    if (c == '"' && field.empty() && !was_quoted) {
+      quoted = was_quoted = true;
+    } else if (c == ',') {
+      fields.push_back(std::move(field));
+      field.clear();
+      was_quoted = false;
+    } else if (c == '\n' || c == '\r') {
+      if (c == '\r' && pos < text.size() && text[pos] == '\n') ++pos;
+      break;
+    } else {
+      field += c;
+    }
+  }
+  if (quoted) {
+    error = "a quoted field is not closed";
+    return false;
+  }
+  fields.push_back(std::move(field));
+  return true;
+}
+
+std::string trim(std::string s) {
+  const auto first = s.find_first_not_of(" \t");
+  if (first == std::string::npos) return {};
+  return s.substr(first, s.find_last_not_of(" \t") - first + 1);
+}
+
+// Parses "address" or "address/bits" into the entry's network fields.
+bool parse_network(std::string_view text, AllowEntry& e) {
+  std::string addr(text);
+  int bits = -1;
+  if (auto slash = addr.find('/'); slash != std::string::npos) {
+    const std::string b = addr.substr(slash + 1);
+    if (b.empty() || b.size() > 3 || !std::all_of(b.begin(), b.end(), [](char c) { return c >= '0' && c <= '9'; }))
+      return false;
+    bits = std::stoi(b);
+    addr.resize(slash);
+  }
+  e.network.fill(0);
+  if (inet_pton(AF_INET, addr.c_str(), e.network.data()) == 1) {
+    e.v6 = false;
+    if (bits < 0) bits = 32;
+    if (bits > 32) return false;
+  } else if (inet_pton(AF_INET6, addr.c_str(), e.network.data()) == 1) {
+    e.v6 = true;
+    if (bits < 0) bits = 128;
+    if (bits > 128) return false;
+  } else {
+    return false;
+  }
+  e.bits = bits;
+  return true;
+}
+
+bool in_network(const AllowEntry& e, bool v6, const std::array<std::uint8_t, 16>& addr) {
+  if (v6 != e.v6) return false;
+  int bits = e.bits;
+  for (std::size_t i = 0; bits > 0; ++i, bits -= 8) {
+    const std::uint8_t mask = bits >= 8 ? 0xFF : static_cast<std::uint8_t>(0xFF << (8 - bits));
+    if ((addr[i] & mask) != (e.network[i] & mask)) return false;
+  }
+  return true;
+}
+
+// The host of a canonical URL ("https://host:port/path" → "host"), brackets
+// of IPv6 literals removed.
+std::string url_host(std::string_view url) {
+  auto start = url.find("://");
+  if (start == std::string_view::npos) return {};
+  start += 3;
+  auto end = url.find_first_of("/?#", start);
+  std::string_view authority = url.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start);
+  if (auto at = authority.rfind('@'); at != std::string_view::npos) authority.remove_prefix(at + 1);
+  if (!authority.empty() && authority.front() == '[') {
+    auto close = authority.find(']');
+    return std::string(authority.substr(1, close == std::string_view::npos ? std::string_view::npos : close - 1));
+  }
+  if (auto colon = authority.rfind(':'); colon != std::string_view::npos) authority = authority.substr(0, colon);
+  return std::string(authority);
+}
+
+bool host_covered(const AllowEntry& e, std::string_view host) {
+  if (host == e.value) return true;
+  return e.type == AllowEntry::Type::domain && host.size() > e.value.size() &&
+         host.ends_with(e.value) && host[host.size() - e.value.size() - 1] == '.';
+}
+
+bool ip_covered(const AllowEntry& e, std::string_view text) {
+  AllowEntry probe;
+  if (!parse_network(text, probe)) return false;
+  // A range is covered when its network lies inside the entry and is no wider.
+  return probe.bits >= e.bits && in_network(e, probe.v6, probe.network);
+}
+
+}  // namespace
+
+std::string_view allow_type_name(AllowEntry::Type type) {
+  switch (type) {
+    case AllowEntry::Type::host: return "host";
+    case AllowEntry::Type::domain: return "domain";
+    case AllowEntry::Type::cidr: return "cidr";
+    case AllowEntry::Type::url_prefix: return "url-prefix";
+  }
+  return "host";
+}
+
+Result<Allowlist> Allowlist::load(const std::string& path) {
+  auto text = read_file(path);
+  if (!text) return std::move(text).error();
+  return parse(*text, path);
+}
+
+Result<Allowlist> Allowlist::parse(std::string_view text, const std::string& origin) {
+  Allowlist out;
+  out.origin_ = origin;
+  std::size_t pos = 0, line = 1;
+  std::vector<std::string> fields;
+  std::string error;
+  const auto fail = [&](std::size_t at, const std::string& what) {
+    return Error(ErrorCategory::data, quote(origin) + ": line " + std::to_string(at) + ": " + what);
+  };
+  if (text.starts_with("\xEF\xBB\xBF")) pos = 3;  // a spreadsheet's BOM
+  if (!next_record(text, pos, fields, line, error) || fields.size() != 4 || trim(fields[0]) != "type" ||
+      trim(fields[1]) != "value" || trim(fields[2]) != "reason" || trim(fields[3]) != "expires")
+    return fail(1, error.empty() ? "the header must be: type,value,reason,expires" : error);
+  for (;;) {
+    const std::size_t at = ++line;
+    if (!next_record(text, pos, fields, line, error)) {
+      if (!error.empty()) return fail(at, error);
+      break;
+    }
+    if (fields.size() == 1 && trim(fields[0]).empty()) continue;  // blank line
+    if (fields.size() != 4) return fail(at, std::to_string(fields.size()) + " fields; expected type,value,reason,expires");
+    AllowEntry e;
+    e.line = at;
+    const std::string type = trim(fields[0]), value = trim(fields[1]);
+    e.reason = trim(fields[2]);
+    if (e.reason.empty()) return fail(at, "an entry needs a reason (who asked, and why)");
+    if (const std::string expires = trim(fields[3]); !expires.empty()) {
+      auto t = Timestamp::parse(expires);
+      if (!t) return fail(at, "expires " + quote(expires) + " is not a timestamp (YYYY-MM-DDTHH:MM:SSZ)");
+      e.expires = *t;
+    }
+    if (type == "host" || type == "domain") {
+      e.type = type == "host" ? AllowEntry::Type::host : AllowEntry::Type::domain;
+      auto o = stix::classify_observable(value, stix::ObservableType::domain);
+      if (!o) return fail(at, quote(value) + ": " + o.error().message());
+      e.value = o->value;
+    } else if (type == "cidr") {
+      e.type = AllowEntry::Type::cidr;
+      if (!parse_network(value, e)) return fail(at, quote(value) + " is not an IPv4 or IPv6 network (address/bits)");
+      e.value = value;
+    } else if (type == "url-prefix") {
+      e.type = AllowEntry::Type::url_prefix;
+      auto o = stix::classify_observable(value, stix::ObservableType::url);
+      if (!o) return fail(at, quote(value) + ": " + o.error().message());
+      e.value = o->value;
+    } else {
+      return fail(at, "unknown type " + quote(type) + "; one of host, domain, cidr, url-prefix");
+    }
+    out.entries_.push_back(std::move(e));
+  }
+  return out;
+}
+
+const AllowEntry* Allowlist::match(const stix::Observable& o, const Timestamp& now) const {
+  using T = stix::ObservableType;
+  std::string host;
+  if (o.type == T::domain) host = o.value;
+  if (o.type == T::url) host = url_host(o.value);
+  for (const AllowEntry& e : entries_) {
+    if (e.expires && *e.expires <= now) continue;
+    switch (e.type) {
+      case AllowEntry::Type::host:
+      case AllowEntry::Type::domain:
+        if (!host.empty() && host_covered(e, host)) return &e;
+        break;
+      case AllowEntry::Type::cidr:
+        if ((o.type == T::ipv4 || o.type == T::ipv6) && ip_covered(e, o.value)) return &e;
+        if (o.type == T::url && !host.empty() && ip_covered(e, host)) return &e;
+        break;
+      case AllowEntry::Type::url_prefix:
+        if (o.type == T::url && o.value.starts_with(e.value)) return &e;
+        break;
+    }
+  }
+  return nullptr;
+}
+
+std::vector<stix::Observable> observables_of_pattern(std::string_view text, std::vector<std::string>* refused) {
+  std::vector<stix::Observable> out;
+  stix::pattern::ParsedPattern p;
+  stix::pattern::ParseError error;
+  if (!stix::pattern::parse(text, p, error)) return out;
+  using Op = stix::pattern::TestOperator;
+  for (const auto& t : p.tests) {
+    if (t.negated || (t.op != Op::equal && t.op != Op::in && t.op != Op::issubset)) continue;
+    const std::string_view type = p.text(t.path.type);
+    const auto steps = p.steps_of(t);
+    if (steps.size() != 1 || p.text(steps[0].name) != "value") continue;
+    std::optional<stix::ObservableType> hint;
+    if (type == "domain-name") hint = stix::ObservableType::domain;
+    else if (type == "url") hint = stix::ObservableType::url;
+    else if (type == "ipv4-addr") hint = stix::ObservableType::ipv4;
+    else if (type == "ipv6-addr") hint = stix::ObservableType::ipv6;
+    else continue;
+    for (const auto& literal : p.literals_of(t)) {
+      if (literal.kind != stix::pattern::LiteralKind::string) continue;
+      if (auto o = stix::classify_observable(p.text(literal.text), hint))
+        out.push_back(std::move(*o));
+      else if (refused != nullptr)
+        refused->push_back(o.error().message());
+    }
+  }
+  return out;
+}
+
+const AllowEntry* Allowlist::match_pattern(std::string_view pattern, const Timestamp& now) const {
+  if (entries_.empty()) return nullptr;
+  for (const auto& o : observables_of_pattern(pattern))
+    if (const AllowEntry* e = match(o, now)) return e;
+  return nullptr;
+}
+
+}  // namespace ctishare::trust

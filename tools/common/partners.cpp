@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cstdlib>
 
-#include "ctishare/audit.h"
 #include "tool.h"
 
 namespace ctishare::tool {
@@ -176,8 +175,5 @@ Result<std::vector<taxii::Endpoint>> select_endpoints(const PartnerOptions& o, c
   return out;
 }
 
-std::string audit_log_path(const PartnerOptions& o, const Config& config) {
-  return o.audit_log.empty() ? audit::default_log_path(config) : o.audit_log;
-}
 
 }  // namespace ctishare::tool

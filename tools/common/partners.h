@@ -38,7 +38,4 @@ void add_partner_options(CLI::App& app, PartnerOptions& options, bool push);
 Result<std::vector<taxii::Endpoint>> select_endpoints(const PartnerOptions& options, const Config& config, bool push,
                                                       const std::string& tool_name);
 
-// The audit log path: --audit-log, else the suite's default (audit.h).
-std::string audit_log_path(const PartnerOptions& options, const Config& config);
-
 }  // namespace ctishare::tool

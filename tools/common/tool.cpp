@@ -8,6 +8,8 @@
 #include <exception>
 #include <iostream>
 
+#include "ctishare/file.h"
+
 #ifndef CTISHARE_VERSION
 #define CTISHARE_VERSION "0.0.0"
 #endif
@@ -129,5 +131,12 @@ int run(int argc, char** argv, const Description& description, const std::functi
 namespace ctishare::tool {
 
 const char* version() { return CTISHARE_VERSION; }
+
+Result<audit::AuditLog> open_audit_log(const std::string& path_option, const Config& config, const Clock& clock) {
+  const std::string path = path_option.empty() ? audit::default_log_path(config) : path_option;
+  if (const auto slash = path.rfind('/'); slash != std::string::npos && slash > 0)
+    CTI_TRY_STATUS(make_directories(path.substr(0, slash)));
+  return audit::AuditLog::open(path, clock);
+}
 
 }  // namespace ctishare::tool

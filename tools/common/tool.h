@@ -9,6 +9,8 @@
 #include <optional>
 #include <string>
 
+#include "ctishare/audit.h"
+#include "ctishare/config.h"
 #include "ctishare/diagnostics.h"
 #include "ctishare/json.h"
 #include "ctishare/time.h"
@@ -46,6 +48,11 @@ void add_limit_options(CLI::App& app, json::Limits& limits);
 // when it does not parse), else the system clock. `storage` holds the fixed
 // clock for the caller.
 Result<const Clock*> clock_for(const std::string& now_option, std::optional<FixedClock>& storage);
+
+// The audit log a tool appends to: `path_option` (--audit-log) when given,
+// else the suite's default (audit::default_log_path), its directory
+// created when missing. Errors: those of make_directories and AuditLog::open.
+Result<audit::AuditLog> open_audit_log(const std::string& path_option, const Config& config, const Clock& clock);
 
 // The suite's version, e.g. "0.1.0".
 const char* version();

@@ -166,9 +166,7 @@ int main(int argc, char** argv) {
           }
 
           const std::string state_dir = resolve_state_dir(*config, o.partner.state);
-          const std::string log_path = tool::audit_log_path(o.partner, *config);
-          CTI_TRY_STATUS(make_directories(log_path.substr(0, log_path.rfind('/') == std::string::npos ? 0 : log_path.rfind('/'))));
-          auto log = audit::AuditLog::open(log_path, **clock);
+          auto log = tool::open_audit_log(o.partner.audit_log, *config, **clock);
           if (!log) return std::move(log).error();
           taxii::PushSettings settings;
           settings.wait = !o.no_wait;

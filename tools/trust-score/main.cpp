@@ -175,10 +175,7 @@ int main(int argc, char** argv) {
                                       " unusable";
           ctx.diagnostics(Severity::info, "source " + quote(o.source) + " (" + std::string(trust::tier_of(source.trust)) +
                                               "): " + summary);
-          const std::string log_path = o.audit_log.empty() ? audit::default_log_path(*config) : o.audit_log;
-          const auto slash = log_path.rfind('/');
-          if (slash != std::string::npos) CTI_TRY_STATUS(make_directories(log_path.substr(0, slash)));
-          auto log = audit::AuditLog::open(log_path, **clock);
+          auto log = tool::open_audit_log(o.audit_log, *config, **clock);
           if (!log) return std::move(log).error();
           CTI_TRY_STATUS(log->append({"trust-score", o.source, "score", name, "", static_cast<std::int64_t>(indicators),
                                       unusable == 0 ? "ok" : "partial", "", summary, audit::ids_digest(assessed)}));

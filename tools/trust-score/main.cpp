@@ -131,7 +131,11 @@ int main(int argc, char** argv) {
             // Our own identity and definition are already in; a second copy
             // (the input is an earlier run's output) is not repeated.
             if (object.id() == identity_id || object.id() == trust::extension_definition_id()) return {};
-            if (object.type() == "x-ctishare-assessment") return {};  // ours, from an earlier run: re-assessed below
+            // Our own assessment of this source from an earlier run is
+            // replaced by this run's; anyone else's passes through.
+            if (object.type() == "x-ctishare-assessment" && object.created_by_ref() == identity_id &&
+                object.get_string("source") == o.source)
+              return {};
             add(object.json(), object.id(), object.version());
             if (object.type() != "indicator") return {};
             ++indicators;

@@ -117,9 +117,10 @@ std::string_view extension_definition_id();
 json::Value extension_definition(const std::string& identity_id);
 
 // The assessment object for `a`, created by `identity_id` at `now`. Its id
-// is derived from (source, indicator id, indicator version), so assessing
-// the same indicator version from the same source again yields the same
-// object id (a new version of it when the outcome changed).
+// is derived from (source, indicator id, indicator version) and its created
+// is the indicator version's time, so assessing the same indicator version
+// from the same source again yields a new version (modified = now) of the
+// same object.
 json::Value assessment_object(const Assessment& a, const std::string& identity_id, const Timestamp& now);
 
 // One line of --explain: the assessment as a compact JSON object.

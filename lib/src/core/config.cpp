@@ -183,6 +183,8 @@ Result<Config> parse_config(const std::string& text, const std::string& origin, 
     CTI_TRY_STATUS(check_keys(*al, {"file"}, "allowlist"));
     CTI_TRY_STATUS(get_string(*al, "file", cfg.allowlist, "allowlist"));
     if (!cfg.allowlist.empty()) cfg.allowlist = resolve(base_dir, cfg.allowlist);
+  } else if (root.contains("allowlist")) {
+    return config_error(origin, root.get("allowlist")->source(), "[allowlist] must be a table (file = \"...\")");
   }
   if (const toml::table* sc = root["scoring"].as_table()) {
     CTI_TRY_STATUS(check_keys(*sc, {"block_threshold", "review_threshold", "floor", "default_confidence"}, "scoring"));
@@ -192,6 +194,8 @@ Result<Config> parse_config(const std::string& text, const std::string& origin, 
     CTI_TRY_STATUS(get_number(*sc, "default_confidence", cfg.scoring.default_confidence, 0, 100, "scoring"));
     if (cfg.scoring.review_threshold > cfg.scoring.block_threshold)
       return config_error(origin, sc->source(), "scoring.review_threshold is above scoring.block_threshold");
+  } else if (root.contains("scoring")) {
+    return config_error(origin, root.get("scoring")->source(), "[scoring] must be a table");
   }
   return cfg;
 }

@@ -34,9 +34,9 @@ Uuid derived_uuid(std::string_view name) {
 
 double round2(double v) { return std::round(v * 100.0) / 100.0; }
 
-json::Value number(double v) {
+json::Value number(double v, int digits = 2) {
   char buf[32];
-  std::snprintf(buf, sizeof buf, "%.2f", round2(v));
+  std::snprintf(buf, sizeof buf, "%.*f", digits, digits == 2 ? round2(v) : v);
   // Trailing zeros off, so 70.00 reads 70 and 0.80 reads 0.8.
   std::string s(buf);
   while (s.find('.') != std::string::npos && (s.back() == '0' || s.back() == '.')) {
@@ -250,7 +250,13 @@ json::Value extension_definition(const std::string& identity_id) {
 
 json::Value assessment_object(const Assessment& a, const std::string& identity_id, const Timestamp& now) {
   const Uuid id = derived_uuid("assessment\n" + a.source + "\n" + a.indicator_id + "\n" + a.indicator_version);
-  const std::string t = now.with_min_precision(3).to_string();
+  // One id per (source, indicator version), so its created must never
+  // change between runs (STIX 2.1 §3.6): it is the indicator version's own
+  // time, and each run's assessment is a new version modified at `now`.
+  std::string created(kSchemaTime);
+  if (auto v = Timestamp::parse(a.indicator_version)) created = v->with_min_precision(3).to_string();
+  std::string t = now.with_min_precision(3).to_string();
+  if (auto c = Timestamp::parse(created); c && now < *c) t = created;
   json::Array reasons;
   for (const auto& r : a.reasons) reasons.emplace_back(r);
   json::Object ext;
@@ -262,7 +268,7 @@ json::Value assessment_object(const Assessment& a, const std::string& identity_i
   o.emplace_back("spec_version", "2.1");
   o.emplace_back("id", std::string(kAssessmentType) + "--" + id.to_string());
   o.emplace_back("created_by_ref", identity_id);
-  o.emplace_back("created", t);
+  o.emplace_back("created", created);
   o.emplace_back("modified", t);
   o.emplace_back("indicator_ref", a.indicator_id);
   o.emplace_back("indicator_version", a.indicator_version);
@@ -272,7 +278,7 @@ json::Value assessment_object(const Assessment& a, const std::string& identity_i
   o.emplace_back("producer_confidence", number(a.confidence));
   o.emplace_back("observable_kind", std::string(kind_name(a.kind)));
   o.emplace_back("age_days", number(a.age_days));
-  o.emplace_back("decay", number(a.decay));
+  o.emplace_back("decay", number(a.decay, 4));
   o.emplace_back("score", number(a.score));
   o.emplace_back("decision", std::string(action_name(a.action)));  // "action" is reserved (STIX 2.1 §3.8)
   o.emplace_back("reasons", std::move(reasons));
@@ -296,7 +302,7 @@ std::string explain_line(const Assessment& a) {
   o.emplace_back("age_days", number(a.age_days));
   o.emplace_back("lifetime_days", number(a.lifetime_days));
   o.emplace_back("speed", number(a.speed));
-  o.emplace_back("decay", number(a.decay));
+  o.emplace_back("decay", number(a.decay, 4));
   o.emplace_back("score", number(a.score));
   o.emplace_back("action", std::string(action_name(a.action)));
   o.emplace_back("reasons", std::move(reasons));

@@ -117,9 +117,9 @@ int main(int argc, char** argv) {
             objects.push_back(json::to_string(v));
             versions.emplace_back(std::string(id), std::string(version));
           };
-          add(identity, identity_id, "2026-11-30T00:00:00.000Z");
+          add(identity, identity_id, *identity.find_string("modified"));
           const json::Value definition = trust::extension_definition(identity_id);
-          add(definition, trust::extension_definition_id(), "2026-11-30T00:00:00.000Z");
+          add(definition, trust::extension_definition_id(), *definition.find_string("modified"));
 
           std::size_t counts[3] = {0, 0, 0}, unusable = 0, indicators = 0;
           std::vector<std::pair<std::string, std::string>> assessed;

@@ -13,6 +13,10 @@
 
 namespace ctishare {
 
+// Whether `scheme` is a partner auth scheme: basic, apikey, bearer, mtls,
+// mtls+basic, mtls+apikey or mtls+bearer ("" means anonymous and is one too).
+bool is_auth_scheme(std::string_view scheme);
+
 // One [partner.NAME] table.
 struct Partner {
   std::string name;

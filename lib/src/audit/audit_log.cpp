@@ -49,17 +49,8 @@ Error sys_error(ErrorCategory cat, const std::string& path, std::string_view wha
   return Error(cat, quote(path) + ": " + std::string(what) + ": " + errno_text(err));
 }
 
-std::string to_hex(const std::array<std::uint8_t, 32>& digest) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out(64, '0');
-  for (std::size_t i = 0; i < digest.size(); ++i) {
-    out[2 * i] = kHex[digest[i] >> 4];
-    out[2 * i + 1] = kHex[digest[i] & 0xF];
-  }
-  return out;
-}
-
-std::string sha256_hex(std::string_view text) { return to_hex(detail::sha256(text)); }
+using detail::sha256_hex;
+using detail::to_hex;
 
 bool is_hex64(std::string_view s) {
   if (s.size() != 64) return false;

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -129,10 +130,7 @@ Result<Config> parse_config(const std::string& text, const std::string& origin, 
           return config_error(origin, tr->source(), where + ".trust must be a number from 0 to 1");
         p.trust = *d;
       }
-      static const char* const kAuth[] = {"", "basic", "apikey", "bearer", "mtls", "mtls+basic", "mtls+apikey", "mtls+bearer"};
-      bool auth_ok = false;
-      for (const char* a : kAuth) auth_ok = auth_ok || p.auth == a;
-      if (!auth_ok)
+      if (!is_auth_scheme(p.auth))
         return config_error(origin, t->get("auth")->source(),
                             where + ".auth " + quote(p.auth) + " is not one of basic, apikey, bearer, mtls, mtls+basic, mtls+apikey, mtls+bearer");
       cfg.partners.emplace(name, std::move(p));
@@ -198,6 +196,12 @@ Result<Config> parse_config(const std::string& text, const std::string& origin, 
     return config_error(origin, root.get("scoring")->source(), "[scoring] must be a table");
   }
   return cfg;
+}
+
+bool is_auth_scheme(std::string_view scheme) {
+  static constexpr std::string_view kSchemes[] = {"",     "basic",      "apikey",      "bearer",
+                                                  "mtls", "mtls+basic", "mtls+apikey", "mtls+bearer"};
+  return std::find(std::begin(kSchemes), std::end(kSchemes), scheme) != std::end(kSchemes);
 }
 
 ConfigLocation locate_config(const std::string& explicit_path) {

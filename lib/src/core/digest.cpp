@@ -20,6 +20,16 @@ std::array<std::uint8_t, 32> sha256(std::string_view data) {
   return out;
 }
 
+std::string to_hex(const std::uint8_t* data, std::size_t size) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out(2 * size, '0');
+  for (std::size_t i = 0; i < size; ++i) {
+    out[2 * i] = kHex[data[i] >> 4];
+    out[2 * i + 1] = kHex[data[i] & 0xF];
+  }
+  return out;
+}
+
 }  // namespace ctishare::detail
 
 namespace ctishare::detail {

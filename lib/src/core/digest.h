@@ -5,12 +5,21 @@
 #pragma once
 
 #include <array>
+#include <cstddef>
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 namespace ctishare::detail {
 
 std::array<std::uint8_t, 32> sha256(std::string_view data);
+
+// Lower-case hex of bytes (two digits each).
+std::string to_hex(const std::uint8_t* data, std::size_t size);
+inline std::string to_hex(const std::array<std::uint8_t, 32>& digest) { return to_hex(digest.data(), digest.size()); }
+
+// The 64 lower-case hex digits of the SHA-256 of `data`.
+inline std::string sha256_hex(std::string_view data) { return to_hex(sha256(data)); }
 
 }  // namespace ctishare::detail
 

@@ -256,16 +256,6 @@ std::string random_bytes(std::size_t n) {
 
 constexpr std::string_view kApiKeyPrefix = "sha256$";
 
-std::string hex(const std::uint8_t* data, std::size_t n) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(2 * n);
-  for (std::size_t i = 0; i < n; ++i) {
-    out += kHex[data[i] >> 4];
-    out += kHex[data[i] & 0x0F];
-  }
-  return out;
-}
 
 }  // namespace
 
@@ -294,7 +284,7 @@ bool verify_password(std::string_view password, std::string_view encoded) {
 
 std::string hash_api_key(std::string_view key) {
   const auto digest = ctishare::detail::sha256(key);
-  return std::string(kApiKeyPrefix) + hex(digest.data(), digest.size());
+  return std::string(kApiKeyPrefix) + detail::to_hex(digest.data(), digest.size());
 }
 
 Status check_api_key_hash(std::string_view encoded) {

@@ -74,12 +74,10 @@ Result<Endpoint> endpoint_for(const Partner& p, const ClientSettings& base) {
 
   // The scheme decides which files are needed, and no file may be set that
   // the scheme does not use (a forgotten key file is a configuration smell).
-  std::string scheme = p.auth;
-  if (scheme.empty()) scheme = "none";
-  static const char* const kSchemes[] = {"none", "basic", "apikey", "bearer", "mtls", "mtls+basic", "mtls+apikey", "mtls+bearer"};
-  if (std::find(std::begin(kSchemes), std::end(kSchemes), scheme) == std::end(kSchemes))
+  if (!is_auth_scheme(p.auth))
     return partner_error(p, "auth " + quote(p.auth) +
                                 " is not one of basic, apikey, bearer, mtls, mtls+basic, mtls+apikey, mtls+bearer");
+  const std::string scheme = p.auth.empty() ? "none" : p.auth;
   e.auth = scheme;
   const bool mtls = scheme.rfind("mtls", 0) == 0;
   const std::string inner = mtls ? (scheme.size() > 5 ? scheme.substr(5) : "") : (scheme == "none" ? "" : scheme);

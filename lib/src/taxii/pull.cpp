@@ -26,16 +26,6 @@
 namespace ctishare::taxii {
 namespace {
 
-std::string hex(const std::array<std::uint8_t, 32>& d) {
-  static const char* digits = "0123456789abcdef";
-  std::string out;
-  out.reserve(64);
-  for (auto b : d) {
-    out += digits[b >> 4];
-    out += digits[b & 15];
-  }
-  return out;
-}
 
 // Sorted and without repeats: the same filter set always gives the same
 // query, and so the same cursor, whatever order the flags came in.
@@ -102,7 +92,7 @@ class HashingSink final : public Sink {
     unsigned int n = 0;
     if (ctx_ == nullptr || EVP_DigestFinal_ex(ctx_, d.data(), &n) != 1 || n != d.size())
       return Error(ErrorCategory::internal, "OpenSSL: SHA-256 failed");
-    return hex(d);
+    return detail::to_hex(d);
   }
 
  private:
@@ -110,7 +100,6 @@ class HashingSink final : public Sink {
   EVP_MD_CTX* ctx_;
 };
 
-std::string partner_file_name(const std::string& partner) { return partner; }
 
 // One TAXII envelope read in a single pass, without a tree: each element of
 // "objects" is taken byte for byte from the body when the body is on one
@@ -342,7 +331,7 @@ std::string PullFilters::match_query() const {
 std::string CursorStore::cursor_path(const std::string& partner, const std::string& api_root,
                                      const std::string& collection_id, const PullFilters& filters) const {
   const std::string what = api_root + "\n" + collection_id + "\n" + filters.match_query();
-  return partner_dir(partner) + "/" + hex(detail::sha256(what)).substr(0, 24) + ".cursor";
+  return partner_dir(partner) + "/" + detail::sha256_hex(what).substr(0, 24) + ".cursor";
 }
 
 Result<std::optional<Cursor>> CursorStore::load(const std::string& path) const {
@@ -564,7 +553,7 @@ Result<PartnerPull> pull_partner(const Client& client, const Endpoint& endpoint,
 // ---- Delivery --------------------------------------------------------------------
 
 std::string partner_output_path(const std::string& dir, const std::string& partner, stix::OutputFraming framing) {
-  return dir + "/" + partner_file_name(partner) + (framing == stix::OutputFraming::ndjson ? ".ndjson" : ".json");
+  return dir + "/" + partner + (framing == stix::OutputFraming::ndjson ? ".ndjson" : ".json");
 }
 
 namespace {
@@ -667,7 +656,7 @@ Result<bool> recover_journal(const CursorStore& cursors, const std::string& part
     return Error(ErrorCategory::data, quote(path) + ": not a taxii-pull journal; remove it (the next pull may repeat objects)");
   bool committed = false;
   auto content = read_file(std::string(*output));
-  if (content && hex(detail::sha256(*content)) == *digest) {
+  if (content && detail::sha256_hex(*content) == *digest) {
     // The output was written: the cursors it describes are due.
     for (const auto& e : list->as_array()) {
       auto p = e.is_object() ? e.find_string("path") : std::nullopt;

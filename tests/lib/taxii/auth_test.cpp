@@ -5,6 +5,8 @@
 // Password hashes use ln=14, r=1 (2 MiB, a few ms) to keep the suite fast.
 #include "ctishare/taxii/auth.h"
 
+#include "core/base64.h"
+
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/ec.h>
@@ -31,29 +33,14 @@ constexpr Micros kSecond = 1'000'000;
 constexpr std::int64_t kNow = 1'772'366'400;  // 2026-03-01T12:00:00Z
 constexpr Micros kNowMicros = kNow * kSecond;
 
+// JWT segments: base64url without padding (RFC 7515 §2), the library's own
+// encoder, which tests/lib/core/base64_test.cpp checks against RFC 4648.
 std::string b64url(std::string_view in) {
-  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  std::string out;
-  std::uint32_t bits = 0;
-  int count = 0;
-  for (char c : in) {
-    bits = bits << 8 | static_cast<std::uint8_t>(c);
-    count += 8;
-    while (count >= 6) {
-      count -= 6;
-      out += kAlphabet[(bits >> count) & 0x3F];
-    }
-  }
-  if (count > 0) out += kAlphabet[(bits << (6 - count)) & 0x3F];
-  return out;
+  return detail::base64_encode(in, detail::Base64Alphabet::url, detail::Base64Padding::forbidden);
 }
 
 std::string b64(std::string_view in) {
-  std::string out(4 * ((in.size() + 2) / 3) + 1, '\0');
-  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                reinterpret_cast<const unsigned char*>(in.data()), static_cast<int>(in.size()));
-  out.resize(static_cast<std::size_t>(n));
-  return out;
+  return detail::base64_encode(in, detail::Base64Alphabet::standard, detail::Base64Padding::required);
 }
 
 struct PkeyFree {

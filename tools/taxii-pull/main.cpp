@@ -187,7 +187,6 @@ int main(int argc, char** argv) {
           };
           std::vector<FileLock> locks;
           std::vector<taxii::PartnerPull> pulls;
-          std::vector<const taxii::Endpoint*> pulled_from;
           for (const auto& e : *endpoints) {
             CTI_TRY_STATUS(make_directories(cursors.partner_dir(e.name)));
             auto lock = FileLock::acquire(cursors.partner_dir(e.name) + "/pull.lock", o.wait);
@@ -196,7 +195,10 @@ int main(int argc, char** argv) {
               continue;
             }
             auto recovered = taxii::recover_journal(cursors, e.name);
-            if (!recovered) return std::move(recovered).error();
+            if (!recovered) {  // a damaged journal stops this partner, not the others
+              CTI_TRY_STATUS(fail(e, recovered.error()));
+              continue;
+            }
             if (*recovered) ctx.diagnostics(Severity::info, "partner " + quote(e.name) + ": completed the cursors of an interrupted run");
             if (o.reset_cursor) CTI_TRY_STATUS(cursors.reset(e.name));
             auto client = taxii::Client::create(e.settings);
@@ -211,18 +213,17 @@ int main(int argc, char** argv) {
             }
             locks.push_back(std::move(*lock));
             pulls.push_back(std::move(*pull));
-            pulled_from.push_back(&e);
           }
 
           // Audit facts are taken before delivery moves the objects out.
-          std::vector<audit::Event> events;
+          std::vector<std::vector<audit::Event>> events(pulls.size());
           for (std::size_t i = 0; i < pulls.size(); ++i) {
             for (const auto& c : pulls[i].collections) {
-              events.push_back({"taxii-pull", pulls[i].partner, "pull", pulls[i].api_root, c.collection.id,
-                                static_cast<std::int64_t>(c.objects.size()), "ok", "",
-                                std::to_string(c.pages) + " page(s), " + std::to_string(c.received) + " received, " +
-                                    std::to_string(c.duplicates) + " duplicate(s) dropped",
-                                audit::ids_digest(c.versions)});
+              events[i].push_back({"taxii-pull", pulls[i].partner, "pull", pulls[i].api_root, c.collection.id,
+                                   static_cast<std::int64_t>(c.objects.size()), "ok", "",
+                                   std::to_string(c.pages) + " page(s), " + std::to_string(c.received) + " received, " +
+                                       std::to_string(c.duplicates) + " duplicate(s) dropped",
+                                   audit::ids_digest(c.versions)});
               ctx.diagnostics(Severity::info, "partner " + quote(pulls[i].partner) + ": collection " +
                                                   quote(c.collection.alias.empty() ? c.collection.id : c.collection.alias) +
                                                   ": " + std::to_string(c.objects.size()) + " new, " +
@@ -234,18 +235,40 @@ int main(int argc, char** argv) {
           delivery.framing = o.ndjson ? stix::OutputFraming::ndjson : stix::OutputFraming::bundle;
           delivery.output = o.output;
           delivery.output_dir = o.output_dir;
-          if (!pulls.empty()) {
+          // Records what delivering pulls [begin, end) came to: each record is
+          // "ok", or "error" with the reason when the objects did not reach the output.
+          const auto record = [&](std::size_t begin, std::size_t end, const Error* error) -> Status {
+            for (std::size_t i = begin; i < end; ++i)
+              for (auto& ev : events[i]) {
+                if (error != nullptr) {
+                  ev.result = "error";
+                  ev.detail = "not delivered: " + error->message();
+                }
+                CTI_TRY_STATUS(log->append(ev));
+              }
+            return {};
+          };
+          if (!o.output_dir.empty()) {
+            // One file per partner: a partner whose file cannot be written
+            // leaves the others delivered (and their cursors moved).
+            for (std::size_t i = 0; i < pulls.size(); ++i) {
+              std::vector<taxii::PartnerPull> one;
+              one.push_back(std::move(pulls[i]));
+              auto delivered = taxii::deliver(one, cursors, delivery, (*clock)->now());
+              if (!delivered) {
+                ctx.diagnostics(Severity::error, "partner " + quote(one[0].partner) + ": " + delivered.error().message());
+                status = std::max(status, exit_code(delivered.error().category()));
+              }
+              CTI_TRY_STATUS(record(i, i + 1, delivered ? nullptr : &delivered.error()));
+            }
+          } else if (!pulls.empty()) {
             auto delivered = taxii::deliver(pulls, cursors, delivery, (*clock)->now());
             if (!delivered) {
-              for (auto& ev : events) {
-                ev.result = "error";
-                ev.detail = "not delivered: " + delivered.error().message();
-              }
-              for (const auto& ev : events) (void)log->append(ev);
+              (void)record(0, pulls.size(), &delivered.error());
               return std::move(delivered).error();
             }
+            CTI_TRY_STATUS(record(0, pulls.size(), nullptr));
           }
-          for (const auto& ev : events) CTI_TRY_STATUS(log->append(ev));
           return status;
         };
       });

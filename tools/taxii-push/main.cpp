@@ -242,7 +242,6 @@ int main(int argc, char** argv) {
                                                   std::to_string(out.rejected.size()) + " rejected, " +
                                                   std::to_string(out.pending) + " pending, " +
                                                   std::to_string(out.held_back.size()) + " held back");
-              CTI_TRY_STATUS(record_accepted(state_dir, out, (*clock)->now()));
               CTI_TRY_STATUS(log->append({"taxii-push", e.name, "push", e.api_root, collection->id,
                                           static_cast<std::int64_t>(out.accepted.size()),
                                           !out.rejected.empty()             ? "partial"
@@ -254,6 +253,8 @@ int main(int argc, char** argv) {
                                               " rejected, " + std::to_string(out.pending) + " pending, " +
                                               std::to_string(out.held_back.size()) + " held back",
                                           audit::ids_digest(plan.versions)}));
+              // After the audit record: what was sent is audited even if the record of it cannot be kept.
+              CTI_TRY_STATUS(record_accepted(state_dir, out, (*clock)->now()));
               outcomes.push_back(std::move(out));
             }
           }

@@ -606,6 +606,8 @@ Result<Existing> read_existing(const std::string& path) {
   Existing out;
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) return out;
+  if (!S_ISREG(st.st_mode))
+    return Error(ErrorCategory::cannot_create, quote(path) + ": cannot write the output here: not a regular file");
   auto in = open_input(path);
   if (!in) return std::move(in).error();
   stix::ReadOptions options;

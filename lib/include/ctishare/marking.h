@@ -32,4 +32,9 @@ std::optional<Tlp> tlp_of_marking_id(std::string_view id);
 // True when `a` is more restrictive than `b` (clear < green < amber < amber+strict < red).
 inline bool more_restrictive(Tlp a, Tlp b) { return static_cast<int>(a) > static_cast<int>(b); }
 
+class Object;
+// The most restrictive TLP marking of an object (object_marking_refs and
+// granular_markings, TLP 1.0 and 2.0 ids); nullopt when it has none.
+std::optional<Tlp> tlp_of(const Object& object);
+
 }  // namespace ctishare::stix

@@ -31,6 +31,7 @@
 
 #include "ctishare/json.h"
 #include "ctishare/object.h"
+#include "ctishare/observable.h"
 #include "ctishare/result.h"
 #include "ctishare/time.h"
 
@@ -55,11 +56,11 @@ struct Decay {
 };
 
 struct Policy {
-  double block_threshold = 70;    // 0-100
-  double review_threshold = 30;   // 0-100
-  double floor = 5;               // below it an indicator has decayed away
-  double default_confidence = 50; // when the producer gave none (OpenCTI's default)
-  std::map<Kind, Decay> decay;    // see defaults()
+  double block_threshold = 70;     // 0-100
+  double review_threshold = 30;    // 0-100
+  double floor = 5;                // below it an indicator has decayed away
+  double default_confidence = 50;  // when the producer gave none (OpenCTI's default)
+  std::map<Kind, Decay> decay;     // see defaults()
   // The documented defaults: phishing URLs live days (7 d), dedicated
   // phishing domains weeks (30 d), IPs fastest (3 d: shared hosting), file
   // hashes months (180 d), e-mail addresses 30 d, all at speed 0.5 (the
@@ -86,17 +87,47 @@ struct Assessment {
   std::string source, tier;
   Kind kind = Kind::other;
   double trust = 0;
-  double confidence = 0;           // the producer's, or the policy default
+  double confidence = 0;  // the producer's, or the policy default
   bool confidence_defaulted = false;
-  double age_days = 0;             // from valid_from to now (0 when in the future)
+  double age_days = 0;  // from valid_from to now (0 when in the future)
   double lifetime_days = 0, speed = 0;
-  double decay = 1;                // the factor, 0..1
-  double score = 0;                // 0..100, rounded to 0.01
+  double decay = 1;  // the factor, 0..1
+  double score = 0;  // 0..100, rounded to 0.01
   Action action = Action::observe;
   std::vector<std::string> reasons;  // why the action is what it is, in order
 };
 
 class Allowlist;
+
+// What the score needs from one indicator version, taken from the object
+// once (feed-merge stores it and re-scores it on every run).
+struct Evidence {
+  std::string indicator_id, indicator_version, pattern;
+  Kind kind = Kind::other;
+  std::optional<double> confidence;  // the producer's, 0-100; none when not given
+  Timestamp valid_from;
+  std::optional<Timestamp> valid_until;
+  bool revoked = false;
+};
+
+// The age part of the model: seconds since valid_from (negative when it is
+// in the future), days (never negative), the kind's decay and the factor.
+struct Aging {
+  double seconds = 0, age_days = 0, lifetime_days = 0, speed = 0, decay = 1;
+};
+Aging age(Kind kind, const Timestamp& valid_from, const Policy& policy, const Timestamp& now);
+// confidence × trust × decay, clamped to 0-100 and rounded to 0.01.
+double score(double confidence, double trust, double decay);
+
+// Takes the evidence from an indicator. Errors (data) as assess().
+Result<Evidence> evidence_of(const stix::Object& indicator);
+
+// The arithmetic and the gates for evidence already taken (see assess);
+// `observables` are the values the pattern names (observables_of_pattern)
+// and `refused` the values it names that can never be blocked.
+Assessment assess(const Evidence& evidence, const std::vector<stix::Observable>& observables,
+                  const std::vector<std::string>& refused, const Source& source, const Policy& policy,
+                  const Timestamp& now, const Allowlist* allowlist = nullptr);
 
 // Assesses one indicator; with an allowlist, an indicator any of whose
 // values it covers is observed only, and so is one naming a value that can

@@ -5,6 +5,8 @@
 #include <array>
 #include <cctype>
 
+#include "ctishare/object.h"
+
 namespace ctishare::stix {
 
 namespace {
@@ -57,9 +59,8 @@ json::Value tlp2_marking_object(Tlp tlp) {
       {"id", row(tlp).tlp2_id},
       {"created", "2022-10-01T00:00:00.000Z"},
       {"name", upper},
-      {"extensions",
-       json::Object{{std::string(kTlp2Extension),
-                     json::Object{{"extension_type", "property-extension"}, {"tlp_2_0", row(tlp).name}}}}},
+      {"extensions", json::Object{{std::string(kTlp2Extension), json::Object{{"extension_type", "property-extension"},
+                                                                             {"tlp_2_0", row(tlp).name}}}}},
   });
 }
 
@@ -69,6 +70,21 @@ std::optional<Tlp> tlp_of_marking_id(std::string_view id) {
   for (const auto& r : kRows)
     if (r.tlp2_id == id || (!r.tlp1_id.empty() && r.tlp1_id == id)) return r.tlp;
   return std::nullopt;
+}
+
+std::optional<Tlp> tlp_of(const Object& object) {
+  std::optional<Tlp> highest;
+  const auto raise = [&highest](std::string_view marking_id) {
+    auto tlp = tlp_of_marking_id(marking_id);
+    if (tlp && (!highest || more_restrictive(*tlp, *highest))) highest = tlp;
+  };
+  if (const json::Value* refs = object.get("object_marking_refs"); refs && refs->is_array())
+    for (const auto& r : refs->as_array())
+      if (r.is_string()) raise(r.as_string());
+  if (const json::Value* g = object.get("granular_markings"); g && g->is_array())
+    for (const auto& m : g->as_array())
+      if (auto ref = m.is_object() ? m.find_string("marking_ref") : std::nullopt) raise(*ref);
+  return highest;
 }
 
 }  // namespace ctishare::stix

@@ -12,11 +12,6 @@ namespace {
 constexpr std::uint64_t kDefaultMaxContent = 10ULL << 20;
 constexpr std::size_t kEnvelopeOverhead = 14;  // {"objects":[ and ]}
 
-void raise(std::optional<stix::Tlp>& highest, std::string_view marking_id) {
-  auto tlp = stix::tlp_of_marking_id(marking_id);
-  if (tlp && (!highest || stix::more_restrictive(*tlp, *highest))) highest = tlp;
-}
-
 Error protocol(const std::string& url, const std::string& what) {
   return Error(ErrorCategory::protocol, quote(url) + ": " + what);
 }
@@ -38,17 +33,6 @@ std::vector<Rejected> details(const json::Value& status, std::string_view list) 
 }
 
 }  // namespace
-
-std::optional<stix::Tlp> tlp_of(const stix::Object& object) {
-  std::optional<stix::Tlp> highest;
-  if (const json::Value* refs = object.get("object_marking_refs"); refs && refs->is_array())
-    for (const auto& r : refs->as_array())
-      if (r.is_string()) raise(highest, r.as_string());
-  if (const json::Value* g = object.get("granular_markings"); g && g->is_array())
-    for (const auto& m : g->as_array())
-      if (auto ref = m.is_object() ? m.find_string("marking_ref") : std::nullopt) raise(highest, *ref);
-  return highest;
-}
 
 PushPlan plan_push(const std::vector<stix::Object>& objects, stix::Tlp max_tlp) {
   PushPlan plan;

@@ -55,21 +55,30 @@ Error property_error(const stix::Object& o, const std::string& what) {
 
 std::string_view action_name(Action action) {
   switch (action) {
-    case Action::block: return "block";
-    case Action::review: return "review";
-    case Action::observe: return "observe";
+    case Action::block:
+      return "block";
+    case Action::review:
+      return "review";
+    case Action::observe:
+      return "observe";
   }
   return "observe";
 }
 
 std::string_view kind_name(Kind kind) {
   switch (kind) {
-    case Kind::url: return "url";
-    case Kind::domain: return "domain";
-    case Kind::ip: return "ip";
-    case Kind::file: return "file";
-    case Kind::email: return "email";
-    case Kind::other: return "other";
+    case Kind::url:
+      return "url";
+    case Kind::domain:
+      return "domain";
+    case Kind::ip:
+      return "ip";
+    case Kind::file:
+      return "file";
+    case Kind::email:
+      return "email";
+    case Kind::other:
+      return "other";
   }
   return "other";
 }
@@ -109,73 +118,111 @@ std::string_view tier_of(double trust) {
   return "unverified";
 }
 
-Result<Assessment> assess(const stix::Object& o, const Source& source, const Policy& policy, const Timestamp& now,
-                          const Allowlist* allowlist) {
+Aging age(Kind kind, const Timestamp& valid_from, const Policy& policy, const Timestamp& now) {
+  Aging g;
+  // Age in days, from valid_from; an indicator not yet valid is not aged.
+  g.seconds = static_cast<double>(now.unix_seconds() - valid_from.unix_seconds()) +
+              (static_cast<double>(now.nanos()) - static_cast<double>(valid_from.nanos())) / 1e9;
+  g.age_days = std::max(0.0, g.seconds / 86400.0);
+  const Decay& d = policy.decay_of(kind);
+  g.lifetime_days = d.lifetime_days;
+  g.speed = d.speed;
+  g.decay = g.age_days >= d.lifetime_days ? 0.0 : 1.0 - std::pow(g.age_days / d.lifetime_days, 1.0 / d.speed);
+  g.decay = std::clamp(g.decay, 0.0, 1.0);
+  return g;
+}
+
+double score(double confidence, double trust, double decay) {
+  return round2(std::clamp(confidence * trust * decay, 0.0, 100.0));
+}
+
+Result<Evidence> evidence_of(const stix::Object& o) {
   if (o.type() != "indicator") return property_error(o, "not an indicator");
-  Assessment a;
-  a.indicator_id = std::string(o.id());
-  a.indicator_version = std::string(o.version());
-  a.source = source.name;
-  a.trust = source.trust;
-  a.tier = std::string(tier_of(source.trust));
+  Evidence e;
+  e.indicator_id = std::string(o.id());
+  e.indicator_version = std::string(o.version());
   auto pattern = o.get_string("pattern");
   if (!pattern) return property_error(o, "no pattern");
-  a.pattern = std::string(*pattern);
-  a.kind = kind_of_pattern(*pattern);
-
+  e.pattern = std::string(*pattern);
+  e.kind = kind_of_pattern(*pattern);
   if (const json::Value* c = o.get("confidence")) {
     auto n = c->as_int64();
     if (!n || *n < 0 || *n > 100) return property_error(o, "confidence is not an integer from 0 to 100");
-    a.confidence = static_cast<double>(*n);
+    e.confidence = static_cast<double>(*n);
+  }
+  auto valid_from_text = o.get_string("valid_from");
+  if (!valid_from_text) return property_error(o, "no valid_from");
+  auto valid_from = Timestamp::parse(*valid_from_text);
+  if (!valid_from) return property_error(o, "valid_from: " + valid_from.error().message());
+  e.valid_from = *valid_from;
+  if (auto until = o.get_string("valid_until")) {
+    auto t = Timestamp::parse(*until);
+    if (!t) return property_error(o, "valid_until: " + t.error().message());
+    e.valid_until = *t;
+  }
+  e.revoked = o.revoked();
+  return e;
+}
+
+Result<Assessment> assess(const stix::Object& o, const Source& source, const Policy& policy, const Timestamp& now,
+                          const Allowlist* allowlist) {
+  auto e = evidence_of(o);
+  if (!e) return std::move(e).error();
+  std::vector<std::string> refused;
+  const auto observables = observables_of_pattern(e->pattern, &refused);
+  return assess(*e, observables, refused, source, policy, now, allowlist);
+}
+
+Assessment assess(const Evidence& e, const std::vector<stix::Observable>& observables,
+                  const std::vector<std::string>& refused, const Source& source, const Policy& policy,
+                  const Timestamp& now, const Allowlist* allowlist) {
+  Assessment a;
+  a.indicator_id = e.indicator_id;
+  a.indicator_version = e.indicator_version;
+  a.source = source.name;
+  a.trust = source.trust;
+  a.tier = std::string(tier_of(source.trust));
+  a.pattern = e.pattern;
+  a.kind = e.kind;
+  if (e.confidence) {
+    a.confidence = *e.confidence;
   } else {
     a.confidence = policy.default_confidence;
     a.confidence_defaulted = true;
     a.reasons.push_back("no confidence given: " + std::string(number(policy.default_confidence).as_number().text) +
                         " assumed");
   }
-  auto valid_from_text = o.get_string("valid_from");
-  if (!valid_from_text) return property_error(o, "no valid_from");
-  auto valid_from = Timestamp::parse(*valid_from_text);
-  if (!valid_from) return property_error(o, "valid_from: " + valid_from.error().message());
 
-  // Age in days, from valid_from; an indicator not yet valid is not aged.
-  const double seconds = static_cast<double>(now.unix_seconds() - valid_from->unix_seconds()) +
-                         (static_cast<double>(now.nanos()) - static_cast<double>(valid_from->nanos())) / 1e9;
-  a.age_days = std::max(0.0, seconds / 86400.0);
-  const Decay& d = policy.decay_of(a.kind);
-  a.lifetime_days = d.lifetime_days;
-  a.speed = d.speed;
-  a.decay = a.age_days >= d.lifetime_days ? 0.0 : 1.0 - std::pow(a.age_days / d.lifetime_days, 1.0 / d.speed);
-  a.decay = std::clamp(a.decay, 0.0, 1.0);
-  a.score = round2(std::clamp(a.confidence * a.trust * a.decay, 0.0, 100.0));
+  const Aging aging = age(a.kind, e.valid_from, policy, now);
+  const double seconds = aging.seconds;
+  a.age_days = aging.age_days;
+  a.lifetime_days = aging.lifetime_days;
+  a.speed = aging.speed;
+  a.decay = aging.decay;
+  a.score = score(a.confidence, a.trust, a.decay);
 
   // The gates. Each may lower the action; none raises it.
   bool gone = false;
-  if (o.revoked()) {
+  if (e.revoked) {
     a.reasons.push_back("revoked by its producer");
     gone = true;
   }
-  if (auto until = o.get_string("valid_until")) {
-    auto t = Timestamp::parse(*until);
-    if (!t) return property_error(o, "valid_until: " + t.error().message());
-    if (*t <= now) {
-      a.reasons.push_back("expired at valid_until " + std::string(*until));
-      gone = true;
-    }
+  if (e.valid_until && *e.valid_until <= now) {
+    a.reasons.push_back("expired at valid_until " + e.valid_until->to_string());
+    gone = true;
   }
   if (seconds < 0) a.reasons.push_back("valid_from is in the future");
   // Vetoes: what must never be blocked, whatever the score.
-  std::vector<std::string> refused;
-  const auto observables = observables_of_pattern(a.pattern, &refused);
   for (const auto& why : refused) {
     a.reasons.push_back("never blocked: " + why);
     gone = true;
   }
   if (allowlist != nullptr) {
     for (const auto& observable : observables) {
-      if (const AllowEntry* e = allowlist->match(observable, now)) {
-        a.reasons.push_back("allowlisted: " + e->reason + " (" + std::string(allow_type_name(e->type)) + " " + e->value +
-                            ", line " + std::to_string(e->line) + " of " + allowlist->origin() + ")");
+      if (const AllowEntry* entry = allowlist->match(observable, now)) {
+        a.reasons.push_back("allowlisted: " + entry->reason + " (" + std::string(allow_type_name(entry->type)) + " " +
+                            entry->value + ", line " + std::to_string(entry->line) + " of " + allowlist->origin() +
+                            ")");
         gone = true;
         break;
       }

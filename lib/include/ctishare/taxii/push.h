@@ -35,9 +35,7 @@ struct PushPlan {
   std::vector<HeldBack> held_back;
 };
 
-// The most restrictive TLP marking of an object (object_marking_refs and
-// granular_markings, TLP 1.0 and 2.0 ids); nullopt when it has none.
-std::optional<stix::Tlp> tlp_of(const stix::Object& object);
+using stix::tlp_of;
 
 // Splits `objects` into what may go to a partner with ceiling `max_tlp`
 // (unmarked objects and those at or below it) and what is held back.

@@ -48,6 +48,18 @@ struct ScoringConfig {
   double default_confidence = 50;
 };
 
+// The [merge] table: feed-merge's store, outputs and safety limits.
+struct MergeConfig {
+  std::string store;    // SQLite file, resolved; "" → <state>/merge.db
+  std::string out_dir;  // resolved; "" → <state>/out
+  std::vector<std::string> observe_only = {"ipv4", "ipv6"};  // observable types never blocked automatically
+  double max_loss_percent = 25;  // the sanity gate: refuse to drop more than this share …
+  double max_loss_count = 100;   // … and more than this many blocklist entries at once
+  std::string rpz_origin = "rpz.ctishare.local";
+  double rpz_ttl = 300;          // seconds
+  double removed_days = 30;      // how long removed.csv remembers a removal
+};
+
 struct Config {
   std::string path;            // where it was read from; empty when none was found
   std::string identity_name;   // [identity] name
@@ -58,6 +70,7 @@ struct Config {
   std::map<std::string, SourceConfig> sources;
   ScoringConfig scoring;
   std::string allowlist;       // [allowlist] file, resolved; empty when none
+  MergeConfig merge;
 };
 
 // Where the configuration file is: `explicit_path` (--config) when given,

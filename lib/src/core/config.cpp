@@ -195,6 +195,39 @@ Result<Config> parse_config(const std::string& text, const std::string& origin, 
   } else if (root.contains("scoring")) {
     return config_error(origin, root.get("scoring")->source(), "[scoring] must be a table");
   }
+  if (const toml::table* mg = root["merge"].as_table()) {
+    CTI_TRY_STATUS(check_keys(*mg,
+                              {"store", "out_dir", "observe_only", "max_loss_percent", "max_loss_count", "rpz_origin",
+                               "rpz_ttl", "removed_days"},
+                              "merge"));
+    MergeConfig& m = cfg.merge;
+    CTI_TRY_STATUS(get_string(*mg, "store", m.store, "merge"));
+    CTI_TRY_STATUS(get_string(*mg, "out_dir", m.out_dir, "merge"));
+    if (!m.store.empty()) m.store = resolve(base_dir, m.store);
+    if (!m.out_dir.empty()) m.out_dir = resolve(base_dir, m.out_dir);
+    if (const toml::node* n = mg->get("observe_only")) {
+      const toml::array* arr = n->as_array();
+      if (arr == nullptr)
+        return config_error(origin, n->source(), "merge.observe_only must be a list of observable types");
+      m.observe_only.clear();
+      for (const auto& e : *arr) {
+        const std::string type = e.value<std::string>().value_or("");
+        if (type != "domain" && type != "url" && type != "ipv4" && type != "ipv6" && type != "email" && type != "md5" &&
+            type != "sha1" && type != "sha256" && type != "sha512")
+          return config_error(origin, e.source(),
+                              "merge.observe_only: " + quote(type) +
+                                  " is not one of domain, url, ipv4, ipv6, email, md5, sha1, sha256, sha512");
+        m.observe_only.push_back(type);
+      }
+    }
+    CTI_TRY_STATUS(get_number(*mg, "max_loss_percent", m.max_loss_percent, 0, 100, "merge"));
+    CTI_TRY_STATUS(get_number(*mg, "max_loss_count", m.max_loss_count, 0, 1e9, "merge"));
+    CTI_TRY_STATUS(get_string(*mg, "rpz_origin", m.rpz_origin, "merge"));
+    CTI_TRY_STATUS(get_number(*mg, "rpz_ttl", m.rpz_ttl, 0, 86400, "merge"));
+    CTI_TRY_STATUS(get_number(*mg, "removed_days", m.removed_days, 0, 3650, "merge"));
+  } else if (root.contains("merge")) {
+    return config_error(origin, root.get("merge")->source(), "[merge] must be a table");
+  }
   return cfg;
 }
 

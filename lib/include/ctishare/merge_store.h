@@ -1,0 +1,154 @@
+// feed-merge's store: one SQLite file (WAL, mode 0600) holding every
+// indicator version worth keeping, the sources each came through, the
+// analysts' decisions, and what the blocklists held when last published.
+//
+//   indicators  the latest version of each indicator id (by instant), the
+//               values its pattern names, and "revoked" once any version we
+//               received was revoked (STIX revocation is permanent);
+//   channels    (indicator id, source): who delivered it and at what trust,
+//               taken from our own x-ctishare-assessment objects;
+//   decisions   an analyst's approve/reject per observable;
+//   published   the blocklist entries of the last publication;
+//   removals    what left the blocklists, when and why (removed.csv);
+//   meta        the RPZ serial and the like.
+//
+// Ingest is idempotent: the same (id, modified) again changes nothing, an
+// older version is ignored, and each input is one transaction (all of it or
+// none of it).
+#pragma once
+
+#include <functional>
+#include <istream>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ctishare/json.h"
+#include "ctishare/merge.h"
+#include "ctishare/result.h"
+#include "ctishare/time.h"
+#include "ctishare/trust.h"
+
+namespace ctishare::merge {
+
+struct IngestStats {
+  std::size_t objects = 0;      // read from the input
+  std::size_t indicators = 0;   // indicators among them
+  std::size_t assessments = 0;  // our assessments among them (naming a source)
+  std::size_t stored = 0;       // indicator versions newer than what the store held
+  std::size_t unusable = 0;     // indicators skipped (reported)
+};
+
+// How rows are computed (see merge.h).
+struct MergePolicy {
+  trust::Policy scoring = trust::Policy::defaults();
+  std::vector<stix::ObservableType> observe_only = {stix::ObservableType::ipv4, stix::ObservableType::ipv6};
+  // The configured trust per source. A source missing from a non-empty
+  // map counts as unverified (0.3): it is no longer configured. An empty
+  // map (no configuration at all) keeps the trust stored with each channel.
+  std::map<std::string, double> trust;
+  const trust::Allowlist* allowlist = nullptr;
+};
+
+enum class Verdict { approve, reject };
+
+struct Decision {
+  Verdict verdict = Verdict::approve;
+  std::string reason, by, at;
+};
+
+// One published blocklist entry.
+struct Entry {
+  stix::ObservableType type = stix::ObservableType::domain;
+  std::string value;
+  friend bool operator<(const Entry& a, const Entry& b) {
+    return a.type != b.type ? a.type < b.type : a.value < b.value;
+  }
+  friend bool operator==(const Entry& a, const Entry& b) { return a.type == b.type && a.value == b.value; }
+};
+
+class Store {
+ public:
+  // Opens (creating it, mode 0600, when missing) the store at `path`.
+  // Errors: cannot_create (73) when it cannot be created or opened; data
+  // (65) when the file is not a feed-merge store or comes from a newer
+  // version; temp_fail (75) when another process holds it too long.
+  static Result<std::unique_ptr<Store>> open(const std::string& path);
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  // Reads one input (a bundle or NDJSON, as stix::read_objects) and stores
+  // its indicators and the channels our assessments (created by
+  // `identity_id`) name. An unusable indicator (no pattern, a confidence
+  // that is not 0-100, a bad timestamp, a pattern naming no value that can
+  // be blocked or watched) is skipped and passed to `report` with where it
+  // was. Errors (the input then leaves no trace): data (65) for input that
+  // is not STIX JSON, io (74) for a failed read or write.
+  Result<IngestStats> ingest(std::istream& in, const json::Limits& limits, const std::string& identity_id,
+                             const std::function<void(const std::string&)>& report);
+
+  // Indicators no source is known for (no assessment of ours named them).
+  Result<std::size_t> count_unassessed();
+
+  // Every observable's row as of `now`, sorted by type then value.
+  Result<std::vector<Row>> rows(const MergePolicy& policy, const Timestamp& now);
+
+  Status set_decision(const Entry& entry, const Decision& decision);
+  // Whether there was one to clear.
+  Result<bool> clear_decision(const Entry& entry);
+
+  // The entries of the last publication, sorted.
+  Result<std::vector<Entry>> published();
+  // Removals still remembered (removed_at within the retention), newest first.
+  Result<std::vector<Removal>> removals();
+  // Records a publication in one transaction: the new entries, the
+  // removals it made, removals older than `forget_before` dropped, and the
+  // meta values given.
+  Status publish(const std::vector<Entry>& entries, const std::vector<Removal>& removed, const Timestamp& forget_before,
+                 const std::map<std::string, std::string>& meta);
+
+  Result<std::optional<std::string>> meta(const std::string& key);
+
+  const std::string& path() const noexcept;
+
+ public:
+  struct Impl;  // the SQLite connection; private to store.cpp
+
+ private:
+  explicit Store(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// ------------------------------------------------------------ publishing
+
+struct PublishOptions {
+  std::string out_dir;
+  ExportOptions exports;         // rpz_serial is chosen by publish()
+  double max_loss_percent = 25;  // the sanity gate (see publish)
+  double max_loss_count = 100;
+  bool force = false;        // publish even when the gate would refuse
+  double removed_days = 30;  // removed.csv remembers removals this long
+};
+
+struct PublishReport {
+  std::size_t rows = 0;                // in threat_master.csv
+  std::size_t entries = 0;             // blocklist entries now
+  std::size_t added = 0, removed = 0;  // since the last publication
+  std::vector<std::string> changed;    // files rewritten (names in out_dir)
+};
+
+// Writes every output of output_files() and removed.csv into
+// options.out_dir, each atomically and only when its bytes change, then
+// records the publication in the store. The RPZ serial is bumped only when
+// the zone's records change. The sanity gate: when the blocklists would
+// lose more than max_loss_percent of their entries and more than
+// max_loss_count entries at once, nothing is written and the error is
+// data (65), unless options.force. Errors: cannot_create (73) / io (74)
+// for files; a failure leaves every file either old or new, each whole,
+// and the store as it was (the next run finishes the job).
+Result<PublishReport> publish(Store& store, const std::vector<Row>& rows, PublishOptions options);
+
+}  // namespace ctishare::merge

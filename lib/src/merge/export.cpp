@@ -1,0 +1,355 @@
+// The exporters: threat_master.csv for people and SIEM lookups, and the
+// blocklists that enforce the decisions to block. Every blocklist writer
+// re-checks each row with blockable() (defence in depth: the allowlist
+// again, the value re-classified), so a bad row from the store or a hostile
+// value can never reach a resolver or firewall. All output uses LF line
+// ends, rows in the order given, nothing depending on the run.
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <initializer_list>
+#include <string>
+#include <unordered_set>
+
+#include "../core/base64.h"
+#include "ctishare/allowlist.h"
+#include "ctishare/merge.h"
+
+namespace ctishare::merge {
+namespace {
+
+// Writers hand the sink chunks of about this size, so huge lists never sit
+// in memory twice and small ones go in one write.
+constexpr std::size_t kChunk = 64 * 1024;
+
+// Collects lines and passes them to the sink in chunks.
+class LineWriter {
+ public:
+  explicit LineWriter(Sink& out) : out_(out) {}
+
+  ctishare::Status line(std::string_view text) {
+    buffer_.append(text);
+    buffer_ += '\n';
+    if (buffer_.size() >= kChunk) return flush();
+    return {};
+  }
+
+  ctishare::Status flush() {
+    if (buffer_.empty()) return {};
+    ctishare::Status status = out_.write(buffer_);
+    buffer_.clear();
+    return status;
+  }
+
+ private:
+  Sink& out_;
+  std::string buffer_;
+};
+
+// A score with at most two decimals and no trailing zeros: 70, 62.5, 33.33.
+std::string number(double value) {
+  if (!std::isfinite(value)) return "0";
+  char text[64];
+  std::snprintf(text, sizeof text, "%.2f", value);
+  std::string out(text);
+  if (out.find('.') != std::string::npos) {
+    while (out.back() == '0') out.pop_back();
+    if (out.back() == '.') out.pop_back();
+  }
+  if (out == "-0") out = "0";
+  return out;
+}
+
+std::string join(const std::vector<std::string>& items, char separator) {
+  std::string out;
+  for (const std::string& item : items) {
+    if (!out.empty()) out += separator;
+    out += item;
+  }
+  return out;
+}
+
+// Appends one CSV record (cells through csv_cell) as a line.
+ctishare::Status csv_record(LineWriter& out, std::initializer_list<std::string_view> cells, bool raw) {
+  std::string record;
+  bool first = true;
+  for (std::string_view cell : cells) {
+    if (!first) record += ',';
+    first = false;
+    record += csv_cell(cell, raw);
+  }
+  return out.line(record);
+}
+
+bool is_control_or_space(char c) {
+  const auto u = static_cast<unsigned char>(c);
+  return u <= 0x20 || u == 0x7f;
+}
+
+// The blockable values of the given type, in order.
+std::vector<std::string_view> blockable_values(const std::vector<Row>& rows, const ExportOptions& options,
+                                               stix::ObservableType type) {
+  std::vector<std::string_view> out;
+  for (const Row& row : rows)
+    if (row.type == type && blockable(row, options)) out.push_back(row.value);
+  return out;
+}
+
+// The blockable domains a wildcard zone needs: those with no listed parent
+// (any suffix at a label boundary), each once, in order.
+std::vector<std::string_view> zone_roots(const std::vector<Row>& rows, const ExportOptions& options) {
+  const std::vector<std::string_view> domains = blockable_values(rows, options, stix::ObservableType::domain);
+  const std::unordered_set<std::string_view> listed(domains.begin(), domains.end());
+  std::unordered_set<std::string_view> written;
+  std::vector<std::string_view> out;
+  for (std::string_view domain : domains) {
+    bool covered = false;
+    for (std::size_t dot = domain.find('.'); dot != std::string_view::npos && !covered; dot = domain.find('.', dot + 1))
+      covered = listed.count(domain.substr(dot + 1)) != 0;
+    if (!covered && written.insert(domain).second) out.push_back(domain);
+  }
+  return out;
+}
+
+// Option values that end up inside a zone file or an ipset command: names
+// only, so a bad configuration cannot inject records or commands.
+bool is_name(std::string_view text) {
+  if (text.empty()) return false;
+  for (char c : text)
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+          c == '.'))
+      return false;
+  return true;
+}
+
+}  // namespace
+
+std::string_view status_name(RowStatus status) {
+  switch (status) {
+    case RowStatus::active:
+      return "active";
+    case RowStatus::expired:
+      return "expired";
+    case RowStatus::revoked:
+      return "revoked";
+    case RowStatus::allowlisted:
+      return "allowlisted";
+    case RowStatus::suppressed:
+      return "suppressed";
+  }
+  return "active";
+}
+
+// RFC 4180 cells. A cell a spreadsheet would read as a formula (= + - @,
+// or a leading TAB or CR that some strip before looking) gets a leading
+// single quote unless `raw`; then a cell with a comma, double quote, CR or
+// LF is quoted, its quotes doubled.
+std::string csv_cell(std::string_view text, bool raw) {
+  std::string cell;
+  if (!raw && !text.empty()) {
+    const char first = text.front();
+    if (first == '=' || first == '+' || first == '-' || first == '@' || first == '\t' || first == '\r') cell += '\'';
+  }
+  cell.append(text);
+  if (cell.find_first_of(",\"\r\n") == std::string::npos) return cell;
+  std::string quoted = "\"";
+  for (char c : cell) {
+    if (c == '"') quoted += '"';
+    quoted += c;
+  }
+  quoted += '"';
+  return quoted;
+}
+
+bool blockable(const Row& row, const ExportOptions& options, std::string* why) {
+  const auto refuse = [why](std::string reason) {
+    if (why != nullptr) *why = std::move(reason);
+    return false;
+  };
+  if (row.action != trust::Action::block) return refuse("action is " + std::string(trust::action_name(row.action)));
+  if (row.status != RowStatus::active) return refuse("status is " + std::string(status_name(row.status)));
+  if (std::any_of(row.value.begin(), row.value.end(), is_control_or_space))
+    return refuse("the value holds spaces or control characters");
+  auto observable = stix::classify_observable(row.value, row.type);
+  if (!observable) return refuse(observable.error().message());
+  if (observable->type != row.type || observable->value != row.value)
+    return refuse("the value is not in canonical form ('" + observable->value + "')");
+  if (row.type == stix::ObservableType::domain) {
+    for (char c : row.value)
+      if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-'))
+        return refuse("the domain holds characters other than a-z 0-9 _ . -");
+  }
+  if (options.allowlist != nullptr) {
+    if (const trust::AllowEntry* entry = options.allowlist->match(*observable, options.now))
+      return refuse("allowlisted (" + std::string(trust::allow_type_name(entry->type)) + " " + entry->value + ": " +
+                    entry->reason + ")");
+  }
+  return true;
+}
+
+// threat_master.csv: a header row, then every row whatever its status:
+//   value,type,action,status,score,producer_confidence,sources,source_tier,
+//   first_seen,last_seen,valid_from,valid_until,reason,tlp,stix_ids
+// Numbers with at most two decimals, lists joined with ';', every cell
+// through csv_cell (spreadsheet-safe unless csv_raw).
+ctishare::Status write_master_csv(Sink& out, const std::vector<Row>& rows, const ExportOptions& options) {
+  LineWriter lines(out);
+  CTI_TRY_STATUS(lines.line(
+      "value,type,action,status,score,producer_confidence,sources,source_tier,first_seen,last_seen,valid_from,"
+      "valid_until,reason,tlp,stix_ids"));
+  for (const Row& row : rows) {
+    const std::string score = number(row.score), confidence = number(row.producer_confidence);
+    const std::string sources = join(row.sources, ';'), ids = join(row.stix_ids, ';');
+    CTI_TRY_STATUS(csv_record(lines,
+                              {row.value, stix::observable_type_name(row.type), trust::action_name(row.action),
+                               status_name(row.status), score, confidence, sources, row.source_tier, row.first_seen,
+                               row.last_seen, row.valid_from, row.valid_until, row.reason, row.tlp, ids},
+                              options.csv_raw));
+  }
+  return lines.flush();
+}
+
+// domains.txt: one blockable domain per line (dnsmasq, Pi-hole, Squid and
+// most proxies take this as it is).
+ctishare::Status write_domain_list(Sink& out, const std::vector<Row>& rows, const ExportOptions& options) {
+  LineWriter lines(out);
+  for (std::string_view domain : blockable_values(rows, options, stix::ObservableType::domain))
+    CTI_TRY_STATUS(lines.line(domain));
+  return lines.flush();
+}
+
+// hosts: "0.0.0.0 <domain>" per blockable domain. No wildcards in hosts
+// files, so a subdomain listed under a listed parent stays.
+ctishare::Status write_hosts(Sink& out, const std::vector<Row>& rows, const ExportOptions& options) {
+  LineWriter lines(out);
+  for (std::string_view domain : blockable_values(rows, options, stix::ObservableType::domain))
+    CTI_TRY_STATUS(lines.line("0.0.0.0 " + std::string(domain)));
+  return lines.flush();
+}
+
+// rpz.zone: a DNS Response Policy Zone (draft-vixie-dns-rpz) for BIND,
+// PowerDNS, Knot or Unbound:
+//   $TTL <ttl>
+//   $ORIGIN <origin>.
+//   @ SOA localhost. hostmaster.localhost. <serial> 3600 600 604800 <ttl>
+//   @ NS localhost.
+//   <domain> CNAME .
+//   *.<domain> CNAME .
+// "CNAME ." answers NXDOMAIN; the two records cover the domain and every
+// subdomain, so a domain under a listed parent is left out. Names are
+// relative to the origin. The TTL is short so removals leave caches fast.
+ctishare::Status write_rpz(Sink& out, const std::vector<Row>& rows, const ExportOptions& options) {
+  std::string_view origin = options.rpz_origin;
+  if (!origin.empty() && origin.back() == '.') origin.remove_suffix(1);
+  if (!is_name(origin) || origin.front() == '.' || origin.find("..") != std::string_view::npos)
+    return Error(ErrorCategory::usage, "RPZ origin " + quote(origin) + " is not a domain name");
+  const std::string ttl = std::to_string(options.rpz_ttl);
+  LineWriter lines(out);
+  CTI_TRY_STATUS(lines.line("$TTL " + ttl));
+  CTI_TRY_STATUS(lines.line("$ORIGIN " + std::string(origin) + "."));
+  CTI_TRY_STATUS(lines.line("@ SOA localhost. hostmaster.localhost. " + std::to_string(options.rpz_serial) +
+                            " 3600 600 604800 " + ttl));
+  CTI_TRY_STATUS(lines.line("@ NS localhost."));
+  for (std::string_view domain : zone_roots(rows, options)) {
+    CTI_TRY_STATUS(lines.line(std::string(domain) + " CNAME ."));
+    CTI_TRY_STATUS(lines.line("*." + std::string(domain) + " CNAME ."));
+  }
+  return lines.flush();
+}
+
+// unbound.conf: an include file for Unbound,
+//   server:
+//       local-zone: "<domain>." always_nxdomain
+// A local zone covers the domain and every subdomain, so a domain under a
+// listed parent is left out.
+ctishare::Status write_unbound(Sink& out, const std::vector<Row>& rows, const ExportOptions& options) {
+  LineWriter lines(out);
+  CTI_TRY_STATUS(lines.line("server:"));
+  for (std::string_view domain : zone_roots(rows, options))
+    CTI_TRY_STATUS(lines.line("    local-zone: \"" + std::string(domain) + ".\" always_nxdomain"));
+  return lines.flush();
+}
+
+// suricata-domains.lst: a Suricata dataset of type string (for
+// "dns.query; dataset:isset,<name>,type string,load suricata-domains.lst"):
+// each blockable domain base64-encoded (standard alphabet, padded), one per
+// line.
+ctishare::Status write_suricata_dataset(Sink& out, const std::vector<Row>& rows, const ExportOptions& options) {
+  LineWriter lines(out);
+  for (std::string_view domain : blockable_values(rows, options, stix::ObservableType::domain))
+    CTI_TRY_STATUS(
+        lines.line(detail::base64_encode(domain, detail::Base64Alphabet::standard, detail::Base64Padding::required)));
+  return lines.flush();
+}
+
+// urls.txt: one blockable URL per line, for proxies and browser filters.
+// A URL is never widened to its host: phishing pages on shared hosts must
+// not take the whole site down.
+ctishare::Status write_url_list(Sink& out, const std::vector<Row>& rows, const ExportOptions& options) {
+  LineWriter lines(out);
+  for (std::string_view url : blockable_values(rows, options, stix::ObservableType::url))
+    CTI_TRY_STATUS(lines.line(url));
+  return lines.flush();
+}
+
+// ipset.restore: input for "ipset restore". For IPv4, then IPv6:
+//   create <name>-v4 hash:net family inet -exist
+//   create <name>-v4-new hash:net family inet -exist
+//   flush <name>-v4-new
+//   add <name>-v4-new <address or network>
+//   swap <name>-v4-new <name>-v4
+//   destroy <name>-v4-new
+// The new set is built aside and swapped in atomically. Both sets are
+// always written, empty or not: swapping in an empty set is how the last
+// removal reaches the firewall.
+ctishare::Status write_ipset(Sink& out, const std::vector<Row>& rows, const ExportOptions& options) {
+  const std::string& name = options.ipset_name;
+  // ipset names are at most 31 characters; "-v4-new" takes 7 of them.
+  if (!is_name(name) || name.size() > 24)
+    return Error(ErrorCategory::usage, "ipset name " + quote(name) + " is not 1-24 letters, digits, '-', '_' or '.'");
+  LineWriter lines(out);
+  const struct {
+    stix::ObservableType type;
+    const char* suffix;
+    const char* family;
+  } families[] = {{stix::ObservableType::ipv4, "-v4", "inet"}, {stix::ObservableType::ipv6, "-v6", "inet6"}};
+  for (const auto& f : families) {
+    const std::string set = name + f.suffix, next = set + "-new";
+    CTI_TRY_STATUS(lines.line("create " + set + " hash:net family " + f.family + " -exist"));
+    CTI_TRY_STATUS(lines.line("create " + next + " hash:net family " + f.family + " -exist"));
+    CTI_TRY_STATUS(lines.line("flush " + next));
+    for (std::string_view value : blockable_values(rows, options, f.type))
+      CTI_TRY_STATUS(lines.line("add " + next + " " + std::string(value)));
+    CTI_TRY_STATUS(lines.line("swap " + next + " " + set));
+    CTI_TRY_STATUS(lines.line("destroy " + next));
+  }
+  return lines.flush();
+}
+
+// removed.csv: what left the blocklists this run, and why:
+//   value,type,removed_at,status,reason
+// Cells through csv_cell, like threat_master.csv.
+ctishare::Status write_removed_csv(Sink& out, const std::vector<Removal>& removals, const ExportOptions& options) {
+  LineWriter lines(out);
+  CTI_TRY_STATUS(lines.line("value,type,removed_at,status,reason"));
+  for (const Removal& r : removals)
+    CTI_TRY_STATUS(csv_record(lines, {r.value, stix::observable_type_name(r.type), r.removed_at, r.status, r.reason},
+                              options.csv_raw));
+  return lines.flush();
+}
+
+const std::vector<OutputFile>& output_files() {
+  static const std::vector<OutputFile> files = {
+      {"threat_master.csv", write_master_csv, false},
+      {"domains.txt", write_domain_list, true},
+      {"hosts", write_hosts, true},
+      {"rpz.zone", write_rpz, true},
+      {"unbound.conf", write_unbound, true},
+      {"suricata-domains.lst", write_suricata_dataset, true},
+      {"urls.txt", write_url_list, true},
+      {"ipset.restore", write_ipset, true},
+  };
+  return files;
+}
+
+}  // namespace ctishare::merge

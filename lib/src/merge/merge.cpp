@@ -1,0 +1,140 @@
+// feed-merge's publication: the sanity gate, the RPZ serial, every output
+// file written atomically only when it changes, and the store's record of
+// what was published.
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <iterator>
+
+#include "ctishare/file.h"
+#include "ctishare/merge_store.h"
+
+namespace ctishare::merge {
+namespace {
+
+bool listed_type(stix::ObservableType t) {
+  return t == stix::ObservableType::domain || t == stix::ObservableType::url || t == stix::ObservableType::ipv4 ||
+         t == stix::ObservableType::ipv6;
+}
+
+std::string join_path(const std::string& dir, std::string_view name) {
+  std::string p = dir;
+  if (!p.empty() && p.back() != '/') p += '/';
+  p += name;
+  return p;
+}
+
+// Writes one file atomically; true when its bytes changed.
+template <typename F>
+Result<bool> write_output(const std::string& path, F&& render) {
+  auto file = AtomicFile::create(path);
+  if (!file) return std::move(file).error();
+  CTI_TRY_STATUS(render(**file));
+  return (*file)->commit();
+}
+
+}  // namespace
+
+Result<PublishReport> publish(Store& store, const std::vector<Row>& rows, PublishOptions options) {
+  PublishReport report;
+  report.rows = rows.size();
+  const Timestamp& now = options.exports.now;
+
+  // What the blocklists will hold (rows are sorted by type, then value,
+  // as Entry sorts).
+  std::vector<Entry> entries;
+  for (const auto& r : rows)
+    if (listed_type(r.type) && blockable(r, options.exports)) entries.push_back(Entry{r.type, r.value});
+  auto old = store.published();
+  if (!old) return std::move(old).error();
+  std::vector<Entry> lost, gained;
+  std::set_difference(old->begin(), old->end(), entries.begin(), entries.end(), std::back_inserter(lost));
+  std::set_difference(entries.begin(), entries.end(), old->begin(), old->end(), std::back_inserter(gained));
+  report.entries = entries.size();
+  report.added = gained.size();
+  report.removed = lost.size();
+
+  // The sanity gate: an empty or truncated upstream must not empty the
+  // blocklists.
+  const double share = old->empty() ? 0.0 : 100.0 * static_cast<double>(lost.size()) / static_cast<double>(old->size());
+  if (!options.force && static_cast<double>(lost.size()) > options.max_loss_count && share > options.max_loss_percent) {
+    char pct[16];
+    std::snprintf(pct, sizeof pct, "%.0f%%", share);
+    return Error(ErrorCategory::data,
+                 "refusing to publish: the blocklists would lose " + std::to_string(lost.size()) + " of their " +
+                     std::to_string(old->size()) + " entries (" + pct +
+                     ") at once, more than merge.max_loss_percent (" +
+                     std::to_string(static_cast<int>(options.max_loss_percent)) + "%) and merge.max_loss_count (" +
+                     std::to_string(static_cast<int>(options.max_loss_count)) +
+                     "); the previous files are kept; check the inputs, then run again with --force if this is right");
+  }
+
+  // Why each lost entry left.
+  std::vector<Removal> removed;
+  // Whole seconds: removed.csv compares and sorts these as text.
+  const std::string now_text = Timestamp::from_unix(now.unix_seconds(), 0, 0).to_string();
+  for (const auto& e : lost) {
+    Removal r{e.type, e.value, now_text, "", "no longer reported by any source"};
+    auto it = std::lower_bound(rows.begin(), rows.end(), e, [](const Row& row, const Entry& x) {
+      return row.type != x.type ? row.type < x.type : row.value < x.value;
+    });
+    if (it != rows.end() && it->type == e.type && it->value == e.value) {
+      r.status = std::string(status_name(it->status));
+      std::string why;
+      if (it->status == RowStatus::active && it->action == trust::Action::block &&
+          !blockable(*it, options.exports, &why)) {
+        r.reason = why;
+      } else {
+        r.reason = std::string(trust::action_name(it->action)) + ": " + it->reason;
+      }
+    }
+    removed.push_back(std::move(r));
+  }
+
+  // The RPZ serial moves only when the zone's records do.
+  auto serial_text = store.meta("rpz_serial");
+  if (!serial_text) return std::move(serial_text).error();
+  std::uint32_t serial = 0;
+  if (*serial_text) serial = static_cast<std::uint32_t>(std::strtoul((*serial_text)->c_str(), nullptr, 10));
+  const std::string rpz_path = join_path(options.out_dir, "rpz.zone");
+  {
+    options.exports.rpz_serial = serial;
+    StringSink same;
+    CTI_TRY_STATUS(write_rpz(same, rows, options.exports));
+    auto current = read_file(rpz_path);
+    if (serial == 0 || !current || *current != same.text()) {
+      // Seconds since the epoch when that is larger (a readable serial),
+      // else one more; RFC 1982 arithmetic makes either newer.
+      const auto clock = static_cast<std::uint32_t>(std::max<std::int64_t>(now.unix_seconds(), 1));
+      serial = std::max(serial + 1, clock);
+    }
+  }
+  options.exports.rpz_serial = serial;
+
+  for (const auto& f : output_files()) {
+    auto changed = write_output(join_path(options.out_dir, f.name),
+                                [&](Sink& out) { return f.write(out, rows, options.exports); });
+    if (!changed) return std::move(changed).error();
+    if (*changed) report.changed.emplace_back(f.name);
+  }
+
+  // removed.csv: this run's removals first, then those still remembered.
+  auto remembered = store.removals();
+  if (!remembered) return std::move(remembered).error();
+  const Timestamp forget_before =
+      now.plus_seconds(-static_cast<std::int64_t>(std::llround(options.removed_days * 86400.0)));
+  const std::string forget_text = Timestamp::from_unix(forget_before.unix_seconds(), 0, 0).to_string();
+  std::vector<Removal> all = removed;
+  for (auto& r : *remembered)
+    if (r.removed_at >= forget_text) all.push_back(std::move(r));
+  auto changed = write_output(join_path(options.out_dir, "removed.csv"),
+                              [&](Sink& out) { return write_removed_csv(out, all, options.exports); });
+  if (!changed) return std::move(changed).error();
+  if (*changed) report.changed.emplace_back("removed.csv");
+
+  CTI_TRY_STATUS(store.publish(entries, removed, forget_before, {{"rpz_serial", std::to_string(serial)}}));
+  return report;
+}
+
+}  // namespace ctishare::merge

@@ -1,0 +1,252 @@
+// feed-merge: fold every scored feed into one store, one decision per
+// observable (threat_master.csv) and the blocklists that enforce the
+// decisions to block; and record analysts' review decisions.
+#include <pwd.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <memory>
+
+#include "ctishare/allowlist.h"
+#include "ctishare/audit.h"
+#include "ctishare/config.h"
+#include "ctishare/file.h"
+#include "ctishare/merge_store.h"
+#include "ctishare/trust.h"
+#include "tool.h"
+
+namespace {
+
+constexpr const char* kExamples = R"(Examples:
+  feed-merge scored/partner-b.json scored/osint.json
+  feed-merge --now 2026-12-01T04:20:00Z --out-dir /var/lib/ctishare/out scored/*.json
+  feed-merge                                   # re-publish as of now (decay, decisions)
+  feed-merge approve login-bank.example --reason "checked: kit on a dedicated domain"
+  feed-merge reject cdn.partner.example --reason "shared CDN, ticket 4711"
+
+Exit status: 0 merged and published; 1 some indicators had values that
+cannot be used (reported and skipped); 64 usage; 65 an input is not STIX, or
+the sanity gate refused to publish (nothing written, see --force); 66 an input
+or the allowlist is missing; 73/74 the store or an output cannot be written;
+75 another feed-merge holds the store; 78 bad configuration. A failed input
+is reported and leaves no trace; the others are merged.)";
+
+struct Options {
+  std::vector<std::string> inputs;
+  std::string store, out_dir, config, audit_log, allowlist, now, reason;
+  bool force = false, csv_raw = false;
+  std::vector<std::string> values;
+  ctishare::json::Limits limits;
+};
+
+// Who is at the keyboard, for decisions and the audit log.
+std::string local_user() {
+  if (const char* sudo = std::getenv("SUDO_USER"); sudo != nullptr && *sudo != '\0') return sudo;
+  if (const passwd* pw = ::getpwuid(::geteuid()); pw != nullptr && pw->pw_name != nullptr) return pw->pw_name;
+  return "uid " + std::to_string(::geteuid());
+}
+
+std::string join_path(const std::string& dir, const std::string& name) {
+  return dir.empty() || dir.back() == '/' ? dir + name : dir + "/" + name;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace ctishare;
+  auto opts = std::make_shared<Options>();
+  return tool::run(
+      argc, argv,
+      {"feed-merge", "Merge scored feeds into one store, threat_master.csv and blocklists; record review decisions.",
+       kExamples},
+      [opts](CLI::App& app) -> tool::Body {
+        app.fallthrough();
+        app.add_option("INPUT", opts->inputs, "scored bundles or NDJSON from trust-score ('-': stdin)");
+        app.add_option("--store", opts->store, "the merge store (default: [merge] store, else <state>/merge.db)")
+            ->type_name("FILE");
+        app.add_option("--out-dir", opts->out_dir, "where the outputs go (default: [merge] out_dir, else <state>/out)")
+            ->type_name("DIR");
+        app.add_option("--config", opts->config, "configuration file (default: $CTISHARE_CONFIG, then XDG, /etc)")
+            ->type_name("FILE");
+        app.add_option("--audit-log", opts->audit_log, "append the audit record here (default: the suite's log)")
+            ->type_name("FILE");
+        app.add_option("--allowlist", opts->allowlist, "CSV of what must never be blocked (default: [allowlist] file)")
+            ->type_name("FILE");
+        app.add_option("--now", opts->now, "merge as of this time (reproducible runs and tests)")
+            ->type_name("TIMESTAMP");
+        app.add_flag("--force", opts->force, "publish even when the blocklists would shrink past the sanity gate");
+        app.add_flag("--csv-raw", opts->csv_raw,
+                     "write CSV cells as they are (no formula guard), for machine consumers");
+        tool::add_limit_options(app, opts->limits);
+
+        CLI::App* approve = app.add_subcommand("approve", "let review items block from the next merge on");
+        CLI::App* reject = app.add_subcommand("reject", "suppress items from the next merge on");
+        CLI::App* clear = app.add_subcommand("clear", "withdraw an approve or reject decision");
+        for (CLI::App* sub : {approve, reject, clear}) {
+          sub->add_option("VALUE", opts->values, "domains, URLs, IP addresses … as analysts write them")->required();
+          sub->add_option("--reason", opts->reason, "why (recorded with the decision and in the audit log)")
+              ->required()
+              ->type_name("TEXT");
+        }
+
+        return [opts, approve, reject, clear](tool::Context& ctx) -> Result<int> {
+          const Options& o = *opts;
+          std::optional<FixedClock> fixed;
+          auto clock = tool::clock_for(o.now, fixed);
+          if (!clock) return std::move(clock).error();
+          const Timestamp now = (*clock)->now();
+          auto config = load_config(o.config);
+          if (!config) return std::move(config).error();
+          const std::string state_dir = resolve_state_dir(*config, "");
+          std::string store_path = !o.store.empty()               ? o.store
+                                   : !config->merge.store.empty() ? config->merge.store
+                                                                  : join_path(state_dir, "merge.db");
+          std::string out_dir = !o.out_dir.empty()               ? o.out_dir
+                                : !config->merge.out_dir.empty() ? config->merge.out_dir
+                                                                 : join_path(state_dir, "out");
+          if (o.store.empty() && config->merge.store.empty()) CTI_TRY_STATUS(make_directories(state_dir));
+
+          // One merge at a time: the store and the outputs move together.
+          auto lock = FileLock::acquire(store_path + ".lock");
+          if (!lock) {
+            if (lock.error().category() == ErrorCategory::temp_fail)
+              return Error(ErrorCategory::temp_fail, "another feed-merge is running on " + quote(store_path) + " (" +
+                                                         store_path + ".lock is held)");
+            return std::move(lock).error();
+          }
+          auto store = merge::Store::open(store_path);
+          if (!store) return std::move(store).error();
+          auto log = tool::open_audit_log(o.audit_log, *config, **clock);
+          if (!log) return std::move(log).error();
+          const std::string user = local_user();
+
+          // ---- decisions
+          for (CLI::App* sub : {approve, reject, clear}) {
+            if (!sub->parsed()) continue;
+            const std::string verb = sub->get_name();
+            if (o.reason.find_first_not_of(" \t") == std::string::npos)
+              return Error(ErrorCategory::usage, "--reason must say why");
+            std::vector<merge::Entry> entries;
+            for (const auto& v : o.values) {
+              auto ob = stix::classify_observable(v);
+              if (!ob) return std::move(ob).error().with_context(quote(v));
+              entries.push_back(merge::Entry{ob->type, ob->value});
+            }
+            for (const auto& e : entries) {
+              const std::string what = std::string(stix::observable_type_name(e.type)) + " " + e.value;
+              if (verb == "clear") {
+                auto had = (*store)->clear_decision(e);
+                if (!had) return std::move(had).error();
+                if (!*had) ctx.diagnostics(Severity::warning, what + ": no decision to clear");
+              } else {
+                CTI_TRY_STATUS((*store)->set_decision(
+                    e, merge::Decision{verb == "reject" ? merge::Verdict::reject : merge::Verdict::approve, o.reason,
+                                       user, Timestamp::from_unix(now.unix_seconds(), 0, 0).to_string()}));
+              }
+              CTI_TRY_STATUS(
+                  log->append({"feed-merge", user, verb, store_path, "", 1, "ok", "", what + ": " + o.reason, ""}));
+            }
+            ctx.diagnostics(Severity::info,
+                            verb + ": " + std::to_string(entries.size()) + " value(s); the next merge applies it");
+            return 0;
+          }
+
+          // ---- merge
+          std::optional<trust::Allowlist> allowlist;
+          if (const std::string file = o.allowlist.empty() ? config->allowlist : o.allowlist; !file.empty()) {
+            auto loaded = trust::Allowlist::load(file);
+            if (!loaded) return std::move(loaded).error();
+            allowlist.emplace(std::move(*loaded));
+          }
+          CTI_TRY_STATUS(make_directories(out_dir));
+          const std::string identity_name =
+              config->identity_name.empty() ? std::string("ctishare") : config->identity_name;
+          const json::Value identity = trust::identity_object(identity_name, config->identity_class);
+          const std::string identity_id(*identity.find_string("id"));
+
+          int status = 0;
+          std::optional<Error> worst;
+          std::size_t stored = 0, indicators = 0, unusable = 0;
+          for (const auto& input : o.inputs) {
+            const std::string name = display_name(input);
+            auto in = open_input(input);
+            Result<merge::IngestStats> stats =
+                in ? (*store)->ingest(
+                         **in, o.limits, identity_id,
+                         [&](const std::string& m) { ctx.diagnostics(Severity::error, quote(name) + ": " + m); })
+                   : Result<merge::IngestStats>(std::move(in).error());
+            if (!stats) {
+              Error e = std::move(stats).error().with_context(quote(name));
+              ctx.diagnostics(Severity::error, e.message() + "; nothing of it was merged");
+              CTI_TRY_STATUS(log->append({"feed-merge", user, "ingest", name, "", 0, "error", "", e.message(), ""}));
+              if (!worst || exit_code(e.category()) > exit_code(worst->category())) worst = std::move(e);
+              continue;
+            }
+            stored += stats->stored;
+            indicators += stats->indicators;
+            unusable += stats->unusable;
+            if (stats->unusable > 0) status = 1;
+            if (stats->indicators > 0 && stats->assessments == 0)
+              ctx.diagnostics(Severity::warning, quote(name) + ": no assessments of ours; its " +
+                                                     std::to_string(stats->indicators) +
+                                                     " indicator(s) are stored but on no list until trust-score has "
+                                                     "scored them (trust-score --source NAME)");
+            ctx.diagnostics(Severity::info, quote(name) + ": " + std::to_string(stats->indicators) + " indicator(s), " +
+                                                std::to_string(stats->stored) + " new or newer");
+          }
+
+          merge::MergePolicy policy;
+          policy.scoring.block_threshold = config->scoring.block_threshold;
+          policy.scoring.review_threshold = config->scoring.review_threshold;
+          policy.scoring.floor = config->scoring.floor;
+          policy.scoring.default_confidence = config->scoring.default_confidence;
+          policy.observe_only.clear();
+          for (const auto& t : config->merge.observe_only)
+            if (auto type = stix::parse_observable_type(t)) policy.observe_only.push_back(*type);
+          for (const auto& [n, p] : config->partners) policy.trust[n] = p.trust;
+          for (const auto& [n, s] : config->sources) policy.trust[n] = s.trust;
+          policy.allowlist = allowlist ? &*allowlist : nullptr;
+          auto rows = (*store)->rows(policy, now);
+          if (!rows) return std::move(rows).error();
+
+          merge::PublishOptions publish;
+          publish.out_dir = out_dir;
+          publish.exports.allowlist = policy.allowlist;
+          publish.exports.now = now;
+          publish.exports.csv_raw = o.csv_raw;
+          publish.exports.rpz_origin = config->merge.rpz_origin;
+          publish.exports.rpz_ttl = static_cast<std::uint32_t>(config->merge.rpz_ttl);
+          publish.max_loss_percent = config->merge.max_loss_percent;
+          publish.max_loss_count = config->merge.max_loss_count;
+          publish.removed_days = config->merge.removed_days;
+          publish.force = o.force;
+          auto report = merge::publish(**store, *rows, publish);
+          if (!report) {
+            CTI_TRY_STATUS(log->append(
+                {"feed-merge", user, "publish", out_dir, "", 0, "refused", "", report.error().message(), ""}));
+            return std::move(report).error();
+          }
+
+          std::size_t actions[3] = {0, 0, 0};
+          for (const auto& r : *rows) ++actions[static_cast<int>(r.action)];
+          std::string changed;
+          for (const auto& f : report->changed) changed += (changed.empty() ? "" : ", ") + f;
+          const std::string summary = std::to_string(o.inputs.size()) + " input(s), " + std::to_string(stored) +
+                                      " indicator version(s) stored; " + std::to_string(rows->size()) +
+                                      " row(s): " + std::to_string(actions[0]) + " block, " +
+                                      std::to_string(actions[1]) + " review, " + std::to_string(actions[2]) +
+                                      " observe; blocklists " + std::to_string(report->entries) + " entries (+" +
+                                      std::to_string(report->added) + " -" + std::to_string(report->removed) +
+                                      "); changed: " + (changed.empty() ? "nothing" : changed);
+          ctx.diagnostics(Severity::info, summary);
+          if (auto n = (*store)->count_unassessed(); n && *n > 0)
+            ctx.diagnostics(Severity::info, std::to_string(*n) + " stored indicator(s) have no assessment of ours yet");
+          CTI_TRY_STATUS(log->append({"feed-merge", user, "merge", out_dir, "", static_cast<std::int64_t>(rows->size()),
+                                      worst ? "partial" : (status == 0 ? "ok" : "partial"), "", summary, ""}));
+          if (worst) return std::move(*worst);
+          (void)indicators;
+          (void)unusable;
+          return status;
+        };
+      });
+}

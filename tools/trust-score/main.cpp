@@ -2,6 +2,7 @@
 // confidence × the source's trust × age decay, then the tier gates — and
 // add our assessment beside each, leaving the source's objects unchanged.
 #include <algorithm>
+#include <cstdlib>
 #include <memory>
 
 #include "ctishare/allowlist.h"
@@ -24,6 +25,19 @@ cannot be scored (reported; the rest are assessed and everything is passed
 through); 64 usage; 65 the input is not STIX, or the allowlist is not an
 allowlist; 66 the input or the allowlist is missing; 73/74 an output cannot
 be written; 78 the source is not in the configuration.)";
+
+// Where an output waits until the input has been read: beside an output
+// file, or in $TMPDIR for stdout; nowhere ("") for NDJSON to a file, which
+// shows nothing before its commit anyway.
+std::string spool_dir(const std::string& output, bool ndjson) {
+  if (output == "-") {
+    const char* tmp = std::getenv("TMPDIR");
+    return tmp != nullptr && *tmp != '\0' ? tmp : "/tmp";
+  }
+  if (ndjson) return "";
+  const auto slash = output.rfind('/');
+  return slash == std::string::npos ? "." : slash == 0 ? "/" : output.substr(0, slash);
+}
 
 struct Options {
   std::string source, input = "-", output = "-", explain, config, audit_log, now, allowlist;
@@ -111,19 +125,29 @@ int main(int argc, char** argv) {
           auto in = open_input(o.input);
           if (!in) return std::move(in).error();
 
-          std::vector<std::string> objects;
-          std::vector<std::pair<std::string, std::string>> versions;
+          // The outputs wait in spools (see spool_dir), not in memory: a
+          // bundle's id follows its content but comes first, and nothing may
+          // reach stdout before the input has been read to its end.
+          auto writer = stix::SpooledBundleWriter::create(
+              output->sink(), o.ndjson ? stix::OutputFraming::ndjson : stix::OutputFraming::bundle,
+              spool_dir(o.output, o.ndjson));
+          if (!writer) return std::move(writer).error();
+          std::unique_ptr<stix::SpooledBundleWriter> explain_writer;
+          if (explain) {
+            auto w = stix::SpooledBundleWriter::create(explain->sink(), stix::OutputFraming::ndjson,
+                                                       spool_dir(o.explain, true));
+            if (!w) return std::move(w).error();
+            explain_writer = std::move(*w);
+          }
           const auto add = [&](const json::Value& v, std::string_view id, std::string_view version) {
-            objects.push_back(json::to_string(v));
-            versions.emplace_back(std::string(id), std::string(version));
+            return (*writer)->add(v, id, version);
           };
-          add(identity, identity_id, *identity.find_string("modified"));
+          CTI_TRY_STATUS(add(identity, identity_id, *identity.find_string("modified")));
           const json::Value definition = trust::extension_definition(identity_id);
-          add(definition, trust::extension_definition_id(), *definition.find_string("modified"));
+          CTI_TRY_STATUS(add(definition, trust::extension_definition_id(), *definition.find_string("modified")));
 
           std::size_t counts[3] = {0, 0, 0}, unusable = 0, indicators = 0;
           std::vector<std::pair<std::string, std::string>> assessed;
-          std::string explain_text;
           stix::ReadOptions read_options;
           read_options.limits = o.limits;
           const std::string name = display_name(o.input);
@@ -136,7 +160,7 @@ int main(int argc, char** argv) {
             if (object.type() == "x-ctishare-assessment" && object.created_by_ref() == identity_id &&
                 object.get_string("source") == o.source)
               return {};
-            add(object.json(), object.id(), object.version());
+            CTI_TRY_STATUS(add(object.json(), object.id(), object.version()));
             if (object.type() != "indicator") return {};
             ++indicators;
             auto a = trust::assess(object, source, policy, now, allowlist ? &*allowlist : nullptr);
@@ -148,25 +172,19 @@ int main(int argc, char** argv) {
             }
             ++counts[static_cast<int>(a->action)];
             const json::Value assessment = trust::assessment_object(*a, identity_id, now);
-            add(assessment, *assessment.find_string("id"), *assessment.find_string("modified"));
-            assessed.emplace_back(a->indicator_id, a->indicator_version);
-            if (explain) explain_text += trust::explain_line(*a) + "\n";
+            CTI_TRY_STATUS(add(assessment, *assessment.find_string("id"), *assessment.find_string("modified")));
+            if (explain_writer) {
+              const std::string line = trust::explain_line(*a);
+              CTI_TRY_STATUS(explain_writer->add_serialized(line, a->indicator_id, a->indicator_version));
+            }
+            assessed.emplace_back(std::move(a->indicator_id), std::move(a->indicator_version));
             return {};
           });
           if (!read) return read.error().with_context(quote(name));
 
-          std::string bundle_id;
-          if (!o.ndjson) {
-            stix::BundleIdDigest digest;
-            for (const auto& [id, version] : versions) digest.add(id, version);
-            bundle_id = digest.finish();
-          }
-          stix::BundleWriter writer(output->sink(), o.ndjson ? stix::OutputFraming::ndjson : stix::OutputFraming::bundle,
-                                    json::Layout::compact, bundle_id);
-          for (const auto& text : objects) CTI_TRY_STATUS(writer.add_serialized(text));
-          CTI_TRY_STATUS(writer.finish());
+          CTI_TRY_STATUS((*writer)->finish());
           if (explain) {
-            CTI_TRY_STATUS(explain->sink().write(explain_text));
+            CTI_TRY_STATUS(explain_writer->finish());
             auto committed = explain->commit();
             if (!committed) return std::move(committed).error();
           }
@@ -181,8 +199,9 @@ int main(int argc, char** argv) {
                                               "): " + summary);
           auto log = tool::open_audit_log(o.audit_log, *config, **clock);
           if (!log) return std::move(log).error();
-          CTI_TRY_STATUS(log->append({"trust-score", o.source, "score", name, "", static_cast<std::int64_t>(indicators),
-                                      unusable == 0 ? "ok" : "partial", "", summary, audit::ids_digest(assessed)}));
+          CTI_TRY_STATUS(
+              log->append({"trust-score", o.source, "score", name, "", static_cast<std::int64_t>(indicators),
+                           unusable == 0 ? "ok" : "partial", "", summary, audit::ids_digest(std::move(assessed))}));
           return unusable == 0 ? 0 : 1;
         };
       });

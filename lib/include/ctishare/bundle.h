@@ -2,13 +2,16 @@
 // (streamed: objects are handed over one at a time, so a bundle of any size
 // is read in bounded memory), a bare JSON array of objects, single objects,
 // and NDJSON (one object per line). Output is a bundle (compact: one object
-// per line; or pretty) or NDJSON, byte for byte deterministic.
+// per line; or pretty) or NDJSON, byte for byte deterministic; a bundle
+// whose id follows its content is spooled to a temporary file on the way.
 #pragma once
 
 #include <cstdint>
 #include <functional>
 #include <istream>
+#include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "ctishare/file.h"
@@ -88,6 +91,56 @@ class BundleIdDigest {
 
  private:
   void* ctx_;
+};
+
+// Writes what BundleWriter writes in compact layout, for output whose bundle
+// id follows its content (the BundleIdDigest of every object's (id, version)
+// in the order added), however many objects there are: they are kept in an
+// unnamed temporary file, not in memory, until finish() writes the bundle to
+// `sink`. Nothing reaches `sink` before finish(), so a run that fails half
+// way leaves nothing behind, on stdout either; the temporary file is gone
+// when the writer is, whatever happens (even a crash).
+class SpooledBundleWriter {
+ public:
+  // Creates the temporary file in `spool_dir` (for an output file, choose
+  // its directory: the space is there). NDJSON needs no spool for a sink
+  // that shows nothing until it is committed (an AtomicFile): with an empty
+  // `spool_dir` it goes straight to `sink` as it is added. Errors:
+  // cannot_create (73) when the directory is missing or not writable;
+  // internal (70) for a bundle without a `spool_dir`.
+  static Result<std::unique_ptr<SpooledBundleWriter>> create(Sink& sink, OutputFraming framing,
+                                                             const std::string& spool_dir);
+  ~SpooledBundleWriter();
+  SpooledBundleWriter(const SpooledBundleWriter&) = delete;
+  SpooledBundleWriter& operator=(const SpooledBundleWriter&) = delete;
+
+  // Appends one object; `id` and `version` as Object::id() and version().
+  // An io error (74) when the temporary file cannot be written (disk full),
+  // or the sink's error when writing straight to it.
+  Status add(const json::Value& object, std::string_view id, std::string_view version);
+  // The same for an object already serialised compactly (trusted to be
+  // valid JSON on one line).
+  Status add_serialized(std::string_view compact_object, std::string_view id, std::string_view version);
+  // Writes the whole bundle (or the rest of the NDJSON) to the sink; once,
+  // after the last add. Errors: the sink's, or io (74) reading the
+  // temporary file.
+  Status finish();
+  // Objects added so far.
+  std::uint64_t size() const noexcept { return count_; }
+
+ private:
+  SpooledBundleWriter(Sink& sink, OutputFraming framing, std::string spool_dir, int fd);
+  void begin_object(std::string_view id, std::string_view version);
+  Status end_object();
+  Status flush();
+  Sink& sink_;
+  OutputFraming framing_;
+  std::string spool_dir_;  // for messages
+  int fd_;                 // the spool; -1 when writing straight to the sink
+  std::string buf_;
+  BundleIdDigest digest_;
+  std::uint64_t count_ = 0;
+  bool finished_ = false;
 };
 
 }  // namespace ctishare::stix

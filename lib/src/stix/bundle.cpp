@@ -2,10 +2,15 @@
 // deterministic bundle/NDJSON writer.
 #include "ctishare/bundle.h"
 
+#include <fcntl.h>
 #include <openssl/evp.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
+#include <cctype>
+#include <cerrno>
+#include <cstring>
 
 namespace ctishare::stix {
 
@@ -14,6 +19,20 @@ namespace {
 const EVP_MD* fetched_sha256() {
   static EVP_MD* md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
   return md;
+}
+
+// The compact framing's fixed text, shared by BundleWriter and
+// SpooledBundleWriter so that both write the same bytes.
+void compact_bundle_start(const std::string& bundle_id, std::string& out) {
+  out += "{\"type\":\"bundle\",\"id\":";
+  json::write_string(bundle_id, out);
+  out += ",\"objects\":[\n";
+}
+constexpr std::string_view kCompactBundleEnd = "\n]}\n";
+void compact_empty_bundle(const std::string& bundle_id, std::string& out) {
+  out += "{\"type\":\"bundle\",\"id\":";
+  json::write_string(bundle_id, out);
+  out += "}\n";
 }
 }  // namespace
 
@@ -98,9 +117,7 @@ std::string& BundleWriter::begin_object() {
   }
   if (framing_ == OutputFraming::bundle) {
     if (!started_) {
-      buf_ += "{\"type\":\"bundle\",\"id\":";
-      json::write_string(bundle_id_, buf_);
-      buf_ += ",\"objects\":[\n";
+      compact_bundle_start(bundle_id_, buf_);
       started_ = true;
     } else {
       buf_ += ",\n";
@@ -154,12 +171,12 @@ Status BundleWriter::finish() {
         json::write_string(bundle_id_, buf_);
         buf_ += "\n}\n";
       } else {
-        buf_ += "{\"type\":\"bundle\",\"id\":";
-        json::write_string(bundle_id_, buf_);
-        buf_ += "}\n";
+        compact_empty_bundle(bundle_id_, buf_);
       }
+    } else if (layout_ == json::Layout::pretty) {
+      buf_ += "\n  ]\n}\n";
     } else {
-      buf_ += layout_ == json::Layout::pretty ? "\n  ]\n}\n" : "\n]}\n";
+      buf_ += kCompactBundleEnd;
     }
   }
   Status s = sink_.write(buf_);
@@ -193,6 +210,135 @@ std::string BundleIdDigest::finish() {
   b[6] = static_cast<std::uint8_t>((b[6] & 0x0F) | 0x40);
   b[8] = static_cast<std::uint8_t>((b[8] & 0x3F) | 0x80);
   return "bundle--" + Uuid(b).to_string();
+}
+
+namespace {
+constexpr std::size_t kSpoolChunk = 1U << 20;
+
+std::string errno_text(int err) {
+  std::string s = std::strerror(err);
+  if (!s.empty()) s[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(s[0])));
+  return s;
+}
+
+Error spool_error(ErrorCategory category, const std::string& dir, std::string_view what, int err) {
+  return Error(category, quote(dir) + ": " + std::string(what) + ": " + errno_text(err));
+}
+
+// An unnamed file in `dir`: O_TMPFILE where the file system has it, else a
+// named one unlinked at once. -1 with errno set on failure.
+int open_unnamed_file(const std::string& dir) {
+  const std::string where = dir.empty() ? std::string(".") : dir;
+  int fd = ::open(where.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+  if (fd >= 0 || (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)) return fd;
+  std::string name = where + "/.ctishare-spool.XXXXXX";
+  fd = ::mkostemp(name.data(), O_CLOEXEC);
+  if (fd >= 0) ::unlink(name.c_str());
+  return fd;
+}
+}  // namespace
+
+Result<std::unique_ptr<SpooledBundleWriter>> SpooledBundleWriter::create(Sink& sink, OutputFraming framing,
+                                                                         const std::string& spool_dir) {
+  int fd = -1;
+  if (!spool_dir.empty()) {
+    fd = open_unnamed_file(spool_dir);
+    if (fd < 0) return spool_error(ErrorCategory::cannot_create, spool_dir, "cannot create a temporary file", errno);
+  } else if (framing == OutputFraming::bundle) {
+    return Error(ErrorCategory::internal, "SpooledBundleWriter: a bundle needs a spool directory");
+  }
+  return std::unique_ptr<SpooledBundleWriter>(new SpooledBundleWriter(sink, framing, spool_dir, fd));
+}
+
+SpooledBundleWriter::SpooledBundleWriter(Sink& sink, OutputFraming framing, std::string spool_dir, int fd)
+    : sink_(sink), framing_(framing), spool_dir_(std::move(spool_dir)), fd_(fd) {
+  buf_.reserve(kSpoolChunk + (1U << 16));
+}
+
+SpooledBundleWriter::~SpooledBundleWriter() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+Status SpooledBundleWriter::flush() {
+  if (fd_ < 0) {
+    Status s = sink_.write(buf_);
+    buf_.clear();
+    return s;
+  }
+  std::string_view data = buf_;
+  while (!data.empty()) {
+    const ssize_t n = ::write(fd_, data.data(), data.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return spool_error(ErrorCategory::io, spool_dir_, "cannot write a temporary file", errno);
+    }
+    data.remove_prefix(static_cast<std::size_t>(n));
+  }
+  buf_.clear();
+  return {};
+}
+
+void SpooledBundleWriter::begin_object(std::string_view id, std::string_view version) {
+  // The spool holds what goes between the bundle's first and last line.
+  if (framing_ == OutputFraming::bundle) {
+    if (count_ != 0) buf_ += ",\n";
+    digest_.add(id, version);
+  }
+}
+
+Status SpooledBundleWriter::end_object() {
+  if (framing_ == OutputFraming::ndjson) buf_ += '\n';
+  ++count_;
+  return buf_.size() >= kSpoolChunk ? flush() : Status{};
+}
+
+Status SpooledBundleWriter::add(const json::Value& object, std::string_view id, std::string_view version) {
+  if (finished_) return Error(ErrorCategory::internal, "SpooledBundleWriter: add after finish");
+  begin_object(id, version);
+  json::write(object, buf_);
+  return end_object();
+}
+
+Status SpooledBundleWriter::add_serialized(std::string_view compact_object, std::string_view id,
+                                           std::string_view version) {
+  if (finished_) return Error(ErrorCategory::internal, "SpooledBundleWriter: add after finish");
+  begin_object(id, version);
+  buf_ += compact_object;
+  return end_object();
+}
+
+Status SpooledBundleWriter::finish() {
+  if (finished_) return Error(ErrorCategory::internal, "SpooledBundleWriter: finish twice");
+  finished_ = true;
+  CTI_TRY_STATUS(flush());
+  if (fd_ < 0) return {};  // NDJSON straight to the sink: all written
+  std::string head;
+  if (framing_ == OutputFraming::bundle) {
+    const std::string bundle_id = digest_.finish();
+    if (count_ == 0) {
+      compact_empty_bundle(bundle_id, head);
+    } else {
+      compact_bundle_start(bundle_id, head);
+    }
+  }
+  if (!head.empty()) CTI_TRY_STATUS(sink_.write(head));
+  if (::lseek(fd_, 0, SEEK_SET) != 0)
+    return spool_error(ErrorCategory::io, spool_dir_, "cannot read a temporary file", errno);
+  buf_.resize(kSpoolChunk);
+  for (;;) {
+    const ssize_t n = ::read(fd_, buf_.data(), buf_.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return spool_error(ErrorCategory::io, spool_dir_, "cannot read a temporary file", errno);
+    }
+    if (n == 0) break;
+    CTI_TRY_STATUS(sink_.write(std::string_view(buf_.data(), static_cast<std::size_t>(n))));
+  }
+  ::close(fd_);
+  fd_ = -1;
+  buf_ = std::string();
+  if (framing_ == OutputFraming::bundle && count_ != 0) return sink_.write(kCompactBundleEnd);
+  return {};
 }
 
 }  // namespace ctishare::stix

@@ -1,10 +1,12 @@
 // Tests of STIX reading in every framing (bundle, bundle with "objects"
 // first, NDJSON, bare array, single object), its errors and limits, the
-// byte-exact round trip of custom content, the bundle/NDJSON writer and the
-// deterministic bundle id.
+// byte-exact round trip of custom content, the bundle/NDJSON writer, the
+// deterministic bundle id and the spooled writer of content-addressed bundles.
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -16,6 +18,7 @@
 #include "ctishare/json.h"
 #include "ctishare/object.h"
 #include "ctishare/uuid.h"
+#include "support/temp_dir.h"
 
 using namespace ctishare;
 using namespace ctishare::stix;
@@ -503,4 +506,142 @@ TEST_CASE("BundleIdDigest: deterministic version-4 bundle ids", "[stix][bundle][
   REQUIRE(empty);
   CHECK(empty->uuid.version() == 4);
   CHECK(empty->uuid.is_rfc4122());
+}
+
+// ---------------------------------------------------------------- spooled writer
+
+namespace {
+
+struct Item {
+  std::string text, id, version;
+};
+
+// `n` distinct objects, each about 300 bytes: n = 5000 is more than one
+// spool chunk (1 MiB).
+std::vector<Item> items(int n) {
+  std::vector<Item> out;
+  for (int i = 0; i < n; ++i) {
+    char id[64];
+    std::snprintf(id, sizeof id, "indicator--%08x-1111-4111-8111-111111111111", static_cast<unsigned>(i));
+    const std::string version = "2026-11-" + std::string(i % 2 == 0 ? "01" : "02") + "T00:00:00.000Z";
+    json::Object o;
+    o.emplace_back("type", "indicator");
+    o.emplace_back("id", std::string(id));
+    o.emplace_back("modified", version);
+    o.emplace_back("x_pad", std::string(200, 'p'));
+    out.push_back({json::to_string(json::Value(std::move(o))), id, version});
+  }
+  return out;
+}
+
+// What BundleWriter writes for the same objects with the id they digest to.
+std::string expected_output(const std::vector<Item>& objects, OutputFraming framing) {
+  BundleIdDigest digest;
+  for (const auto& o : objects) digest.add(o.id, o.version);
+  StringSink sink;
+  BundleWriter w(sink, framing, json::Layout::compact, framing == OutputFraming::bundle ? digest.finish() : "");
+  for (const auto& o : objects) REQUIRE(w.add_serialized(o.text));
+  REQUIRE(w.finish());
+  return sink.text();
+}
+
+std::size_t entries(const std::string& dir) {
+  return static_cast<std::size_t>(
+      std::distance(std::filesystem::directory_iterator(dir), std::filesystem::directory_iterator()));
+}
+
+}  // namespace
+
+TEST_CASE("SpooledBundleWriter writes what BundleWriter writes, with the id of its content",
+          "[stix][bundle][spooled]") {
+  test::TempDir dir;
+  for (auto framing : {OutputFraming::bundle, OutputFraming::ndjson}) {
+    for (int n : {0, 1, 3, 5000}) {
+      INFO("framing " << (framing == OutputFraming::bundle ? "bundle" : "ndjson") << ", " << n << " objects");
+      const auto objects = items(n);
+      StringSink sink;
+      auto w = SpooledBundleWriter::create(sink, framing, dir.path());
+      REQUIRE(w);
+      bool all_added = true;
+      for (std::size_t i = 0; i < objects.size(); ++i) {
+        const auto& o = objects[i];
+        // Both ways in: a value and its serialisation.
+        Status added =
+            i % 2 == 0 ? (*w)->add(parse_json(o.text), o.id, o.version) : (*w)->add_serialized(o.text, o.id, o.version);
+        all_added = all_added && static_cast<bool>(added);
+      }
+      REQUIRE(all_added);
+      CHECK((*w)->size() == objects.size());
+      // Nothing reaches the sink before finish(), and the spool has no name.
+      CHECK(sink.text().empty());
+      CHECK(entries(dir.path()) == 0);
+      REQUIRE((*w)->finish());
+      CHECK(sink.text() == expected_output(objects, framing));
+      CHECK(entries(dir.path()) == 0);
+      Status again = (*w)->finish();
+      REQUIRE_FALSE(again);
+      CHECK(again.error().category() == ErrorCategory::internal);
+      Status late = (*w)->add_serialized(kObj1, "indicator--11111111-1111-4111-8111-111111111111", "");
+      REQUIRE_FALSE(late);
+      CHECK(late.error().category() == ErrorCategory::internal);
+    }
+  }
+}
+
+TEST_CASE("SpooledBundleWriter: the bundle id follows the content", "[stix][bundle][spooled]") {
+  test::TempDir dir;
+  auto objects = items(3);
+  auto write = [&](const std::vector<Item>& list) {
+    StringSink sink;
+    auto w = SpooledBundleWriter::create(sink, OutputFraming::bundle, dir.path());
+    REQUIRE(w);
+    for (const auto& o : list) REQUIRE((*w)->add_serialized(o.text, o.id, o.version));
+    REQUIRE((*w)->finish());
+    auto parsed = json::parse(sink.text());
+    REQUIRE(parsed);
+    return std::string(*parsed->find_string("id"));
+  };
+  const std::string id = write(objects);
+  CHECK(write(objects) == id);
+  std::swap(objects[0], objects[1]);
+  CHECK(write(objects) != id);
+}
+
+TEST_CASE("SpooledBundleWriter: NDJSON without a spool goes straight to the sink", "[stix][bundle][spooled]") {
+  const auto objects = items(5000);
+  StringSink sink;
+  auto w = SpooledBundleWriter::create(sink, OutputFraming::ndjson, "");
+  REQUIRE(w);
+  for (const auto& o : objects) REQUIRE((*w)->add_serialized(o.text, o.id, o.version));
+  CHECK_FALSE(sink.text().empty());  // more than one chunk: written on the way
+  REQUIRE((*w)->finish());
+  CHECK(sink.text() == expected_output(objects, OutputFraming::ndjson));
+}
+
+TEST_CASE("SpooledBundleWriter errors", "[stix][bundle][spooled][errors]") {
+  test::TempDir dir;
+  StringSink sink;
+  SECTION("a spool directory that does not exist cannot be written (73), and is named") {
+    auto w = SpooledBundleWriter::create(sink, OutputFraming::bundle, dir / "missing");
+    REQUIRE_FALSE(w);
+    CHECK(w.error().category() == ErrorCategory::cannot_create);
+    CHECK(w.error().message().find(dir / "missing") != std::string::npos);
+  }
+  SECTION("a bundle always needs a spool") {
+    auto w = SpooledBundleWriter::create(sink, OutputFraming::bundle, "");
+    REQUIRE_FALSE(w);
+    CHECK(w.error().category() == ErrorCategory::internal);
+  }
+  SECTION("a failing sink is reported by finish()") {
+    struct FailingSink final : Sink {
+      Status write(std::string_view) override { return Error(ErrorCategory::io, "disk full"); }
+    } failing;
+    auto w = SpooledBundleWriter::create(failing, OutputFraming::bundle, dir.path());
+    REQUIRE(w);
+    REQUIRE((*w)->add_serialized(kObj1, "indicator--11111111-1111-4111-8111-111111111111", ""));
+    Status s = (*w)->finish();
+    REQUIRE_FALSE(s);
+    CHECK(s.error().category() == ErrorCategory::io);
+    CHECK(entries(dir.path()) == 0);
+  }
 }

@@ -28,6 +28,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <unordered_set>
 #include <vector>
 
 #include "ctishare/file.h"
@@ -83,6 +84,11 @@ struct ExportOptions {
   std::uint32_t rpz_ttl = 300;  // seconds; short, so removals reach caches fast
   std::uint32_t rpz_serial = 1;
   std::string ipset_name = "ctishare-block";
+  // Rows whose values were already re-classified to themselves in this run
+  // (by address; see canonical_rows). Classification is the one costly
+  // check, so it runs once per row; every exporter still applies the
+  // others, the allowlist included, itself.
+  const std::unordered_set<const Row*>* canonical = nullptr;
 };
 
 // A CSV cell (RFC 4180): quoted when it holds a comma, quote, CR or LF;
@@ -96,12 +102,20 @@ std::string csv_cell(std::string_view text, bool raw);
 // characters). `why` gets the reason when it may not.
 bool blockable(const Row& row, const ExportOptions& options, std::string* why = nullptr);
 
+// The rows with action block and status active whose values re-classify
+// to themselves (for ExportOptions::canonical).
+std::unordered_set<const Row*> canonical_rows(const std::vector<Row>& rows);
+
 // The writers. Each takes every row and writes only what it should; each
 // blocklist writer checks blockable() itself. Output is deterministic (rows
 // in the given order, which callers keep sorted by type then value).
 // Errors: the sink's (io, 74) when a write fails; write_rpz and
 // write_ipset a usage error (64) for an rpz_origin or ipset_name that is
 // not a name.
+// threat_master.csv a row at a time: the header line, and one row's line
+// appended to `out` (for writers that stream rows).
+std::string_view master_csv_header();
+void append_master_csv_row(std::string& out, const Row& row, const ExportOptions& options);
 ctishare::Status write_master_csv(Sink& out, const std::vector<Row>& rows, const ExportOptions& options);
 ctishare::Status write_domain_list(Sink& out, const std::vector<Row>& rows, const ExportOptions& options);
 ctishare::Status write_hosts(Sink& out, const std::vector<Row>& rows, const ExportOptions& options);

@@ -3,10 +3,12 @@
 // analysts' decisions, and what the blocklists held when last published.
 //
 //   indicators  the latest version of each indicator id (by instant), the
-//               values its pattern names, and "revoked" once any version we
-//               received was revoked (STIX revocation is permanent);
-//   channels    (indicator id, source): who delivered it and at what trust,
-//               taken from our own x-ctishare-assessment objects;
+//               values its pattern names, "revoked" once any version we
+//               received was revoked (STIX revocation is permanent), and its
+//               channels: the sources our own x-ctishare-assessment objects
+//               say it came through, with their trust;
+//   observations one row per (value, indicator, channel) with what scoring
+//               needs, keyed by value: the rows are one ordered scan;
 //   decisions   an analyst's approve/reject per observable;
 //   published   the blocklist entries of the last publication;
 //   removals    what left the blocklists, when and why (removed.csv);
@@ -80,6 +82,12 @@ class Store {
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;
 
+  // Several ingests in one transaction (each still all or nothing, as a
+  // savepoint): pages a later input touches again are written once. A
+  // batch not committed is rolled back when the store closes.
+  Status begin_batch();
+  Status commit_batch();
+
   // Reads one input (a bundle or NDJSON, as stix::read_objects) and stores
   // its indicators and the channels our assessments (created by
   // `identity_id`) name. An unusable indicator (no pattern, a confidence
@@ -93,7 +101,11 @@ class Store {
   // Indicators no source is known for (no assessment of ours named them).
   Result<std::size_t> count_unassessed();
 
-  // Every observable's row as of `now`, sorted by type then value.
+  // Every observable's row as of `now`, handed to `sink` one at a time in
+  // order of type, then value (bounded memory, whatever the store's size);
+  // `sink`'s errors stop the scan and are returned.
+  Status scan_rows(const MergePolicy& policy, const Timestamp& now, const std::function<Status(Row&&)>& sink);
+  // The same, collected (tests and small stores).
   Result<std::vector<Row>> rows(const MergePolicy& policy, const Timestamp& now);
 
   Status set_decision(const Entry& entry, const Decision& decision);
@@ -135,12 +147,14 @@ struct PublishOptions {
 
 struct PublishReport {
   std::size_t rows = 0;                // in threat_master.csv
+  std::size_t actions[3] = {0, 0, 0};  // rows per action: block, review, observe
   std::size_t entries = 0;             // blocklist entries now
   std::size_t added = 0, removed = 0;  // since the last publication
   std::vector<std::string> changed;    // files rewritten (names in out_dir)
 };
 
-// Writes every output of output_files() and removed.csv into
+// Computes the rows (Store::scan_rows) and writes every output of
+// output_files() and removed.csv into
 // options.out_dir, each atomically and only when its bytes change, then
 // records the publication in the store. The RPZ serial is bumped only when
 // the zone's records change. The sanity gate: when the blocklists would
@@ -149,6 +163,6 @@ struct PublishReport {
 // data (65), unless options.force. Errors: cannot_create (73) / io (74)
 // for files; a failure leaves every file either old or new, each whole,
 // and the store as it was (the next run finishes the job).
-Result<PublishReport> publish(Store& store, const std::vector<Row>& rows, PublishOptions options);
+Result<PublishReport> publish(Store& store, const MergePolicy& policy, PublishOptions options);
 
 }  // namespace ctishare::merge

@@ -170,21 +170,33 @@ bool blockable(const Row& row, const ExportOptions& options, std::string* why) {
   if (row.status != RowStatus::active) return refuse("status is " + std::string(status_name(row.status)));
   if (std::any_of(row.value.begin(), row.value.end(), is_control_or_space))
     return refuse("the value holds spaces or control characters");
-  auto observable = stix::classify_observable(row.value, row.type);
-  if (!observable) return refuse(observable.error().message());
-  if (observable->type != row.type || observable->value != row.value)
-    return refuse("the value is not in canonical form ('" + observable->value + "')");
+  if (options.canonical == nullptr || options.canonical->count(&row) == 0) {
+    auto observable = stix::classify_observable(row.value, row.type);
+    if (!observable) return refuse(observable.error().message());
+    if (observable->type != row.type || observable->value != row.value)
+      return refuse("the value is not in canonical form ('" + observable->value + "')");
+  }
   if (row.type == stix::ObservableType::domain) {
     for (char c : row.value)
       if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-'))
         return refuse("the domain holds characters other than a-z 0-9 _ . -");
   }
   if (options.allowlist != nullptr) {
-    if (const trust::AllowEntry* entry = options.allowlist->match(*observable, options.now))
+    if (const trust::AllowEntry* entry = options.allowlist->match(stix::Observable{row.type, row.value}, options.now))
       return refuse("allowlisted (" + std::string(trust::allow_type_name(entry->type)) + " " + entry->value + ": " +
                     entry->reason + ")");
   }
   return true;
+}
+
+std::unordered_set<const Row*> canonical_rows(const std::vector<Row>& rows) {
+  std::unordered_set<const Row*> out;
+  for (const Row& row : rows) {
+    if (row.action != trust::Action::block || row.status != RowStatus::active) continue;
+    auto observable = stix::classify_observable(row.value, row.type);
+    if (observable && observable->type == row.type && observable->value == row.value) out.insert(&row);
+  }
+  return out;
 }
 
 // threat_master.csv: a header row, then every row whatever its status:
@@ -192,21 +204,38 @@ bool blockable(const Row& row, const ExportOptions& options, std::string* why) {
 //   first_seen,last_seen,valid_from,valid_until,reason,tlp,stix_ids
 // Numbers with at most two decimals, lists joined with ';', every cell
 // through csv_cell (spreadsheet-safe unless csv_raw).
-ctishare::Status write_master_csv(Sink& out, const std::vector<Row>& rows, const ExportOptions& options) {
-  LineWriter lines(out);
-  CTI_TRY_STATUS(lines.line(
-      "value,type,action,status,score,producer_confidence,sources,source_tier,first_seen,last_seen,valid_from,"
-      "valid_until,reason,tlp,stix_ids"));
-  for (const Row& row : rows) {
-    const std::string score = number(row.score), confidence = number(row.producer_confidence);
-    const std::string sources = join(row.sources, ';'), ids = join(row.stix_ids, ';');
-    CTI_TRY_STATUS(csv_record(lines,
-                              {row.value, stix::observable_type_name(row.type), trust::action_name(row.action),
-                               status_name(row.status), score, confidence, sources, row.source_tier, row.first_seen,
-                               row.last_seen, row.valid_from, row.valid_until, row.reason, row.tlp, ids},
-                              options.csv_raw));
+std::string_view master_csv_header() {
+  return "value,type,action,status,score,producer_confidence,sources,source_tier,first_seen,last_seen,valid_from,"
+         "valid_until,reason,tlp,stix_ids\n";
+}
+
+void append_master_csv_row(std::string& out, const Row& row, const ExportOptions& options) {
+  const std::string score = number(row.score), confidence = number(row.producer_confidence);
+  const std::string sources = join(row.sources, ';'), ids = join(row.stix_ids, ';');
+  bool first = true;
+  for (std::string_view cell :
+       {std::string_view(row.value), stix::observable_type_name(row.type), trust::action_name(row.action),
+        status_name(row.status), std::string_view(score), std::string_view(confidence), std::string_view(sources),
+        std::string_view(row.source_tier), std::string_view(row.first_seen), std::string_view(row.last_seen),
+        std::string_view(row.valid_from), std::string_view(row.valid_until), std::string_view(row.reason),
+        std::string_view(row.tlp), std::string_view(ids)}) {
+    if (!first) out += ',';
+    first = false;
+    out += csv_cell(cell, options.csv_raw);
   }
-  return lines.flush();
+  out += '\n';
+}
+
+ctishare::Status write_master_csv(Sink& out, const std::vector<Row>& rows, const ExportOptions& options) {
+  std::string buffer(master_csv_header());
+  for (const Row& row : rows) {
+    append_master_csv_row(buffer, row, options);
+    if (buffer.size() >= kChunk) {
+      CTI_TRY_STATUS(out.write(buffer));
+      buffer.clear();
+    }
+  }
+  return out.write(buffer);
 }
 
 // domains.txt: one blockable domain per line (dnsmasq, Pi-hole, Squid and

@@ -36,18 +36,48 @@ Result<bool> write_output(const std::string& path, F&& render) {
 
 }  // namespace
 
-Result<PublishReport> publish(Store& store, const std::vector<Row>& rows, PublishOptions options) {
+Result<PublishReport> publish(Store& store, const MergePolicy& policy, PublishOptions options) {
   PublishReport report;
-  report.rows = rows.size();
   const Timestamp& now = options.exports.now;
+  auto old = store.published();
+  if (!old) return std::move(old).error();
 
-  // What the blocklists will hold (rows are sorted by type, then value,
+  // One pass over the rows: threat_master.csv is written as they come (to
+  // its temporary file: nothing is published before the gate), the rows
+  // that may block are kept for the blocklists, and the rows of entries
+  // published last time are noted for removed.csv.
+  auto master = AtomicFile::create(join_path(options.out_dir, "threat_master.csv"));
+  if (!master) return std::move(master).error();
+  std::vector<Row> rows;                             // the candidates for the blocklists
+  std::vector<std::pair<Entry, std::string>> noted;  // entries published last time: status, reason
+  std::string buffer(master_csv_header());
+  CTI_TRY_STATUS(store.scan_rows(policy, now, [&](Row&& r) -> Status {
+    ++report.rows;
+    ++report.actions[static_cast<int>(r.action)];
+    append_master_csv_row(buffer, r, options.exports);
+    if (buffer.size() >= (1U << 20)) {
+      Status written = (*master)->write(buffer);
+      if (!written) return written;
+      buffer.clear();
+    }
+    Entry e{r.type, r.value};
+    if (std::binary_search(old->begin(), old->end(), e))
+      noted.emplace_back(
+          e, std::string(status_name(r.status)) + "\t" + std::string(trust::action_name(r.action)) + ": " + r.reason);
+    if (listed_type(r.type) && r.action == trust::Action::block && r.status == RowStatus::active)
+      rows.push_back(std::move(r));
+    return {};
+  }));
+  CTI_TRY_STATUS((*master)->write(buffer));
+  buffer.clear();
+  const auto canonical = canonical_rows(rows);
+  options.exports.canonical = &canonical;
+
+  // What the blocklists will hold (rows come sorted by type, then value,
   // as Entry sorts).
   std::vector<Entry> entries;
   for (const auto& r : rows)
-    if (listed_type(r.type) && blockable(r, options.exports)) entries.push_back(Entry{r.type, r.value});
-  auto old = store.published();
-  if (!old) return std::move(old).error();
+    if (blockable(r, options.exports)) entries.push_back(Entry{r.type, r.value});
   std::vector<Entry> lost, gained;
   std::set_difference(old->begin(), old->end(), entries.begin(), entries.end(), std::back_inserter(lost));
   std::set_difference(entries.begin(), entries.end(), old->begin(), old->end(), std::back_inserter(gained));
@@ -76,18 +106,18 @@ Result<PublishReport> publish(Store& store, const std::vector<Row>& rows, Publis
   const std::string now_text = Timestamp::from_unix(now.unix_seconds(), 0, 0).to_string();
   for (const auto& e : lost) {
     Removal r{e.type, e.value, now_text, "", "no longer reported by any source"};
-    auto it = std::lower_bound(rows.begin(), rows.end(), e, [](const Row& row, const Entry& x) {
-      return row.type != x.type ? row.type < x.type : row.value < x.value;
-    });
-    if (it != rows.end() && it->type == e.type && it->value == e.value) {
-      r.status = std::string(status_name(it->status));
+    auto it = std::lower_bound(noted.begin(), noted.end(), e,
+                               [](const std::pair<Entry, std::string>& n, const Entry& x) { return n.first < x; });
+    if (it != noted.end() && it->first == e) {
+      const auto tab = it->second.find('\t');
+      r.status = it->second.substr(0, tab);
+      r.reason = it->second.substr(tab + 1);
+      auto row = std::lower_bound(rows.begin(), rows.end(), e, [](const Row& a, const Entry& x) {
+        return a.type != x.type ? a.type < x.type : a.value < x.value;
+      });
       std::string why;
-      if (it->status == RowStatus::active && it->action == trust::Action::block &&
-          !blockable(*it, options.exports, &why)) {
+      if (row != rows.end() && row->type == e.type && row->value == e.value && !blockable(*row, options.exports, &why))
         r.reason = why;
-      } else {
-        r.reason = std::string(trust::action_name(it->action)) + ": " + it->reason;
-      }
     }
     removed.push_back(std::move(r));
   }
@@ -113,6 +143,7 @@ Result<PublishReport> publish(Store& store, const std::vector<Row>& rows, Publis
   options.exports.rpz_serial = serial;
 
   for (const auto& f : output_files()) {
+    if (!f.blocklist) continue;  // threat_master.csv is already written
     auto changed = write_output(join_path(options.out_dir, f.name),
                                 [&](Sink& out) { return f.write(out, rows, options.exports); });
     if (!changed) return std::move(changed).error();
@@ -128,6 +159,10 @@ Result<PublishReport> publish(Store& store, const std::vector<Row>& rows, Publis
   std::vector<Removal> all = removed;
   for (auto& r : *remembered)
     if (r.removed_at >= forget_text) all.push_back(std::move(r));
+  auto master_changed = (*master)->commit();
+  if (!master_changed) return std::move(master_changed).error();
+  if (*master_changed) report.changed.emplace_back("threat_master.csv");
+
   auto changed = write_output(join_path(options.out_dir, "removed.csv"),
                               [&](Sink& out) { return write_removed_csv(out, all, options.exports); });
   if (!changed) return std::move(changed).error();

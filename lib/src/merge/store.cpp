@@ -15,21 +15,23 @@
 
 #include "core/sqlite.h"
 #include "ctishare/allowlist.h"
-#include "ctishare/bundle.h"
 #include "ctishare/marking.h"
 #include "ctishare/merge_store.h"
+#include "merge/reader.h"
 
 namespace ctishare::merge {
 namespace {
 
-using detail::Stmt;
-using detail::version_key;
+using ::ctishare::detail::Stmt;
+using ::ctishare::detail::version_key;
 
 // "CTIM": a feed-merge store (the TAXII server's is "CTIS").
 constexpr int kApplicationId = 0x4354494D;
 constexpr int kSchemaVersion = 1;
 constexpr int kBusyTimeoutMs = 5000;
 
+// Observable types are stored as stix::ObservableType's numbers (their
+// order is the files' order); changing that enum needs a new schema version.
 constexpr const char* kSchema = R"sql(
 CREATE TABLE indicators (
   id TEXT PRIMARY KEY,
@@ -40,19 +42,32 @@ CREATE TABLE indicators (
   kind INTEGER NOT NULL,
   confidence REAL,
   valid_from TEXT NOT NULL,
-  valid_until TEXT,
+  valid_until TEXT NOT NULL,
   revoked INTEGER NOT NULL,
   tlp TEXT NOT NULL,
-  observables TEXT NOT NULL
+  observables TEXT NOT NULL,
+  channels TEXT NOT NULL
 ) WITHOUT ROWID;
-CREATE TABLE channels (
+CREATE TABLE observations (
+  type INTEGER NOT NULL,
+  value TEXT NOT NULL,
   id TEXT NOT NULL,
   source TEXT NOT NULL,
   trust REAL NOT NULL,
-  PRIMARY KEY (id, source)
+  version TEXT NOT NULL,
+  version_key TEXT NOT NULL,
+  created TEXT NOT NULL,
+  created_by TEXT NOT NULL,
+  kind INTEGER NOT NULL,
+  confidence REAL,
+  valid_from TEXT NOT NULL,
+  valid_until TEXT NOT NULL,
+  revoked INTEGER NOT NULL,
+  tlp TEXT NOT NULL,
+  PRIMARY KEY (type, value, id, source)
 ) WITHOUT ROWID;
 CREATE TABLE decisions (
-  type TEXT NOT NULL,
+  type INTEGER NOT NULL,
   value TEXT NOT NULL,
   verdict TEXT NOT NULL,
   reason TEXT NOT NULL,
@@ -61,12 +76,12 @@ CREATE TABLE decisions (
   PRIMARY KEY (type, value)
 ) WITHOUT ROWID;
 CREATE TABLE published (
-  type TEXT NOT NULL,
+  type INTEGER NOT NULL,
   value TEXT NOT NULL,
   PRIMARY KEY (type, value)
 ) WITHOUT ROWID;
 CREATE TABLE removals (
-  type TEXT NOT NULL,
+  type INTEGER NOT NULL,
   value TEXT NOT NULL,
   removed_at TEXT NOT NULL,
   status TEXT NOT NULL,
@@ -83,21 +98,14 @@ Error store_error(ErrorCategory category, const std::string& path, std::string_v
   return Error(category, "merge store " + quote(path) + ": " + std::string(what));
 }
 
-std::optional<stix::ObservableType> type_named(std::string_view name) {
-  bool any_hash = false;
-  auto t = stix::parse_observable_type(name, &any_hash);
-  if (any_hash) return std::nullopt;
-  return t;
+std::optional<stix::ObservableType> type_of(std::int64_t n) {
+  if (n < 0 || n > static_cast<std::int64_t>(stix::ObservableType::sha512)) return std::nullopt;
+  return static_cast<stix::ObservableType>(n);
 }
 
-// The observables column: "type\tvalue\n" per value.
-void append_observable(std::string& out, const stix::Observable& o) {
-  out += stix::observable_type_name(o.type);
-  out += '\t';
-  out += o.value;
-  out += '\n';
-}
+std::int64_t number_of(stix::ObservableType t) { return static_cast<std::int64_t>(t); }
 
+// The observables column: "type\tvalue\n" per value, the type as its number.
 template <typename F>
 void for_each_observable(std::string_view text, F&& f) {
   while (!text.empty()) {
@@ -106,7 +114,7 @@ void for_each_observable(std::string_view text, F&& f) {
     text = nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
     const auto tab = line.find('\t');
     if (tab == std::string_view::npos) continue;
-    if (auto t = type_named(line.substr(0, tab))) f(*t, line.substr(tab + 1));
+    f(std::strtoll(std::string(line.substr(0, tab)).c_str(), nullptr, 10), line.substr(tab + 1));
   }
 }
 
@@ -159,29 +167,33 @@ struct Store::Impl {
   }
 
   // A transaction rolled back unless committed.
+  // A transaction rolled back unless committed; inside a batch, a savepoint
+  // (so one input can be undone while the batch goes on).
   class Transaction {
    public:
-    explicit Transaction(Impl& impl) : impl_(impl) {}
+    explicit Transaction(Impl& impl) : impl_(impl), nested_(impl.batch) {}
     Status begin() {
-      CTI_TRY_STATUS(impl_.exec("BEGIN IMMEDIATE"));
+      CTI_TRY_STATUS(impl_.exec(nested_ ? "SAVEPOINT input" : "BEGIN IMMEDIATE"));
       open_ = true;
       return {};
     }
     Status commit() {
-      CTI_TRY_STATUS(impl_.exec("COMMIT"));
+      CTI_TRY_STATUS(impl_.exec(nested_ ? "RELEASE input" : "COMMIT"));
       open_ = false;
       return {};
     }
     ~Transaction() {
-      if (open_) (void)impl_.exec("ROLLBACK");
+      if (open_) (void)impl_.exec(nested_ ? "ROLLBACK TO input; RELEASE input" : "ROLLBACK");
     }
     Transaction(const Transaction&) = delete;
     Transaction& operator=(const Transaction&) = delete;
 
    private:
     Impl& impl_;
+    bool nested_;
     bool open_ = false;
   };
+  bool batch = false;
 
   Result<std::int64_t> read_int(const char* sql) {
     auto stmt = prepare(sql);
@@ -245,7 +257,7 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& path) {
                                "written by a newer ctishare (schema " + std::to_string(*version) +
                                    ", this build knows " + std::to_string(kSchemaVersion) + ")"));
   // WAL with synchronous=FULL: every commit is durable once it returns.
-  for (const char* pragma : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA cache_size=-65536",
+  for (const char* pragma : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA cache_size=-262144",
                              "PRAGMA temp_store=MEMORY", "PRAGMA wal_autocheckpoint=16384"}) {
     if (auto s = impl->exec(pragma); !s) return discard(std::move(s).error());
   }
@@ -262,354 +274,517 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& path) {
   return std::unique_ptr<Store>(new Store(std::move(impl)));
 }
 
+namespace {
+
+// One indicator version as feed-merge keeps it.
+struct Version {
+  std::string id, version, version_key, created, created_by, valid_from, valid_until, tlp;
+  std::int64_t kind = 0;
+  std::optional<double> confidence;
+  bool revoked = false;
+  std::string observables;  // "type\tvalue\n" per value (type as its number)
+};
+
+// A channel: the source an indicator came through and that source's trust then.
+struct Channel {
+  std::string source;
+  double trust = 0.3;
+};
+
+// The channels column: "source\ttrust\n" per channel.
+std::vector<Channel> parse_channels(std::string_view text) {
+  std::vector<Channel> out;
+  while (!text.empty()) {
+    const auto nl = text.find('\n');
+    const std::string_view line = text.substr(0, nl);
+    text = nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
+    const auto tab = line.find('\t');
+    if (tab == std::string_view::npos) continue;
+    out.push_back(
+        Channel{std::string(line.substr(0, tab)), std::strtod(std::string(line.substr(tab + 1)).c_str(), nullptr)});
+  }
+  return out;
+}
+
+std::string format_channels(const std::vector<Channel>& channels) {
+  std::string out;
+  for (const auto& c : channels) {
+    out += c.source;
+    out += '\t';
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.17g", c.trust);
+    out += buf;
+    out += '\n';
+  }
+  return out;
+}
+
+// An integer 0-100 written as a JSON number ("90", not "90.5" or "1e2").
+std::optional<double> parse_confidence(std::string_view text) {
+  if (text.empty() || text.size() > 3) return std::nullopt;
+  int v = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') return std::nullopt;
+    v = v * 10 + (c - '0');
+  }
+  if (v > 100) return std::nullopt;
+  return static_cast<double>(v);
+}
+
+trust::Kind kind_of(stix::ObservableType t) {
+  switch (t) {
+    case stix::ObservableType::url:
+      return trust::Kind::url;
+    case stix::ObservableType::domain:
+      return trust::Kind::domain;
+    case stix::ObservableType::ipv4:
+    case stix::ObservableType::ipv6:
+      return trust::Kind::ip;
+    case stix::ObservableType::email:
+      return trust::Kind::email;
+    default:
+      return trust::Kind::file;
+  }
+}
+
+// One row of the observations table to write.
+struct Observation {
+  const Version* v;
+  const Channel* channel;
+  std::int64_t type;
+  std::string_view value;
+};
+
+}  // namespace
+
+Status Store::begin_batch() {
+  CTI_TRY_STATUS(impl_->exec("BEGIN IMMEDIATE"));
+  impl_->batch = true;
+  return {};
+}
+
+Status Store::commit_batch() {
+  impl_->batch = false;
+  return impl_->exec("COMMIT");
+}
+
 Result<IngestStats> Store::ingest(std::istream& in, const json::Limits& limits, const std::string& identity_id,
                                   const std::function<void(const std::string&)>& report) {
   IngestStats stats;
-  Impl::Transaction tx(*impl_);
-  CTI_TRY_STATUS(tx.begin());
-  CTI_TRY_STMT(upsert, R"sql(
-    INSERT INTO indicators (id, version, version_key, created, created_by, kind, confidence, valid_from,
-                            valid_until, revoked, tlp, observables)
-    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
-    ON CONFLICT (id) DO UPDATE SET
-      version = excluded.version, version_key = excluded.version_key, created = excluded.created,
-      created_by = excluded.created_by, kind = excluded.kind, confidence = excluded.confidence,
-      valid_from = excluded.valid_from, valid_until = excluded.valid_until,
-      revoked = max(indicators.revoked, excluded.revoked), tlp = excluded.tlp, observables = excluded.observables
-    WHERE excluded.version_key > indicators.version_key)sql");
-  // Revocation is permanent: an older revoked version still revokes.
-  CTI_TRY_STMT(revoke, "UPDATE indicators SET revoked = 1 WHERE id = ?1 AND revoked = 0");
-  CTI_TRY_STMT(channel, R"sql(
-    INSERT INTO channels (id, source, trust) VALUES (?1, ?2, ?3)
-    ON CONFLICT (id, source) DO UPDATE SET trust = excluded.trust WHERE trust != excluded.trust)sql");
-
-  stix::ReadOptions options;
-  options.limits = limits;
-  std::string observables;
+  // 1. Read the whole input: the latest version of each indicator in it,
+  //    and the channels our assessments name. Nothing is written yet, so a
+  //    broken input leaves no trace.
+  std::vector<Version> versions;
+  std::unordered_map<std::string, std::vector<Channel>> assessed;
   std::vector<std::string> refused;
-  Status read = stix::read_objects(in, options, [&](stix::Object&& o, const stix::Origin& where) -> Status {
+  Status read = detail::read_raw_objects(in, limits, [&](const detail::RawObject& o) -> Status {
     ++stats.objects;
-    const std::string_view type = o.type();
-    if (type == "x-ctishare-assessment") {
+    const std::string where = "object " + std::to_string(o.index + 1) + " (line " + std::to_string(o.line) + ")";
+    if (o.type == "x-ctishare-assessment") {
       // Only our own assessments name a channel; anyone can write one that
       // claims a source, so one created by someone else is ignored.
-      if (o.created_by_ref() != identity_id) return {};
-      auto ref = o.get_string("indicator_ref");
-      auto source = o.get_string("source");
-      const json::Value* t = o.get("source_trust");
-      std::optional<double> trust = t != nullptr ? t->as_double() : std::nullopt;
-      if (!ref || !source || source->empty() || !trust) {
-        report(where.where() + ": assessment " + quote(o.id()) +
-               " lacks indicator_ref, source or source_trust; ignored");
+      if (o.created_by_ref != identity_id) return {};
+      char* end = nullptr;
+      const double trust = o.source_trust.empty() ? -1 : std::strtod(o.source_trust.c_str(), &end);
+      if (o.indicator_ref.empty() || o.source.empty() || trust < 0 || trust > 1) {
+        report(where + ": assessment " + quote(o.id) + " lacks indicator_ref, source or source_trust; ignored");
         return {};
       }
       ++stats.assessments;
-      channel.bind(1, *ref);
-      channel.bind(2, *source);
-      channel.bind(3, *trust);
-      const int rc = channel.step();
-      channel.reset();
-      if (rc != SQLITE_DONE) return impl_->fail(rc);
+      auto& list = assessed[o.indicator_ref];
+      auto it = std::find_if(list.begin(), list.end(), [&](const Channel& c) { return c.source == o.source; });
+      if (it == list.end()) {
+        list.push_back(Channel{o.source, trust});
+      } else {
+        it->trust = trust;
+      }
       return {};
     }
-    if (type != "indicator") return {};
+    if (o.type != "indicator") return {};
     ++stats.indicators;
-    auto evidence = trust::evidence_of(o);
-    if (!evidence) {
+    const auto unusable = [&](const std::string& what) -> Status {
       ++stats.unusable;
-      report(where.where() + ": " + evidence.error().message() + "; skipped");
+      report(where + ": indicator " + quote(o.id) + ": " + what + "; skipped");
       return {};
+    };
+    if (o.id.empty()) return unusable("no id");
+    if (o.pattern.empty()) return unusable("no pattern");
+    Version v;
+    if (o.has_confidence) {
+      v.confidence = o.confidence_not_number ? std::nullopt : parse_confidence(o.confidence);
+      if (!v.confidence) return unusable("confidence is not an integer from 0 to 100");
+    }
+    auto from = Timestamp::parse(o.valid_from);
+    if (!from) return unusable(o.valid_from.empty() ? "no valid_from" : "valid_from: " + from.error().message());
+    if (!o.valid_until.empty()) {
+      auto until = Timestamp::parse(o.valid_until);
+      if (!until) return unusable("valid_until: " + until.error().message());
+      v.valid_until = until->to_string();
     }
     refused.clear();
-    const auto found = trust::observables_of_pattern(evidence->pattern, &refused);
-    for (const auto& why : refused) {
-      report(where.where() + ": indicator " + quote(o.id()) + ": " + why + "; that value is skipped");
-    }
+    const auto found = trust::observables_of_pattern(o.pattern, &refused);
+    for (const auto& why : refused)
+      report(where + ": indicator " + quote(o.id) + ": " + why + "; that value is skipped");
     if (!refused.empty()) ++stats.unusable;
     if (found.empty()) return {};  // nothing a list can hold (e.g. a process name)
-    observables.clear();
-    for (const auto& ob : found) append_observable(observables, ob);
-    const std::string created(o.created().value_or(evidence->indicator_version));
-    const std::string key = version_key(evidence->indicator_version);
-    const std::string valid_from = evidence->valid_from.to_string();
-    const std::string valid_until = evidence->valid_until ? evidence->valid_until->to_string() : std::string();
-    const auto tlp = stix::tlp_of(o);
-    upsert.bind(1, o.id());
-    upsert.bind(2, evidence->indicator_version);
-    upsert.bind(3, key);
-    upsert.bind(4, created);
-    upsert.bind(5, o.created_by_ref().value_or(""));
-    upsert.bind(6, static_cast<std::int64_t>(evidence->kind));
-    if (evidence->confidence) {
-      upsert.bind(7, *evidence->confidence);
-    } else {
-      upsert.bind_null(7);
+    v.id = o.id;
+    v.version = o.modified.empty() ? o.created : o.modified;
+    v.version_key = version_key(v.version);
+    v.created = o.created.empty() ? v.version : o.created;
+    v.created_by = o.created_by_ref;
+    v.valid_from = from->to_string();
+    v.revoked = o.revoked;
+    v.kind = static_cast<std::int64_t>(kind_of(found.front().type));
+    std::optional<stix::Tlp> tlp;
+    for (const auto& m : o.markings)
+      if (auto t = stix::tlp_of_marking_id(m); t && (!tlp || stix::more_restrictive(*t, *tlp))) tlp = t;
+    if (tlp) v.tlp = std::string(stix::tlp_name(*tlp));
+    for (const auto& ob : found) {
+      v.observables += std::to_string(static_cast<int>(ob.type));
+      v.observables += '\t';
+      v.observables += ob.value;
+      v.observables += '\n';
     }
-    upsert.bind(8, valid_from);
-    if (evidence->valid_until) {
-      upsert.bind(9, valid_until);
-    } else {
-      upsert.bind_null(9);
-    }
-    upsert.bind(10, static_cast<std::int64_t>(evidence->revoked ? 1 : 0));
-    upsert.bind(11, tlp ? stix::tlp_name(*tlp) : std::string_view(""));
-    upsert.bind(12, observables);
-    int rc = upsert.step();
-    upsert.reset();
-    if (rc != SQLITE_DONE) return impl_->fail(rc);
-    if (sqlite3_changes(impl_->db) > 0) {
-      ++stats.stored;
-    } else if (evidence->revoked) {
-      revoke.bind(1, o.id());
-      rc = revoke.step();
-      revoke.reset();
-      if (rc != SQLITE_DONE) return impl_->fail(rc);
-    }
+    versions.push_back(std::move(v));
     return {};
   });
   if (!read) return read.error();
+
+  // 2. In id order (the store's order: each page is visited once), the
+  //    latest version of each id; revocation, once seen, stays.
+  std::sort(versions.begin(), versions.end(), [](const Version& a, const Version& b) {
+    return a.id != b.id ? a.id < b.id : a.version_key < b.version_key;
+  });
+  {
+    std::vector<Version> latest;
+    latest.reserve(versions.size());
+    for (auto& v : versions) {
+      if (!latest.empty() && latest.back().id == v.id) {
+        const bool revoked = latest.back().revoked || v.revoked;
+        latest.back() = std::move(v);
+        latest.back().revoked = revoked;
+      } else {
+        latest.push_back(std::move(v));
+      }
+    }
+    versions = std::move(latest);
+  }
+
+  Impl::Transaction tx(*impl_);
+  CTI_TRY_STATUS(tx.begin());
+  CTI_TRY_STMT(get, R"sql(
+    SELECT version, version_key, created, created_by, kind, confidence, valid_from, valid_until, revoked, tlp,
+           observables, channels
+    FROM indicators WHERE id = ?1)sql");
+  CTI_TRY_STMT(put, R"sql(
+    INSERT OR REPLACE INTO indicators (id, version, version_key, created, created_by, kind, confidence, valid_from,
+                                       valid_until, revoked, tlp, observables, channels)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13))sql");
+  CTI_TRY_STMT(drop, "DELETE FROM observations WHERE type = ?1 AND value = ?2 AND id = ?3");
+
+  // Versions kept alive for the observations written at the end.
+  std::deque<Version> stored;
+  std::deque<std::vector<Channel>> channel_lists;
+  std::vector<Observation> observations;
+  const auto observe = [&](const Version& v, const std::vector<Channel>& channels) {
+    for_each_observable(v.observables, [&](std::int64_t type, std::string_view value) {
+      for (const auto& c : channels) observations.push_back(Observation{&v, &c, type, value});
+    });
+  };
+
+  // Reads the stored version of `id`, if any, into `v` and `channels`.
+  const auto load = [&](const std::string& id, Version& v, std::vector<Channel>& channels) -> Result<bool> {
+    get.bind(1, id);
+    const int rc = get.step();
+    if (rc == SQLITE_DONE) {
+      get.reset();
+      return false;
+    }
+    if (rc != SQLITE_ROW) {
+      get.reset();
+      return impl_->fail(rc);
+    }
+    v = Version{};
+    v.id = id;
+    v.version = std::string(get.text_at(0));
+    v.version_key = std::string(get.text_at(1));
+    v.created = std::string(get.text_at(2));
+    v.created_by = std::string(get.text_at(3));
+    v.kind = get.int_at(4);
+    if (!get.null_at(5)) v.confidence = get.double_at(5);
+    v.valid_from = std::string(get.text_at(6));
+    v.valid_until = std::string(get.text_at(7));
+    v.revoked = get.int_at(8) != 0;
+    v.tlp = std::string(get.text_at(9));
+    v.observables = std::string(get.text_at(10));
+    channels = parse_channels(get.text_at(11));
+    get.reset();
+    return true;
+  };
+  const auto save = [&](const Version& v, const std::vector<Channel>& channels) -> Status {
+    const std::string channel_text = format_channels(channels);
+    put.bind(1, v.id);
+    put.bind(2, v.version);
+    put.bind(3, v.version_key);
+    put.bind(4, v.created);
+    put.bind(5, v.created_by);
+    put.bind(6, v.kind);
+    if (v.confidence) {
+      put.bind(7, *v.confidence);
+    } else {
+      put.bind_null(7);
+    }
+    put.bind(8, v.valid_from);
+    put.bind(9, v.valid_until);
+    put.bind(10, static_cast<std::int64_t>(v.revoked ? 1 : 0));
+    put.bind(11, v.tlp);
+    put.bind(12, v.observables);
+    put.bind(13, channel_text);
+    const int rc = put.step();
+    put.reset();
+    if (rc != SQLITE_DONE) return impl_->fail(rc);
+    return {};
+  };
+  // Adds the channels this input names for `id`; true when one is new or changed.
+  const auto merge_channels = [&](const std::string& id, std::vector<Channel>& channels) {
+    bool changed = false;
+    auto it = assessed.find(id);
+    if (it == assessed.end()) return false;
+    for (const auto& c : it->second) {
+      auto have =
+          std::find_if(channels.begin(), channels.end(), [&](const Channel& x) { return x.source == c.source; });
+      if (have == channels.end()) {
+        channels.push_back(c);
+        changed = true;
+      } else if (have->trust != c.trust) {
+        have->trust = c.trust;
+        changed = true;
+      }
+    }
+    assessed.erase(it);
+    return changed;
+  };
+
+  Version old;
+  std::vector<Channel> old_channels;
+  for (auto& v : versions) {
+    auto found = load(v.id, old, old_channels);
+    if (!found) return std::move(found).error();
+    std::vector<Channel> channels = *found ? old_channels : std::vector<Channel>();
+    bool channels_changed = merge_channels(v.id, channels);
+    const bool newer = !*found || v.version_key > old.version_key;
+    if (newer) {
+      ++stats.stored;
+      if (*found) {
+        v.revoked = v.revoked || old.revoked;
+        // The values the old version named and the new one does not.
+        for_each_observable(old.observables, [&](std::int64_t type, std::string_view value) {
+          std::string line = std::to_string(type) + "\t" + std::string(value) + "\n";
+          if (("\n" + v.observables).find("\n" + line) != std::string::npos) return;
+          drop.bind(1, type);
+          drop.bind(2, value);
+          drop.bind(3, v.id);
+          (void)drop.step();
+          drop.reset();
+        });
+      }
+      stored.push_back(std::move(v));
+    } else if ((v.revoked && !old.revoked) || channels_changed) {
+      old.revoked = old.revoked || v.revoked;
+      stored.push_back(old);
+    } else {
+      continue;  // nothing new
+    }
+    channel_lists.push_back(std::move(channels));
+    CTI_TRY_STATUS(save(stored.back(), channel_lists.back()));
+    observe(stored.back(), channel_lists.back());
+  }
+  // Assessments of indicators this input did not carry (stored earlier).
+  std::vector<std::string> rest;
+  for (const auto& [id, list] : assessed) rest.push_back(id);
+  std::sort(rest.begin(), rest.end());
+  for (const auto& id : rest) {
+    auto found = load(id, old, old_channels);
+    if (!found) return std::move(found).error();
+    if (!*found || !merge_channels(id, old_channels)) continue;
+    stored.push_back(old);
+    channel_lists.push_back(old_channels);
+    CTI_TRY_STATUS(save(stored.back(), channel_lists.back()));
+    observe(stored.back(), channel_lists.back());
+  }
+
+  // 3. The observations, in their table's order.
+  std::sort(observations.begin(), observations.end(), [](const Observation& a, const Observation& b) {
+    if (a.type != b.type) return a.type < b.type;
+    if (a.value != b.value) return a.value < b.value;
+    if (a.v->id != b.v->id) return a.v->id < b.v->id;
+    return a.channel->source < b.channel->source;
+  });
+  CTI_TRY_STMT(obs, R"sql(
+    INSERT OR REPLACE INTO observations (type, value, id, source, trust, version, version_key, created, created_by,
+                                         kind, confidence, valid_from, valid_until, revoked, tlp)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15))sql");
+  for (const auto& o : observations) {
+    const Version& v = *o.v;
+    obs.bind(1, o.type);
+    obs.bind(2, o.value);
+    obs.bind(3, v.id);
+    obs.bind(4, o.channel->source);
+    obs.bind(5, o.channel->trust);
+    obs.bind(6, v.version);
+    obs.bind(7, v.version_key);
+    obs.bind(8, v.created);
+    obs.bind(9, v.created_by);
+    obs.bind(10, v.kind);
+    if (v.confidence) {
+      obs.bind(11, *v.confidence);
+    } else {
+      obs.bind_null(11);
+    }
+    obs.bind(12, v.valid_from);
+    obs.bind(13, v.valid_until);
+    obs.bind(14, static_cast<std::int64_t>(v.revoked ? 1 : 0));
+    obs.bind(15, v.tlp);
+    const int rc = obs.step();
+    obs.reset();
+    if (rc != SQLITE_DONE) return impl_->fail(rc);
+  }
   CTI_TRY_STATUS(tx.commit());
   return stats;
 }
 
 Result<std::size_t> Store::count_unassessed() {
-  auto n = impl_->read_int(
-      "SELECT count(*) FROM indicators i WHERE NOT EXISTS (SELECT 1 FROM channels c WHERE c.id = i.id)");
+  auto n = impl_->read_int("SELECT count(*) FROM indicators WHERE channels = ''");
   if (!n) return std::move(n).error();
   return static_cast<std::size_t>(*n);
 }
 
-namespace {
-
-// Everything known about one observable while the rows are built. Names
-// (sources, producers, indicators) are numbers into tables kept once, so a
-// million observables cost a million small records, not ten million strings.
-struct Aggregate {
-  stix::ObservableType type = stix::ObservableType::domain;
-  bool live = false, all_revoked = true;
-  std::uint32_t first = 0, last = 0;          // indicators with the earliest created / latest version
-  std::uint32_t from = kNone, until = kNone;  // live indicators with the earliest valid_from / latest valid_until
-  std::uint32_t expired = kNone;              // the indicator whose valid_until passed last
-  bool unbounded = false;                     // a live indicator without valid_until
-  std::int8_t tlp = -1;
-  std::uint32_t best_source = 0;
-  double max_trust = -1, max_confidence = 0;
-  std::vector<std::pair<std::uint32_t, double>> producers;  // best live score per producer
-  std::vector<std::uint32_t> sources, live_sources, ids, live_ids;
-  static constexpr std::uint32_t kNone = 0xFFFFFFFF;
-};
-
-// One stored indicator version, once.
-struct Indicator {
-  std::string id, version, version_key, created, valid_from, valid_until;
-  std::int64_t created_ns = 0, from_ns = 0, until_ns = 0;
-  Timestamp from;
-};
-
-void add_unique(std::vector<std::uint32_t>& v, std::uint32_t x) {
-  if (std::find(v.begin(), v.end(), x) == v.end()) v.push_back(x);
-}
-
-std::int64_t nanos_of(const Timestamp& t) { return t.unix_seconds() * 1000000000 + t.nanos(); }
-
-// Numbers names in order of first appearance.
-class Names {
- public:
-  std::uint32_t number(std::string_view name) {
-    auto it = index_.find(name);
-    if (it != index_.end()) return it->second;
-    names_.emplace_back(name);
-    const auto n = static_cast<std::uint32_t>(names_.size() - 1);
-    index_.emplace(names_.back(), n);
-    return n;
-  }
-  const std::string& operator[](std::uint32_t n) const { return names_[n]; }
-
- private:
-  std::deque<std::string> names_;  // stable addresses for the index's views
-  std::unordered_map<std::string_view, std::uint32_t> index_;
-};
-
-}  // namespace
-
-Result<std::vector<Row>> Store::rows(const MergePolicy& policy, const Timestamp& now) {
-  CTI_TRY_STMT(scan, R"sql(
-    SELECT i.id, i.version, i.version_key, i.created, i.created_by, i.kind, i.confidence, i.valid_from,
-           i.valid_until, i.revoked, i.tlp, i.observables, c.source, c.trust
-    FROM channels c JOIN indicators i ON i.id = c.id ORDER BY c.id)sql");
-  Names sources, producers;
-  std::vector<double> source_trust;
-  std::deque<Indicator> indicators;  // never relocated: Timestamp copies allocate
-  std::unordered_map<std::string, Aggregate> by_key;
-  std::string key;
-  const auto& scoring = policy.scoring;
-  const std::int64_t now_ns = nanos_of(now);
-  int rc;
-  while ((rc = scan.step()) == SQLITE_ROW) {
-    const std::string_view id = scan.text_at(0);
-    // Rows come grouped by indicator (the channels' key starts with its id).
-    if (indicators.empty() || indicators.back().id != id) {
-      Indicator ind;
-      ind.id = std::string(id);
-      ind.version = std::string(scan.text_at(1));
-      ind.version_key = std::string(scan.text_at(2));
-      ind.created = std::string(scan.text_at(3));
-      ind.valid_from = std::string(scan.text_at(7));
-      if (!scan.null_at(8)) ind.valid_until = std::string(scan.text_at(8));
-      auto from = Timestamp::parse(ind.valid_from);
-      if (!from) return store_error(ErrorCategory::data, impl_->path, "indicator " + quote(id) + ": bad valid_from");
-      ind.from_ns = nanos_of(*from);
-      ind.from = *from;
-      if (!ind.valid_until.empty()) {
-        auto until = Timestamp::parse(ind.valid_until);
-        if (!until)
-          return store_error(ErrorCategory::data, impl_->path, "indicator " + quote(id) + ": bad valid_until");
-        ind.until_ns = nanos_of(*until);
-      }
-      if (auto created = Timestamp::parse(ind.created)) ind.created_ns = nanos_of(*created);
-      indicators.push_back(std::move(ind));
-    }
-    const auto ind_no = static_cast<std::uint32_t>(indicators.size() - 1);
-    const Indicator& ind = indicators.back();
-    const std::string_view source = scan.text_at(12);
-    const std::uint32_t source_no = sources.number(source);
-    if (source_no == source_trust.size()) {
-      // The configured trust wins; a source no longer configured counts as
-      // unverified, whatever it once had.
-      double trust = 0.3;
-      if (auto t = policy.trust.find(std::string(source)); t != policy.trust.end()) {
-        trust = t->second;
-      } else if (policy.trust.empty()) {
-        trust = scan.double_at(13);
-      }
-      source_trust.push_back(trust);
-    }
-    const double trust = source_trust[source_no];
-    const auto kind = static_cast<trust::Kind>(scan.int_at(5));
-    const double confidence = scan.null_at(6) ? scoring.default_confidence : scan.double_at(6);
-    const bool revoked = scan.int_at(9) != 0;
-    const bool bounded = !ind.valid_until.empty();
-    const bool expired = bounded && ind.until_ns <= now_ns;
-    const double decay = trust::age(kind, ind.from, scoring, now).decay;
-    const double score = trust::score(confidence, trust, decay);
-    const bool live = !revoked && !expired && score >= scoring.floor;
-    const std::string_view created_by = scan.text_at(4);
-    const std::uint32_t producer =
-        created_by.empty() ? producers.number("source:" + std::string(source)) : producers.number(created_by);
-    const auto tlp = stix::parse_tlp(scan.text_at(10));
-
-    for_each_observable(scan.text_at(11), [&](stix::ObservableType type, std::string_view value) {
-      key.assign(stix::observable_type_name(type));
-      key += '\t';
-      key += value;
-      auto [it, fresh] = by_key.try_emplace(key);
-      Aggregate& g = it->second;
-      if (fresh) {
-        g.type = type;
-        g.first = g.last = ind_no;
-      }
-      add_unique(g.sources, source_no);
-      add_unique(g.ids, ind_no);
-      if (!revoked) g.all_revoked = false;
-      if (expired && (g.expired == Aggregate::kNone || ind.until_ns > indicators[g.expired].until_ns))
-        g.expired = ind_no;
-      if (ind.created_ns < indicators[g.first].created_ns) g.first = ind_no;
-      if (ind.version_key > indicators[g.last].version_key) g.last = ind_no;
-      if (!live) return;
-      g.live = true;
-      add_unique(g.live_sources, source_no);
-      add_unique(g.live_ids, ind_no);
-      auto p = std::find_if(g.producers.begin(), g.producers.end(), [&](const auto& x) { return x.first == producer; });
-      if (p == g.producers.end()) {
-        g.producers.emplace_back(producer, score);
-      } else {
-        p->second = std::max(p->second, score);
-      }
-      if (trust > g.max_trust) {
-        g.max_trust = trust;
-        g.best_source = source_no;
-      }
-      g.max_confidence = std::max(g.max_confidence, confidence);
-      if (g.from == Aggregate::kNone || ind.from_ns < indicators[g.from].from_ns) g.from = ind_no;
-      if (!bounded) {
-        g.unbounded = true;
-      } else if (g.until == Aggregate::kNone || ind.until_ns > indicators[g.until].until_ns) {
-        g.until = ind_no;
-      }
-      if (tlp && (g.tlp < 0 || stix::more_restrictive(*tlp, static_cast<stix::Tlp>(g.tlp))))
-        g.tlp = static_cast<std::int8_t>(*tlp);
-    });
-  }
-  if (rc != SQLITE_DONE) return impl_->fail(rc);
-
-  // Analysts' decisions.
-  std::unordered_map<std::string, Decision> decisions;
+Status Store::scan_rows(const MergePolicy& policy, const Timestamp& now, const std::function<Status(Row&&)>& sink) {
+  // Analysts' decisions: few, in memory.
+  std::map<std::pair<std::int64_t, std::string>, Decision> decisions;
   {
     CTI_TRY_STMT(d, "SELECT type, value, verdict, reason, by, at FROM decisions");
+    int rc;
     while ((rc = d.step()) == SQLITE_ROW) {
-      std::string k(d.text_at(0));
-      k += '\t';
-      k += d.text_at(1);
-      decisions[k] = Decision{d.text_at(2) == "reject" ? Verdict::reject : Verdict::approve, std::string(d.text_at(3)),
-                              std::string(d.text_at(4)), std::string(d.text_at(5))};
+      decisions[{d.int_at(0), std::string(d.text_at(1))}] =
+          Decision{d.text_at(2) == "reject" ? Verdict::reject : Verdict::approve, std::string(d.text_at(3)),
+                   std::string(d.text_at(4)), std::string(d.text_at(5))};
     }
     if (rc != SQLITE_DONE) return impl_->fail(rc);
   }
-
-  std::vector<Row> rows;
-  rows.reserve(by_key.size());
+  CTI_TRY_STMT(scan, R"sql(
+    SELECT type, value, id, source, trust, version, version_key, created, created_by, kind, confidence, valid_from,
+           valid_until, revoked, tlp
+    FROM observations ORDER BY type, value)sql");
+  const auto& scoring = policy.scoring;
+  std::unordered_map<std::string, double> trust_of;  // per source, resolved once
   const std::string block_text = format_number(scoring.block_threshold);
   const std::string review_text = format_number(scoring.review_threshold);
-  for (auto& [k, g] : by_key) {
+
+  // The observable being gathered.
+  struct Report {
+    std::string id, source, version, version_key, created, valid_from, valid_until, tlp;
+    std::string producer;
+    double trust = 0, score = 0, confidence = 0;
+    bool live = false, revoked = false, expired = false;
+  };
+  std::int64_t type = -1;
+  std::string value;
+  std::vector<Report> reports;
+
+  const auto finish = [&]() -> Status {
+    if (reports.empty()) return {};
     Row r;
-    r.type = g.type;
-    r.value = k.substr(k.find('\t') + 1);
-    r.first_seen = indicators[g.first].created;
-    r.last_seen = indicators[g.last].version;
-    for (auto n : g.live ? g.live_sources : g.sources) r.sources.push_back(sources[n]);
-    std::sort(r.sources.begin(), r.sources.end());
-    for (auto n : g.live ? g.live_ids : g.ids) r.stix_ids.push_back(indicators[n].id);
-    std::sort(r.stix_ids.begin(), r.stix_ids.end());
-    if (!g.live) {
-      r.status = g.all_revoked ? RowStatus::revoked : RowStatus::expired;
-      r.reason = g.all_revoked                   ? "revoked by its producer"
-                 : g.expired != Aggregate::kNone ? "expired at valid_until " + indicators[g.expired].valid_until
-                                                 : "decayed below the floor (" + format_number(scoring.floor) + ")";
-      rows.push_back(std::move(r));
-      continue;
+    r.type = static_cast<stix::ObservableType>(type);
+    r.value = value;
+    bool live = false, all_revoked = true;
+    const Report* first = &reports.front();
+    const Report* last = &reports.front();
+    for (const auto& p : reports) {
+      live = live || p.live;
+      all_revoked = all_revoked && p.revoked;
+      if (p.created < first->created) first = &p;
+      if (p.version_key > last->version_key) last = &p;
     }
+    r.first_seen = first->created;
+    r.last_seen = last->version;
+    for (const auto& p : reports) {
+      if (live && !p.live) continue;
+      r.sources.push_back(p.source);
+      r.stix_ids.push_back(p.id);
+    }
+    for (auto* list : {&r.sources, &r.stix_ids}) {
+      std::sort(list->begin(), list->end());
+      list->erase(std::unique(list->begin(), list->end()), list->end());
+    }
+    if (!live) {
+      r.status = all_revoked ? RowStatus::revoked : RowStatus::expired;
+      std::string expired_at;
+      for (const auto& p : reports)
+        if (p.expired && p.valid_until > expired_at) expired_at = p.valid_until;
+      r.reason = all_revoked           ? "revoked by its producer"
+                 : !expired_at.empty() ? "expired at valid_until " + expired_at
+                                       : "decayed below the floor (" + format_number(scoring.floor) + ")";
+      return sink(std::move(r));
+    }
+    // Independent producers: the best live score of each, combined.
+    std::vector<std::pair<std::string_view, double>> producers;
+    double max_trust = -1;
+    const Report* best = nullptr;
+    bool unbounded = false;
+    std::optional<stix::Tlp> tlp;
+    for (const auto& p : reports) {
+      if (!p.live) continue;
+      auto it = std::find_if(producers.begin(), producers.end(), [&](const auto& x) { return x.first == p.producer; });
+      if (it == producers.end()) {
+        producers.emplace_back(p.producer, p.score);
+      } else {
+        it->second = std::max(it->second, p.score);
+      }
+      if (p.trust > max_trust) {
+        max_trust = p.trust;
+        best = &p;
+      }
+      r.producer_confidence = std::max(r.producer_confidence, p.confidence);
+      if (r.valid_from.empty() || p.valid_from < r.valid_from) r.valid_from = p.valid_from;
+      if (p.valid_until.empty()) {
+        unbounded = true;
+      } else if (p.valid_until > r.valid_until) {
+        r.valid_until = p.valid_until;
+      }
+      if (auto t = stix::parse_tlp(p.tlp); t && (!tlp || stix::more_restrictive(*t, *tlp))) tlp = t;
+    }
+    if (unbounded) r.valid_until.clear();
+    if (tlp) r.tlp = std::string(stix::tlp_name(*tlp));
     double keep = 1.0;
-    for (const auto& [producer, score] : g.producers) keep *= 1.0 - std::clamp(score, 0.0, 100.0) / 100.0;
+    for (const auto& [producer, score] : producers) keep *= 1.0 - std::clamp(score, 0.0, 100.0) / 100.0;
     r.score = std::round((1.0 - keep) * 10000.0) / 100.0;
-    r.producer_confidence = g.max_confidence;
-    r.source_tier = std::string(trust::tier_of(g.max_trust));
-    r.valid_from = indicators[g.from].valid_from;
-    if (!g.unbounded) r.valid_until = indicators[g.until].valid_until;
-    if (g.tlp >= 0) r.tlp = std::string(stix::tlp_name(static_cast<stix::Tlp>(g.tlp)));
-    const std::string best = sources[g.best_source] + " (" + format_number(g.max_trust) + ")";
-    const std::string corroboration =
-        g.producers.size() > 1 ? " from " + std::to_string(g.producers.size()) + " independent producers" : "";
+    r.source_tier = std::string(trust::tier_of(max_trust));
+    const std::string most_trusted = best->source + " (" + format_number(max_trust) + ")";
+    const std::string score_text =
+        "score " + format_number(r.score) +
+        (producers.size() > 1 ? " from " + std::to_string(producers.size()) + " independent producers" : "");
     const trust::Action by_score = r.score >= scoring.block_threshold    ? trust::Action::block
                                    : r.score >= scoring.review_threshold ? trust::Action::review
                                                                          : trust::Action::observe;
-    const std::string score_text = "score " + format_number(r.score) + corroboration;
     if (by_score == trust::Action::observe) {
       r.action = trust::Action::observe;
       r.reason = score_text + " below the review threshold " + review_text;
-    } else if (g.max_trust < 0.5) {
+    } else if (max_trust < 0.5) {
       r.action = trust::Action::observe;
-      r.reason = score_text + ", but the most trusted source, " + best + ", is below 0.5: observe only";
-    } else if (by_score == trust::Action::block && g.max_trust < 0.8) {
+      r.reason = score_text + ", but the most trusted source, " + most_trusted + ", is below 0.5: observe only";
+    } else if (by_score == trust::Action::block && max_trust < 0.8) {
       r.action = trust::Action::review;
-      r.reason = score_text + ", but the most trusted source, " + best + ", is below 0.8: needs human review";
+      r.reason = score_text + ", but the most trusted source, " + most_trusted + ", is below 0.8: needs human review";
     } else if (by_score == trust::Action::block) {
       r.action = trust::Action::block;
-      r.reason = score_text + " at or above the block threshold " + block_text + "; most trusted source " + best;
+      r.reason =
+          score_text + " at or above the block threshold " + block_text + "; most trusted source " + most_trusted;
     } else {
       r.action = trust::Action::review;
       r.reason = score_text + " between the review threshold " + review_text + " and the block threshold " + block_text;
     }
-    if (auto d = decisions.find(k); d != decisions.end()) {
+    if (auto d = decisions.find({type, value}); d != decisions.end()) {
       const Decision& dec = d->second;
       if (dec.verdict == Verdict::reject) {
         r.status = RowStatus::suppressed;
@@ -634,17 +809,73 @@ Result<std::vector<Row>> Store::rows(const MergePolicy& policy, const Timestamp&
                    ", line " + std::to_string(e->line) + " of " + policy.allowlist->origin() + ")";
       }
     }
-    rows.push_back(std::move(r));
+    return sink(std::move(r));
+  };
+
+  int rc;
+  while ((rc = scan.step()) == SQLITE_ROW) {
+    const std::int64_t t = scan.int_at(0);
+    const std::string_view v = scan.text_at(1);
+    if (t != type || v != value) {
+      CTI_TRY_STATUS(finish());
+      reports.clear();
+      type = t;
+      value.assign(v);
+    }
+    Report p;
+    p.id = std::string(scan.text_at(2));
+    p.source = std::string(scan.text_at(3));
+    // The configured trust wins; a source no longer configured counts as
+    // unverified, whatever it once had.
+    auto [it, fresh] = trust_of.try_emplace(p.source, 0.3);
+    if (fresh) {
+      if (auto c = policy.trust.find(p.source); c != policy.trust.end()) {
+        it->second = c->second;
+      } else if (policy.trust.empty()) {
+        it->second = scan.double_at(4);
+      }
+    }
+    p.trust = it->second;
+    p.version = std::string(scan.text_at(5));
+    p.version_key = std::string(scan.text_at(6));
+    p.created = std::string(scan.text_at(7));
+    p.producer = std::string(scan.text_at(8));
+    if (p.producer.empty()) p.producer = "source:" + p.source;
+    const auto kind = static_cast<trust::Kind>(scan.int_at(9));
+    p.confidence = scan.null_at(10) ? scoring.default_confidence : scan.double_at(10);
+    p.valid_from = std::string(scan.text_at(11));
+    p.valid_until = std::string(scan.text_at(12));
+    p.revoked = scan.int_at(13) != 0;
+    p.tlp = std::string(scan.text_at(14));
+    auto from = Timestamp::parse(p.valid_from);
+    if (!from) return store_error(ErrorCategory::data, impl_->path, "indicator " + quote(p.id) + ": bad valid_from");
+    if (!p.valid_until.empty()) {
+      auto until = Timestamp::parse(p.valid_until);
+      if (!until)
+        return store_error(ErrorCategory::data, impl_->path, "indicator " + quote(p.id) + ": bad valid_until");
+      p.expired = *until <= now;
+    }
+    p.score = trust::score(p.confidence, p.trust, trust::age(kind, *from, scoring, now).decay);
+    p.live = !p.revoked && !p.expired && p.score >= scoring.floor;
+    reports.push_back(std::move(p));
   }
-  std::sort(rows.begin(), rows.end(),
-            [](const Row& a, const Row& b) { return a.type != b.type ? a.type < b.type : a.value < b.value; });
-  return rows;
+  if (rc != SQLITE_DONE) return impl_->fail(rc);
+  return finish();
+}
+
+Result<std::vector<Row>> Store::rows(const MergePolicy& policy, const Timestamp& now) {
+  std::vector<Row> out;
+  CTI_TRY_STATUS(scan_rows(policy, now, [&](Row&& r) -> Status {
+    out.push_back(std::move(r));
+    return {};
+  }));
+  return out;
 }
 
 Status Store::set_decision(const Entry& entry, const Decision& decision) {
   CTI_TRY_STMT(
       put, "INSERT OR REPLACE INTO decisions (type, value, verdict, reason, by, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
-  put.bind(1, stix::observable_type_name(entry.type));
+  put.bind(1, number_of(entry.type));
   put.bind(2, entry.value);
   put.bind(3, std::string_view(decision.verdict == Verdict::reject ? "reject" : "approve"));
   put.bind(4, decision.reason);
@@ -656,7 +887,7 @@ Status Store::set_decision(const Entry& entry, const Decision& decision) {
 
 Result<bool> Store::clear_decision(const Entry& entry) {
   CTI_TRY_STMT(del, "DELETE FROM decisions WHERE type = ?1 AND value = ?2");
-  del.bind(1, stix::observable_type_name(entry.type));
+  del.bind(1, number_of(entry.type));
   del.bind(2, entry.value);
   if (const int rc = del.step(); rc != SQLITE_DONE) return impl_->fail(rc);
   return sqlite3_changes(impl_->db) > 0;
@@ -667,7 +898,7 @@ Result<std::vector<Entry>> Store::published() {
   std::vector<Entry> out;
   int rc;
   while ((rc = scan.step()) == SQLITE_ROW) {
-    if (auto t = type_named(scan.text_at(0))) out.push_back(Entry{*t, std::string(scan.text_at(1))});
+    if (auto t = type_of(scan.int_at(0))) out.push_back(Entry{*t, std::string(scan.text_at(1))});
   }
   if (rc != SQLITE_DONE) return impl_->fail(rc);
   std::sort(out.begin(), out.end());
@@ -679,7 +910,7 @@ Result<std::vector<Removal>> Store::removals() {
   std::vector<Removal> out;
   int rc;
   while ((rc = scan.step()) == SQLITE_ROW) {
-    auto t = type_named(scan.text_at(0));
+    auto t = type_of(scan.int_at(0));
     if (!t) continue;
     out.push_back(Removal{*t, std::string(scan.text_at(1)), std::string(scan.text_at(2)), std::string(scan.text_at(3)),
                           std::string(scan.text_at(4))});
@@ -702,14 +933,14 @@ Status Store::publish(const std::vector<Entry>& entries, const std::vector<Remov
     std::set_difference(old->begin(), old->end(), entries.begin(), entries.end(), std::back_inserter(gone));
     std::set_difference(entries.begin(), entries.end(), old->begin(), old->end(), std::back_inserter(fresh));
     for (const auto& e : gone) {
-      del.bind(1, stix::observable_type_name(e.type));
+      del.bind(1, number_of(e.type));
       del.bind(2, e.value);
       const int rc = del.step();
       del.reset();
       if (rc != SQLITE_DONE) return impl_->fail(rc);
     }
     for (const auto& e : fresh) {
-      add.bind(1, stix::observable_type_name(e.type));
+      add.bind(1, number_of(e.type));
       add.bind(2, e.value);
       const int rc = add.step();
       add.reset();
@@ -719,7 +950,7 @@ Status Store::publish(const std::vector<Entry>& entries, const std::vector<Remov
   {
     CTI_TRY_STMT(add, "INSERT INTO removals (type, value, removed_at, status, reason) VALUES (?1, ?2, ?3, ?4, ?5)");
     for (const auto& r : removed) {
-      add.bind(1, stix::observable_type_name(r.type));
+      add.bind(1, number_of(r.type));
       add.bind(2, r.value);
       add.bind(3, r.removed_at);
       add.bind(4, r.status);

@@ -1,0 +1,41 @@
+// feed-merge's input reader: the few properties it needs from each STIX
+// object, read in one SAX pass without building a document (a million
+// scored indicators are over a gigabyte of JSON). Accepts what
+// stix::read_objects accepts: a bundle, an array of objects, one object, or
+// NDJSON, under the same json::Limits.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <istream>
+#include <string>
+#include <vector>
+
+#include "ctishare/json.h"
+#include "ctishare/result.h"
+
+namespace ctishare::merge::detail {
+
+// One STIX object's properties of interest (strings as written).
+struct RawObject {
+  std::string type, id, created, modified, created_by_ref, pattern, valid_from, valid_until;
+  std::string confidence;  // the number as written; "" when absent
+  bool has_confidence = false;
+  bool confidence_not_number = false;
+  bool revoked = false;
+  std::vector<std::string> markings;  // object_marking_refs and granular marking_refs
+  // x-ctishare-assessment
+  std::string indicator_ref, source, source_trust;
+  std::uint64_t line = 0;   // where the object starts (1-based)
+  std::uint64_t index = 0;  // 0-based position in the input
+  void clear();
+};
+
+// Hands every STIX object of `in` to `sink` in input order. Errors (data,
+// 65): broken JSON (with byte offset), a limit exceeded, a top-level value
+// that is not an object or array, a property of interest given twice;
+// io (74) when reading fails; `sink`'s errors as they are.
+Status read_raw_objects(std::istream& in, const json::Limits& limits,
+                        const std::function<Status(const RawObject&)>& sink);
+
+}  // namespace ctishare::merge::detail

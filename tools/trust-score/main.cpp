@@ -146,7 +146,7 @@ int main(int argc, char** argv) {
           const json::Value definition = trust::extension_definition(identity_id);
           CTI_TRY_STATUS(add(definition, trust::extension_definition_id(), *definition.find_string("modified")));
 
-          std::size_t counts[3] = {0, 0, 0}, unusable = 0, indicators = 0;
+          std::size_t counts[3] = {0, 0, 0}, unusable = 0, indicators = 0, dropped = 0;
           std::vector<std::pair<std::string, std::string>> assessed;
           stix::ReadOptions read_options;
           read_options.limits = o.limits;
@@ -155,11 +155,15 @@ int main(int argc, char** argv) {
             // Our own identity and definition are already in; a second copy
             // (the input is an earlier run's output) is not repeated.
             if (object.id() == identity_id || object.id() == trust::extension_definition_id()) return {};
-            // Our own assessment of this source from an earlier run is
-            // replaced by this run's; anyone else's passes through.
-            if (object.type() == "x-ctishare-assessment" && object.created_by_ref() == identity_id &&
-                object.get_string("source") == o.source)
+            // An assessment in our name is never passed on: the channel is
+            // the one this input came through now, and anyone can write an
+            // object claiming our identity and a trusted source (feed-merge
+            // believes ours). This run's assessments replace it; anyone
+            // else's pass through.
+            if (object.type() == "x-ctishare-assessment" && object.created_by_ref() == identity_id) {
+              ++dropped;
               return {};
+            }
             CTI_TRY_STATUS(add(object.json(), object.id(), object.version()));
             if (object.type() != "indicator") return {};
             ++indicators;
@@ -197,6 +201,9 @@ int main(int argc, char** argv) {
                                       " unusable";
           ctx.diagnostics(Severity::info, "source " + quote(o.source) + " (" + std::string(trust::tier_of(source.trust)) +
                                               "): " + summary);
+          if (dropped > 0)
+            ctx.diagnostics(Severity::info, std::to_string(dropped) +
+                                                " assessment(s) in our name in the input were dropped (re-assessed)");
           auto log = tool::open_audit_log(o.audit_log, *config, **clock);
           if (!log) return std::move(log).error();
           CTI_TRY_STATUS(

@@ -1,1 +1,376 @@
-// placeholder
+// feed-merge's store and publication: ingest (versions, revocation,
+// channels, bad input), the rows (tier gates, decay, corroboration,
+// decisions, allowlist) and publish (unchanged files, the sanity gate,
+// removed.csv, the RPZ serial).
+#include <sys/stat.h>
+
+#include <catch2/catch.hpp>
+#include <sstream>
+
+#include "ctishare/allowlist.h"
+#include "ctishare/file.h"
+#include "ctishare/merge_store.h"
+#include "support/temp_dir.h"
+
+using namespace ctishare;
+using namespace ctishare::merge;
+
+namespace {
+
+const std::string kIdentity(*trust::identity_object("merge test", "organization").find_string("id"));
+
+Timestamp at(const char* text) { return *Timestamp::parse(text); }
+
+std::string uuid(int n) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%08d-0000-4000-8000-000000000000", n);
+  return buf;
+}
+
+struct Ind {
+  explicit Ind(int number) : n(number) {}
+  int n;
+  std::string value = "phish.example";
+  std::string type = "domain-name";
+  int confidence = 90;  // -1: none
+  std::string modified = "2026-11-28T00:00:00.000Z";
+  bool revoked = false;
+  std::string valid_until;
+  std::string producer = "identity--11111111-1111-4111-8111-111111111111";
+};
+
+std::string indicator(const Ind& i) {
+  std::string o = R"({"type":"indicator","spec_version":"2.1","id":"indicator--)" + uuid(i.n) +
+                  R"(","created_by_ref":")" + i.producer + R"(","created":"2026-11-28T00:00:00.000Z","modified":")" +
+                  i.modified + R"(","pattern":"[)" + i.type + ":value = '" + i.value +
+                  R"(']","pattern_type":"stix","valid_from":"2026-11-28T00:00:00Z")";
+  if (i.confidence >= 0) o += R"(,"confidence":)" + std::to_string(i.confidence);
+  if (i.revoked) o += R"(,"revoked":true)";
+  if (!i.valid_until.empty()) o += R"(,"valid_until":")" + i.valid_until + "\"";
+  return o + "}\n";
+}
+
+std::string assessment(int n, const std::string& source, double trust, const std::string& by = kIdentity) {
+  char t[32];
+  std::snprintf(t, sizeof t, "%g", trust);
+  return R"({"type":"x-ctishare-assessment","spec_version":"2.1","id":"x-ctishare-assessment--)" + uuid(n + 5000) +
+         R"(","created_by_ref":")" + by +
+         R"(","created":"2026-11-28T00:00:00.000Z","modified":"2026-11-28T00:00:00.000Z","indicator_ref":"indicator--)" +
+         uuid(n) + R"(","source":")" + source + R"(","source_trust":)" + t + "}\n";
+}
+
+struct Fixture {
+  test::TempDir dir;
+  std::unique_ptr<Store> store;
+  std::vector<std::string> reports;
+  MergePolicy policy;
+
+  Fixture() {
+    auto s = Store::open(dir / "merge.db");
+    REQUIRE(s);
+    store = std::move(*s);
+  }
+  Result<IngestStats> ingest(const std::string& text) {
+    std::istringstream in(text);
+    return store->ingest(in, json::Limits{}, kIdentity, [this](const std::string& m) { reports.push_back(m); });
+  }
+  std::vector<Row> rows(const char* now = "2026-11-28T12:00:00Z") {
+    auto r = store->rows(policy, at(now));
+    REQUIRE(r);
+    return std::move(*r);
+  }
+  Row only_row(const char* now = "2026-11-28T12:00:00Z") {
+    auto r = rows(now);
+    REQUIRE(r.size() == 1);
+    return r.front();
+  }
+  Result<PublishReport> publish(const char* now = "2026-11-28T12:00:00Z", bool force = false) {
+    PublishOptions o;
+    o.out_dir = dir.path();
+    o.exports.now = at(now);
+    o.force = force;
+    o.exports.allowlist = policy.allowlist;
+    return merge::publish(*store, policy, o);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("a partner's indicator with its assessment becomes one row", "[merge]") {
+  Fixture f;
+  auto stats = f.ingest(indicator(Ind(1)) + assessment(1, "partner-b", 0.8));
+  REQUIRE(stats);
+  CHECK(stats->indicators == 1);
+  CHECK(stats->assessments == 1);
+  CHECK(stats->stored == 1);
+  const Row r = f.only_row();
+  CHECK(r.value == "phish.example");
+  CHECK(r.type == stix::ObservableType::domain);
+  CHECK(r.action == trust::Action::block);  // 90 × 0.8 × (almost no decay) ≥ 70
+  CHECK(r.status == RowStatus::active);
+  CHECK(r.source_tier == "partner");
+  CHECK(r.sources == std::vector<std::string>{"partner-b"});
+  CHECK(r.stix_ids == std::vector<std::string>{"indicator--" + uuid(1)});
+  CHECK(r.producer_confidence == 90);
+}
+
+TEST_CASE("ingest is idempotent and keeps the newest version", "[merge]") {
+  Fixture f;
+  REQUIRE(f.ingest(indicator(Ind(1)) + assessment(1, "partner-b", 0.8)));
+  auto again = f.ingest(indicator(Ind(1)) + assessment(1, "partner-b", 0.8));
+  REQUIRE(again);
+  CHECK(again->stored == 0);
+  // A newer version with a lower confidence replaces it; an older one does not come back.
+  Ind newer{1};
+  newer.modified = "2026-11-29T00:00:00.000Z";
+  newer.confidence = 40;
+  REQUIRE(f.ingest(indicator(newer)));
+  CHECK(f.only_row().producer_confidence == 40);
+  REQUIRE(f.ingest(indicator(Ind(1))));
+  CHECK(f.only_row().producer_confidence == 40);
+}
+
+TEST_CASE("a revocation, even of an older version, takes the value off the lists for good", "[merge]") {
+  Fixture f;
+  Ind v2{1};
+  v2.modified = "2026-11-29T00:00:00.000Z";
+  REQUIRE(f.ingest(indicator(v2) + assessment(1, "partner-b", 0.8)));
+  Ind old_revoked{1};
+  old_revoked.revoked = true;
+  REQUIRE(f.ingest(indicator(old_revoked)));
+  const Row r = f.only_row();
+  CHECK(r.status == RowStatus::revoked);
+  CHECK(r.action == trust::Action::observe);
+  CHECK(r.reason == "revoked by its producer");
+}
+
+TEST_CASE("a second channel for a stored indicator keeps that indicator's own properties", "[merge]") {
+  Fixture f;
+  // Two indicators, the second without a confidence (the default, 50, applies).
+  Ind second{2};
+  second.value = "other.example";
+  second.confidence = -1;
+  REQUIRE(f.ingest(indicator(Ind(1)) + assessment(1, "partner-b", 0.8) + indicator(second) +
+                   assessment(2, "partner-b", 0.8)));
+  // The same objects again through an open-source channel.
+  REQUIRE(f.ingest(indicator(Ind(1)) + assessment(1, "osint", 0.6) + indicator(second) + assessment(2, "osint", 0.6)));
+  const auto rows = f.rows();
+  REQUIRE(rows.size() == 2);
+  CHECK(rows[0].value == "other.example");
+  CHECK(rows[0].producer_confidence == 50);
+  CHECK(rows[0].sources == std::vector<std::string>{"osint", "partner-b"});
+  CHECK(rows[1].producer_confidence == 90);
+}
+
+TEST_CASE("the tier gates hold whatever the confidence", "[merge]") {
+  const auto action_at = [](double trust) {
+    Fixture f;
+    Ind i{1};
+    i.confidence = 100;
+    REQUIRE(f.ingest(indicator(i) + assessment(1, "src", trust)));
+    return f.only_row().action;
+  };
+  CHECK(action_at(1.0) == trust::Action::block);
+  CHECK(action_at(0.8) == trust::Action::block);
+  CHECK(action_at(0.6) == trust::Action::review);
+  CHECK(action_at(0.3) == trust::Action::observe);
+}
+
+TEST_CASE("the configured trust wins; a source no longer configured is unverified", "[merge]") {
+  Fixture f;
+  REQUIRE(f.ingest(indicator(Ind(1)) + assessment(1, "partner-b", 1.0)));
+  f.policy.trust = {{"partner-b", 0.6}};
+  CHECK(f.only_row().action == trust::Action::review);
+  f.policy.trust = {{"someone-else", 1.0}};
+  CHECK(f.only_row().action == trust::Action::observe);
+}
+
+TEST_CASE("assessments not in our name name no channel", "[merge]") {
+  Fixture f;
+  auto stats =
+      f.ingest(indicator(Ind(1)) + assessment(1, "cert", 1.0, "identity--22222222-2222-4222-8222-222222222222"));
+  REQUIRE(stats);
+  CHECK(stats->assessments == 0);
+  CHECK(f.rows().empty());
+  auto unassessed = f.store->count_unassessed();
+  REQUIRE(unassessed);
+  CHECK(*unassessed == 1);
+}
+
+TEST_CASE("scores decay with time, then the row expires", "[merge]") {
+  Fixture f;
+  REQUIRE(f.ingest(indicator(Ind(1)) + assessment(1, "partner-b", 0.8)));
+  CHECK(f.only_row("2026-11-28T12:00:00Z").action == trust::Action::block);
+  // Domains live 30 days at speed 0.5: after 20 days the score has fallen.
+  const Row later = f.only_row("2026-12-18T00:00:00Z");
+  CHECK(later.action == trust::Action::review);
+  CHECK(later.score < 70);
+  const Row gone = f.only_row("2027-01-05T00:00:00Z");
+  CHECK(gone.status == RowStatus::expired);
+  CHECK(gone.action == trust::Action::observe);
+}
+
+TEST_CASE("valid_until in the past expires a row", "[merge]") {
+  Fixture f;
+  Ind i{1};
+  i.valid_until = "2026-11-29T00:00:00Z";
+  REQUIRE(f.ingest(indicator(i) + assessment(1, "partner-b", 0.8)));
+  CHECK(f.only_row("2026-11-28T12:00:00Z").status == RowStatus::active);
+  const Row r = f.only_row("2026-11-30T00:00:00Z");
+  CHECK(r.status == RowStatus::expired);
+  CHECK(r.reason == "expired at valid_until 2026-11-29T00:00:00Z");
+}
+
+TEST_CASE("independent producers corroborate; one producer relayed twice does not", "[merge]") {
+  Fixture f;
+  // 60 × 0.8 = 48 from each of two producers: 1 − 0.52² = 72.96 → block.
+  Ind a{1}, b{2};
+  a.confidence = b.confidence = 60;
+  b.producer = "identity--33333333-3333-4333-8333-333333333333";
+  REQUIRE(f.ingest(indicator(a) + assessment(1, "partner-a", 0.8) + indicator(b) + assessment(2, "partner-b", 0.8)));
+  Row r = f.only_row();
+  CHECK(r.action == trust::Action::block);
+  CHECK(r.stix_ids.size() == 2);
+
+  Fixture g;
+  Ind c{3}, d{4};
+  c.confidence = d.confidence = 60;  // the same producer, two indicators
+  REQUIRE(g.ingest(indicator(c) + assessment(3, "partner-a", 0.8) + indicator(d) + assessment(4, "partner-b", 0.8)));
+  r = g.only_row();
+  CHECK(r.action == trust::Action::review);
+  CHECK(r.score < 50);
+}
+
+TEST_CASE("analysts' decisions: approve lifts review to block, reject suppresses", "[merge]") {
+  Fixture f;
+  REQUIRE(f.ingest(indicator(Ind(1)) + assessment(1, "osint", 0.6)));
+  CHECK(f.only_row().action == trust::Action::review);
+  const Entry e{stix::ObservableType::domain, "phish.example"};
+  REQUIRE(f.store->set_decision(e, Decision{Verdict::approve, "checked", "alice", "2026-11-28T10:00:00Z"}));
+  Row r = f.only_row();
+  CHECK(r.action == trust::Action::block);
+  CHECK(r.reason.rfind("approved by alice at 2026-11-28T10:00:00Z: checked", 0) == 0);
+  REQUIRE(f.store->set_decision(e, Decision{Verdict::reject, "our CDN", "bob", "2026-11-28T11:00:00Z"}));
+  r = f.only_row();
+  CHECK(r.status == RowStatus::suppressed);
+  CHECK(r.action == trust::Action::observe);
+  auto cleared = f.store->clear_decision(e);
+  REQUIRE(cleared);
+  CHECK(*cleared);
+  CHECK(f.only_row().action == trust::Action::review);
+}
+
+TEST_CASE("an approval cannot lift an unverified source", "[merge]") {
+  Fixture f;
+  REQUIRE(f.ingest(indicator(Ind(1)) + assessment(1, "osint", 0.3)));
+  REQUIRE(f.store->set_decision({stix::ObservableType::domain, "phish.example"},
+                                Decision{Verdict::approve, "x", "alice", "2026-11-28T10:00:00Z"}));
+  CHECK(f.only_row().action == trust::Action::observe);
+}
+
+TEST_CASE("IP addresses are observe-only by default, and the allowlist vetoes", "[merge]") {
+  Fixture f;
+  Ind ip{1};
+  ip.type = "ipv4-addr";
+  ip.value = "198.51.100.7";
+  Ind bank{2};
+  bank.value = "login.bank.example";
+  REQUIRE(f.ingest(indicator(ip) + assessment(1, "cert", 1.0) + indicator(bank) + assessment(2, "cert", 1.0)));
+  auto allow = trust::Allowlist::parse("type,value,reason,expires\ndomain,bank.example,our own sites,\n", "allow.csv");
+  REQUIRE(allow);
+  f.policy.allowlist = &*allow;
+  const auto rows = f.rows();
+  REQUIRE(rows.size() == 2);
+  CHECK(rows[0].value == "login.bank.example");
+  CHECK(rows[0].status == RowStatus::allowlisted);
+  CHECK(rows[0].action == trust::Action::observe);
+  CHECK(rows[1].value == "198.51.100.7");
+  CHECK(rows[1].action == trust::Action::observe);
+  CHECK(rows[1].reason.rfind("ipv4 values are observe-only", 0) == 0);
+}
+
+TEST_CASE("a broken input leaves no trace", "[merge]") {
+  Fixture f;
+  auto bad = f.ingest(indicator(Ind(1)) + assessment(1, "partner-b", 0.8) + "{\"type\": \"indicator\", ");
+  REQUIRE_FALSE(bad);
+  CHECK(bad.error().category() == ErrorCategory::data);
+  CHECK(f.rows().empty());
+  auto utf8 = f.ingest(indicator(Ind(1)) + "{\"type\":\"x\",\"name\":\"\xff\"}\n");
+  REQUIRE_FALSE(utf8);
+  CHECK(utf8.error().message().find("invalid UTF-8") != std::string::npos);
+}
+
+TEST_CASE("unusable indicators are reported and skipped, the rest stored", "[merge]") {
+  Fixture f;
+  Ind bad{1};
+  bad.confidence = 150;
+  Ind suffix{2};
+  suffix.value = "co.uk";
+  auto stats = f.ingest(indicator(bad) + assessment(1, "p", 0.8) + indicator(suffix) + indicator(Ind(3)) +
+                        assessment(3, "p", 0.8));
+  REQUIRE(stats);
+  CHECK(stats->unusable == 2);
+  REQUIRE(f.reports.size() == 2);
+  CHECK(f.reports[0].find("confidence is not an integer from 0 to 100") != std::string::npos);
+  CHECK(f.reports[1].find("public suffix") != std::string::npos);
+  CHECK(f.rows().size() == 1);
+}
+
+TEST_CASE("publish writes only what changed, and the sanity gate keeps the lists", "[merge]") {
+  Fixture f;
+  std::string feed;
+  for (int n = 1; n <= 200; ++n) {
+    Ind i{n};
+    i.value = "d" + std::to_string(n) + ".example";
+    feed += indicator(i) + assessment(n, "cert", 1.0);
+  }
+  REQUIRE(f.ingest(feed));
+  auto first = f.publish();
+  REQUIRE(first);
+  CHECK(first->entries == 200);
+  CHECK(first->added == 200);
+  auto zone = read_file(f.dir / "rpz.zone");
+  REQUIRE(zone);
+
+  // The same run again: nothing changes, not even a file's time.
+  struct stat before {};
+  REQUIRE(::stat((f.dir / "threat_master.csv").c_str(), &before) == 0);
+  auto second = f.publish();
+  REQUIRE(second);
+  CHECK(second->changed.empty());
+  struct stat after {};
+  REQUIRE(::stat((f.dir / "threat_master.csv").c_str(), &after) == 0);
+  CHECK(before.st_mtim.tv_nsec == after.st_mtim.tv_nsec);
+  CHECK(*read_file(f.dir / "rpz.zone") == *zone);
+
+  // 150 of 200 revoked at once: more than 25% and more than 100 → refused.
+  std::string revocations;
+  for (int n = 1; n <= 150; ++n) {
+    Ind i{n};
+    i.value = "d" + std::to_string(n) + ".example";
+    i.modified = "2026-11-29T00:00:00.000Z";
+    i.revoked = true;
+    revocations += indicator(i);
+  }
+  REQUIRE(f.ingest(revocations));
+  auto refused = f.publish("2026-11-29T12:00:00Z");
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().category() == ErrorCategory::data);
+  CHECK(refused.error().message().find("would lose 150 of their 200 entries") != std::string::npos);
+  CHECK(*read_file(f.dir / "rpz.zone") == *zone);
+
+  // Forced: the lists shrink, removed.csv says why, the RPZ serial moves.
+  auto forced = f.publish("2026-11-29T12:00:00Z", true);
+  REQUIRE(forced);
+  CHECK(forced->entries == 50);
+  CHECK(forced->removed == 150);
+  auto removed = read_file(f.dir / "removed.csv");
+  REQUIRE(removed);
+  CHECK(removed->find("d1.example,domain,2026-11-29T12:00:00Z,revoked,observe: revoked by its producer\n") !=
+        std::string::npos);
+  auto new_zone = read_file(f.dir / "rpz.zone");
+  REQUIRE(new_zone);
+  CHECK(*new_zone != *zone);
+  CHECK(new_zone->find("d1.example CNAME .") == std::string::npos);
+  CHECK(new_zone->find("d200.example CNAME .") != std::string::npos);
+}

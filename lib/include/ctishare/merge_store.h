@@ -71,6 +71,14 @@ struct Entry {
   friend bool operator==(const Entry& a, const Entry& b) { return a.type == b.type && a.value == b.value; }
 };
 
+// One local revocation. kind: "value" (target "<type number>\t<value>",
+// see suppression_target), "id" (an indicator id) or "source" (a source
+// name, with `since`).
+struct Suppression {
+  std::string kind, target, since, reason, by, at;
+};
+std::string suppression_target(const Entry& entry);
+
 class Store {
  public:
   // Opens (creating it, mode 0600, when missing) the store at `path`.
@@ -104,7 +112,9 @@ class Store {
   // Every observable's row as of `now`, handed to `sink` one at a time in
   // order of type, then value (bounded memory, whatever the store's size);
   // `sink`'s errors stop the scan and are returned.
-  Status scan_rows(const MergePolicy& policy, const Timestamp& now, const std::function<Status(Row&&)>& sink);
+  // With `only` (sorted), just the rows of those values, in that order.
+  Status scan_rows(const MergePolicy& policy, const Timestamp& now, const std::function<Status(Row&&)>& sink,
+                   const std::vector<Entry>* only = nullptr);
   // The same, collected (tests and small stores).
   Result<std::vector<Row>> rows(const MergePolicy& policy, const Timestamp& now);
 
@@ -123,6 +133,17 @@ class Store {
                  const std::map<std::string, std::string>& meta);
 
   Result<std::optional<std::string>> meta(const std::string& key);
+
+  // Local revocations (revoke): a value, an indicator id, or a whole source
+  // (its indicators modified at or after `since`) no longer counts; the row
+  // says so (status suppressed). Removing one restores what was there.
+  Status add_suppression(const Suppression& s);
+  Result<bool> remove_suppression(const std::string& kind, const std::string& target);
+  Result<std::vector<Suppression>> suppressions();
+  // The values an indicator names, and those a source reported (modified
+  // at or after `since`, "" for all), from the stored observations.
+  Result<std::vector<Entry>> entries_of_indicator(const std::string& id);
+  Result<std::vector<Entry>> entries_of_source(const std::string& source, const std::string& since);
 
   const std::string& path() const noexcept;
 
@@ -164,5 +185,13 @@ struct PublishReport {
 // for files; a failure leaves every file either old or new, each whole,
 // and the store as it was (the next run finishes the job).
 Result<PublishReport> publish(Store& store, const MergePolicy& policy, PublishOptions options);
+
+// The fast path for revoke: re-scores only the `touched` values that are on
+// the blocklists, drops those that may no longer block (and any the
+// allowlist now vetoes), and rewrites the blocklists and removed.csv from
+// the last publication; threat_master.csv follows at the next publish().
+// No sanity gate: a revocation is deliberate.
+Result<PublishReport> republish(Store& store, const MergePolicy& policy, PublishOptions options,
+                                const std::vector<Entry>& touched);
 
 }  // namespace ctishare::merge

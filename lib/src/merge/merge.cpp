@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <iterator>
+#include <unordered_set>
 
 #include "ctishare/file.h"
 #include "ctishare/merge_store.h"
@@ -35,6 +36,64 @@ Result<bool> write_output(const std::string& path, F&& render) {
 }
 
 }  // namespace
+
+// Writes the blocklists for `rows` (the candidates; writers pick the
+// blockable ones), commits `master` when given, rewrites removed.csv with
+// `removed` first, and records the publication of `entries`.
+Status write_lists(Store& store, const std::vector<Row>& rows, const std::vector<Entry>& entries,
+                   const std::vector<Removal>& removed, AtomicFile* master, PublishOptions& options,
+                   PublishReport& report) {
+  const Timestamp& now = options.exports.now;
+  // The RPZ serial moves only when the zone's records do.
+  auto serial_text = store.meta("rpz_serial");
+  if (!serial_text) return std::move(serial_text).error();
+  std::uint32_t serial = 0;
+  if (*serial_text) serial = static_cast<std::uint32_t>(std::strtoul((*serial_text)->c_str(), nullptr, 10));
+  const std::string rpz_path = join_path(options.out_dir, "rpz.zone");
+  {
+    options.exports.rpz_serial = serial;
+    StringSink same;
+    CTI_TRY_STATUS(write_rpz(same, rows, options.exports));
+    auto current = read_file(rpz_path);
+    if (serial == 0 || !current || *current != same.text()) {
+      // Seconds since the epoch when that is larger (a readable serial),
+      // else one more; RFC 1982 arithmetic makes either newer.
+      const auto clock = static_cast<std::uint32_t>(std::max<std::int64_t>(now.unix_seconds(), 1));
+      serial = std::max(serial + 1, clock);
+    }
+  }
+  options.exports.rpz_serial = serial;
+
+  for (const auto& f : output_files()) {
+    if (!f.blocklist) continue;  // threat_master.csv is already written
+    auto changed = write_output(join_path(options.out_dir, f.name),
+                                [&](Sink& out) { return f.write(out, rows, options.exports); });
+    if (!changed) return std::move(changed).error();
+    if (*changed) report.changed.emplace_back(f.name);
+  }
+
+  // removed.csv: this run's removals first, then those still remembered.
+  auto remembered = store.removals();
+  if (!remembered) return std::move(remembered).error();
+  const Timestamp forget_before =
+      now.plus_seconds(-static_cast<std::int64_t>(std::llround(options.removed_days * 86400.0)));
+  const std::string forget_text = Timestamp::from_unix(forget_before.unix_seconds(), 0, 0).to_string();
+  std::vector<Removal> all = removed;
+  for (auto& r : *remembered)
+    if (r.removed_at >= forget_text) all.push_back(std::move(r));
+  if (master != nullptr) {
+    auto master_changed = master->commit();
+    if (!master_changed) return std::move(master_changed).error();
+    if (*master_changed) report.changed.emplace_back("threat_master.csv");
+  }
+
+  auto changed = write_output(join_path(options.out_dir, "removed.csv"),
+                              [&](Sink& out) { return write_removed_csv(out, all, options.exports); });
+  if (!changed) return std::move(changed).error();
+  if (*changed) report.changed.emplace_back("removed.csv");
+
+  return store.publish(entries, removed, forget_before, {{"rpz_serial", std::to_string(serial)}});
+}
 
 Result<PublishReport> publish(Store& store, const MergePolicy& policy, PublishOptions options) {
   PublishReport report;
@@ -122,53 +181,76 @@ Result<PublishReport> publish(Store& store, const MergePolicy& policy, PublishOp
     removed.push_back(std::move(r));
   }
 
-  // The RPZ serial moves only when the zone's records do.
-  auto serial_text = store.meta("rpz_serial");
-  if (!serial_text) return std::move(serial_text).error();
-  std::uint32_t serial = 0;
-  if (*serial_text) serial = static_cast<std::uint32_t>(std::strtoul((*serial_text)->c_str(), nullptr, 10));
-  const std::string rpz_path = join_path(options.out_dir, "rpz.zone");
-  {
-    options.exports.rpz_serial = serial;
-    StringSink same;
-    CTI_TRY_STATUS(write_rpz(same, rows, options.exports));
-    auto current = read_file(rpz_path);
-    if (serial == 0 || !current || *current != same.text()) {
-      // Seconds since the epoch when that is larger (a readable serial),
-      // else one more; RFC 1982 arithmetic makes either newer.
-      const auto clock = static_cast<std::uint32_t>(std::max<std::int64_t>(now.unix_seconds(), 1));
-      serial = std::max(serial + 1, clock);
+  CTI_TRY_STATUS(write_lists(store, rows, entries, removed, master->get(), options, report));
+  return report;
+}
+
+Result<PublishReport> republish(Store& store, const MergePolicy& policy, PublishOptions options,
+                                const std::vector<Entry>& touched) {
+  PublishReport report;
+  auto old = store.published();
+  if (!old) return std::move(old).error();
+  // The touched values, scored again; every other entry stays as published
+  // (it passed every check then, and nothing about it changed).
+  std::vector<Entry> wanted;
+  for (const auto& e : touched)
+    if (std::binary_search(old->begin(), old->end(), e)) wanted.push_back(e);
+  std::sort(wanted.begin(), wanted.end());
+  wanted.erase(std::unique(wanted.begin(), wanted.end()), wanted.end());
+  std::vector<Row> fresh;
+  CTI_TRY_STATUS(store.scan_rows(
+      policy, options.exports.now,
+      [&](Row&& r) -> Status {
+        fresh.push_back(std::move(r));
+        return {};
+      },
+      &wanted));
+  std::vector<Row> rows;
+  rows.reserve(old->size());
+  std::unordered_set<const Row*> verified;
+  std::vector<Entry> entries;
+  std::vector<Removal> removed;
+  const std::string now_text = Timestamp::from_unix(options.exports.now.unix_seconds(), 0, 0).to_string();
+  auto f = fresh.begin();
+  for (const auto& e : *old) {
+    while (f != fresh.end() && Entry{f->type, f->value} < e) ++f;
+    if (f != fresh.end() && f->type == e.type && f->value == e.value) {
+      if (f->action == trust::Action::block && f->status == RowStatus::active) {
+        rows.push_back(*f);
+        entries.push_back(e);
+      } else {
+        removed.push_back(Removal{e.type, e.value, now_text, std::string(status_name(f->status)),
+                                  std::string(trust::action_name(f->action)) + ": " + f->reason});
+      }
+      continue;
+    }
+    if (std::binary_search(wanted.begin(), wanted.end(), e)) {
+      removed.push_back(Removal{e.type, e.value, now_text, "", "no longer reported by any source"});
+      continue;
+    }
+    Row r;
+    r.type = e.type;
+    r.value = e.value;
+    r.action = trust::Action::block;
+    r.status = RowStatus::active;
+    rows.push_back(std::move(r));
+    entries.push_back(e);
+  }
+  for (const auto& r : rows) verified.insert(&r);
+  options.exports.canonical = &verified;
+  // The allowlist may have grown since: it still vetoes.
+  std::vector<Entry> kept;
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    std::string why;
+    if (blockable(rows[i], options.exports, &why)) {
+      kept.push_back(entries[i]);
+    } else {
+      removed.push_back(Removal{entries[i].type, entries[i].value, now_text, "allowlisted", why});
     }
   }
-  options.exports.rpz_serial = serial;
-
-  for (const auto& f : output_files()) {
-    if (!f.blocklist) continue;  // threat_master.csv is already written
-    auto changed = write_output(join_path(options.out_dir, f.name),
-                                [&](Sink& out) { return f.write(out, rows, options.exports); });
-    if (!changed) return std::move(changed).error();
-    if (*changed) report.changed.emplace_back(f.name);
-  }
-
-  // removed.csv: this run's removals first, then those still remembered.
-  auto remembered = store.removals();
-  if (!remembered) return std::move(remembered).error();
-  const Timestamp forget_before =
-      now.plus_seconds(-static_cast<std::int64_t>(std::llround(options.removed_days * 86400.0)));
-  const std::string forget_text = Timestamp::from_unix(forget_before.unix_seconds(), 0, 0).to_string();
-  std::vector<Removal> all = removed;
-  for (auto& r : *remembered)
-    if (r.removed_at >= forget_text) all.push_back(std::move(r));
-  auto master_changed = (*master)->commit();
-  if (!master_changed) return std::move(master_changed).error();
-  if (*master_changed) report.changed.emplace_back("threat_master.csv");
-
-  auto changed = write_output(join_path(options.out_dir, "removed.csv"),
-                              [&](Sink& out) { return write_removed_csv(out, all, options.exports); });
-  if (!changed) return std::move(changed).error();
-  if (*changed) report.changed.emplace_back("removed.csv");
-
-  CTI_TRY_STATUS(store.publish(entries, removed, forget_before, {{"rpz_serial", std::to_string(serial)}}));
+  report.entries = kept.size();
+  report.removed = removed.size();
+  CTI_TRY_STATUS(write_lists(store, rows, kept, removed, nullptr, options, report));
   return report;
 }
 

@@ -94,6 +94,21 @@ CREATE TABLE meta (
 ) WITHOUT ROWID;
 )sql";
 
+// Local revocations (revoke): kept apart from the data, so undoing one
+// restores exactly what was there. Created on open for stores made before
+// the table existed.
+constexpr const char* kSuppressions = R"sql(
+CREATE TABLE IF NOT EXISTS suppressions (
+  kind TEXT NOT NULL,
+  target TEXT NOT NULL,
+  since TEXT NOT NULL,
+  reason TEXT NOT NULL,
+  by TEXT NOT NULL,
+  at TEXT NOT NULL,
+  PRIMARY KEY (kind, target)
+) WITHOUT ROWID;
+)sql";
+
 Error store_error(ErrorCategory category, const std::string& path, std::string_view what) {
   return Error(category, "merge store " + quote(path) + ": " + std::string(what));
 }
@@ -271,6 +286,7 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& path) {
       return discard(std::move(s).error());
     }
   }
+  if (auto st = impl->exec(kSuppressions); !st) return discard(std::move(st).error());
   return std::unique_ptr<Store>(new Store(std::move(impl)));
 }
 
@@ -659,7 +675,27 @@ Result<std::size_t> Store::count_unassessed() {
   return static_cast<std::size_t>(*n);
 }
 
-Status Store::scan_rows(const MergePolicy& policy, const Timestamp& now, const std::function<Status(Row&&)>& sink) {
+Status Store::scan_rows(const MergePolicy& policy, const Timestamp& now, const std::function<Status(Row&&)>& sink,
+                        const std::vector<Entry>* only) {
+  // Local revocations: few, in memory.
+  std::map<std::pair<std::string, std::string>, std::pair<std::string, std::string>> suppressed;  // -> since key, why
+  {
+    CTI_TRY_STMT(q, "SELECT kind, target, since, reason, by, at FROM suppressions");
+    int rc;
+    while ((rc = q.step()) == SQLITE_ROW) {
+      suppressed[{std::string(q.text_at(0)), std::string(q.text_at(1))}] = {
+          q.text_at(2).empty() ? std::string() : version_key(q.text_at(2)),
+          "revoked here by " + std::string(q.text_at(4)) + " at " + std::string(q.text_at(5)) + ": " +
+              std::string(q.text_at(3))};
+    }
+    if (rc != SQLITE_DONE) return impl_->fail(rc);
+  }
+  const auto suppression = [&](std::string_view kind,
+                               std::string_view target) -> const std::pair<std::string, std::string>* {
+    if (suppressed.empty()) return nullptr;
+    auto it = suppressed.find({std::string(kind), std::string(target)});
+    return it == suppressed.end() ? nullptr : &it->second;
+  };
   // Analysts' decisions: few, in memory.
   std::map<std::pair<std::int64_t, std::string>, Decision> decisions;
   {
@@ -672,10 +708,6 @@ Status Store::scan_rows(const MergePolicy& policy, const Timestamp& now, const s
     }
     if (rc != SQLITE_DONE) return impl_->fail(rc);
   }
-  CTI_TRY_STMT(scan, R"sql(
-    SELECT type, value, id, source, trust, version, version_key, created, created_by, kind, confidence, valid_from,
-           valid_until, revoked, tlp
-    FROM observations ORDER BY type, value)sql");
   const auto& scoring = policy.scoring;
   std::unordered_map<std::string, double> trust_of;  // per source, resolved once
   const std::string block_text = format_number(scoring.block_threshold);
@@ -687,6 +719,7 @@ Status Store::scan_rows(const MergePolicy& policy, const Timestamp& now, const s
     std::string producer;
     double trust = 0, score = 0, confidence = 0;
     bool live = false, revoked = false, expired = false;
+    const std::string* suppressed = nullptr;  // why, when revoked here
   };
   std::int64_t type = -1;
   std::string value;
@@ -716,6 +749,19 @@ Status Store::scan_rows(const MergePolicy& policy, const Timestamp& now, const s
     for (auto* list : {&r.sources, &r.stix_ids}) {
       std::sort(list->begin(), list->end());
       list->erase(std::unique(list->begin(), list->end()), list->end());
+    }
+    const std::string* local = nullptr;
+    if (auto v = suppression("value", std::to_string(type) + "\t" + value)) {
+      local = &v->second;
+      live = false;
+    }
+    for (const auto& p : reports)
+      if (!local && !live && p.suppressed != nullptr && !p.revoked) local = p.suppressed;
+    if (local != nullptr) {
+      r.status = RowStatus::suppressed;
+      r.action = trust::Action::observe;
+      r.reason = *local;
+      return sink(std::move(r));
     }
     if (!live) {
       r.status = all_revoked ? RowStatus::revoked : RowStatus::expired;
@@ -812,8 +858,8 @@ Status Store::scan_rows(const MergePolicy& policy, const Timestamp& now, const s
     return sink(std::move(r));
   };
 
-  int rc;
-  while ((rc = scan.step()) == SQLITE_ROW) {
+  // One observation: a report on the value being gathered.
+  const auto take = [&](Stmt& scan) -> Status {
     const std::int64_t t = scan.int_at(0);
     const std::string_view v = scan.text_at(1);
     if (t != type || v != value) {
@@ -857,7 +903,35 @@ Status Store::scan_rows(const MergePolicy& policy, const Timestamp& now, const s
     }
     p.score = trust::score(p.confidence, p.trust, trust::age(kind, *from, scoring, now).decay);
     p.live = !p.revoked && !p.expired && p.score >= scoring.floor;
+    if (auto by_id = suppression("id", p.id)) {
+      p.suppressed = &by_id->second;
+    } else if (auto by_source = suppression("source", p.source); by_source && p.version_key >= by_source->first) {
+      p.suppressed = &by_source->second;
+    }
+    if (p.suppressed != nullptr) p.live = false;
     reports.push_back(std::move(p));
+    return {};
+  };
+
+  int rc = SQLITE_DONE;
+  if (only == nullptr) {
+    CTI_TRY_STMT(scan, R"sql(
+      SELECT type, value, id, source, trust, version, version_key, created, created_by, kind, confidence, valid_from,
+             valid_until, revoked, tlp
+      FROM observations ORDER BY type, value)sql");
+    while ((rc = scan.step()) == SQLITE_ROW) CTI_TRY_STATUS(take(scan));
+  } else {
+    CTI_TRY_STMT(scan, R"sql(
+      SELECT type, value, id, source, trust, version, version_key, created, created_by, kind, confidence, valid_from,
+             valid_until, revoked, tlp
+      FROM observations WHERE type = ?1 AND value = ?2)sql");
+    for (const auto& e : *only) {
+      scan.bind(1, number_of(e.type));
+      scan.bind(2, e.value);
+      while ((rc = scan.step()) == SQLITE_ROW) CTI_TRY_STATUS(take(scan));
+      scan.reset();
+      if (rc != SQLITE_DONE) break;
+    }
   }
   if (rc != SQLITE_DONE) return impl_->fail(rc);
   return finish();
@@ -975,6 +1049,71 @@ Status Store::publish(const std::vector<Entry>& entries, const std::vector<Remov
     }
   }
   return tx.commit();
+}
+
+std::string suppression_target(const Entry& entry) {
+  return std::to_string(number_of(entry.type)) + "\t" + entry.value;
+}
+
+Status Store::add_suppression(const Suppression& x) {
+  CTI_TRY_STMT(
+      put, "INSERT OR REPLACE INTO suppressions (kind, target, since, reason, by, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+  put.bind(1, x.kind);
+  put.bind(2, x.target);
+  put.bind(3, x.since);
+  put.bind(4, x.reason);
+  put.bind(5, x.by);
+  put.bind(6, x.at);
+  if (const int rc = put.step(); rc != SQLITE_DONE) return impl_->fail(rc);
+  return {};
+}
+
+Result<bool> Store::remove_suppression(const std::string& kind, const std::string& target) {
+  CTI_TRY_STMT(del, "DELETE FROM suppressions WHERE kind = ?1 AND target = ?2");
+  del.bind(1, kind);
+  del.bind(2, target);
+  if (const int rc = del.step(); rc != SQLITE_DONE) return impl_->fail(rc);
+  return sqlite3_changes(impl_->db) > 0;
+}
+
+Result<std::vector<Suppression>> Store::suppressions() {
+  CTI_TRY_STMT(q, "SELECT kind, target, since, reason, by, at FROM suppressions ORDER BY at, kind, target");
+  std::vector<Suppression> out;
+  int rc;
+  while ((rc = q.step()) == SQLITE_ROW)
+    out.push_back(Suppression{std::string(q.text_at(0)), std::string(q.text_at(1)), std::string(q.text_at(2)),
+                              std::string(q.text_at(3)), std::string(q.text_at(4)), std::string(q.text_at(5))});
+  if (rc != SQLITE_DONE) return impl_->fail(rc);
+  return out;
+}
+
+Result<std::vector<Entry>> Store::entries_of_indicator(const std::string& id) {
+  CTI_TRY_STMT(q, "SELECT observables FROM indicators WHERE id = ?1");
+  q.bind(1, id);
+  std::vector<Entry> out;
+  const int rc = q.step();
+  if (rc == SQLITE_ROW) {
+    for_each_observable(q.text_at(0), [&](std::int64_t type, std::string_view value) {
+      if (auto t = type_of(type)) out.push_back(Entry{*t, std::string(value)});
+    });
+  } else if (rc != SQLITE_DONE) {
+    return impl_->fail(rc);
+  }
+  return out;
+}
+
+Result<std::vector<Entry>> Store::entries_of_source(const std::string& source, const std::string& since) {
+  CTI_TRY_STMT(q, "SELECT DISTINCT type, value FROM observations WHERE source = ?1 AND version_key >= ?2");
+  const std::string since_key = since.empty() ? std::string() : version_key(since);
+  q.bind(1, source);
+  q.bind(2, since_key);
+  std::vector<Entry> out;
+  int rc;
+  while ((rc = q.step()) == SQLITE_ROW)
+    if (auto t = type_of(q.int_at(0))) out.push_back(Entry{*t, std::string(q.text_at(1))});
+  if (rc != SQLITE_DONE) return impl_->fail(rc);
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 Result<std::optional<std::string>> Store::meta(const std::string& key) {

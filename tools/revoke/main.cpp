@@ -1,0 +1,238 @@
+// revoke: take an indicator off every blocklist now, and keep it off,
+// without deleting any data: a value, an indicator id, or a whole source
+// that turned out to be bad (--source, optionally only since a time). The
+// blocklists are rebuilt at once from the last publication; --undo lifts a
+// revocation (the next feed-merge puts the entries back).
+#include <pwd.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+
+#include "ctishare/allowlist.h"
+#include "ctishare/audit.h"
+#include "ctishare/config.h"
+#include "ctishare/file.h"
+#include "ctishare/merge_store.h"
+#include "ctishare/trust.h"
+#include "tool.h"
+
+namespace {
+
+constexpr const char* kExamples = R"(Examples:
+  revoke --value login-bank.example --reason "false positive: the bank's new login page, ticket 4711"
+  revoke --id indicator--1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d --reason "partner withdrew it by phone"
+  revoke --source osint-phish --since 2026-11-29T00:00:00Z --reason "feed compromised"
+  revoke --source osint-phish --undo --reason "feed fixed"
+  revoke --value cdn.example --dry-run --reason "check first"
+
+Exit status: 0 revoked (or nothing to do); 64 usage; 65 a value that is not
+an observable; 73/74 the store or the blocklists cannot be written; 75
+another feed-merge or revoke holds the store past --wait; 78 bad
+configuration.)";
+
+struct Options {
+  std::vector<std::string> values, ids;
+  std::string source, since, reason, store, out_dir, config, audit_log, allowlist, now;
+  bool undo = false, dry_run = false;
+  int wait = 60;
+};
+
+std::string local_user() {
+  if (const char* sudo = std::getenv("SUDO_USER"); sudo != nullptr && *sudo != '\0') return sudo;
+  if (const passwd* pw = ::getpwuid(::geteuid()); pw != nullptr && pw->pw_name != nullptr) return pw->pw_name;
+  return "uid " + std::to_string(::geteuid());
+}
+
+std::string join_path(const std::string& dir, const std::string& name) {
+  return dir.empty() || dir.back() == '/' ? dir + name : dir + "/" + name;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace ctishare;
+  auto opts = std::make_shared<Options>();
+  return tool::run(
+      argc, argv,
+      {"revoke", "Take indicators off every blocklist now, reversibly, with the reason recorded.", kExamples},
+      [opts](CLI::App& app) -> tool::Body {
+        auto* value = app.add_option("--value", opts->values, "observables as analysts write them (domain, URL, IP …)")
+                          ->type_name("V");
+        auto* id = app.add_option("--id", opts->ids, "STIX indicator ids")->type_name("ID");
+        auto* source = app.add_option("--source", opts->source, "every indicator a source sent")->type_name("NAME");
+        app.add_option("--since", opts->since, "with --source: only indicators modified at or after TIMESTAMP")
+            ->type_name("TIMESTAMP")
+            ->needs(source);
+        app.add_option("--reason", opts->reason, "why (kept with the revocation and in the audit log)")
+            ->required()
+            ->type_name("TEXT");
+        app.add_flag("--undo", opts->undo, "lift the revocation (the next feed-merge run restores the entries)");
+        app.add_flag("--dry-run", opts->dry_run, "show which blocklist entries would go, change nothing");
+        app.add_option("--store", opts->store, "feed-merge's store (default: [merge] store, else <state>/merge.db)")
+            ->type_name("FILE");
+        app.add_option("--out-dir", opts->out_dir, "feed-merge's output directory (default: [merge] out_dir)")
+            ->type_name("DIR");
+        app.add_option("--config", opts->config, "configuration file (default: $CTISHARE_CONFIG, then XDG, /etc)")
+            ->type_name("FILE");
+        app.add_option("--audit-log", opts->audit_log, "append the audit records here (default: the suite's log)")
+            ->type_name("FILE");
+        app.add_option("--allowlist", opts->allowlist, "CSV of what must never be blocked (default: [allowlist] file)")
+            ->type_name("FILE");
+        app.add_option("--wait", opts->wait, "wait up to SECONDS for a running feed-merge (default 60)")
+            ->type_name("SECONDS")
+            ->check(CLI::Range(0, 3600));
+        app.add_option("--now", opts->now, "act as of this time (tests)")->type_name("TIMESTAMP");
+        (void)value;
+        (void)id;
+
+        return [opts](tool::Context& ctx) -> Result<int> {
+          const Options& o = *opts;
+          if (o.values.empty() && o.ids.empty() && o.source.empty())
+            return Error(ErrorCategory::usage, "say what to revoke: --value, --id or --source");
+          if (o.reason.find_first_not_of(" \t") == std::string::npos)
+            return Error(ErrorCategory::usage, "--reason must say why");
+          if (!o.since.empty()) {
+            if (auto t = Timestamp::parse(o.since); !t)
+              return Error(ErrorCategory::usage, "--since " + quote(o.since) + ": " + t.error().message());
+          }
+          std::optional<FixedClock> fixed;
+          auto clock = tool::clock_for(o.now, fixed);
+          if (!clock) return std::move(clock).error();
+          const Timestamp now = (*clock)->now();
+          auto config = load_config(o.config);
+          if (!config) return std::move(config).error();
+          const std::string state_dir = resolve_state_dir(*config, "");
+          const std::string store_path = !o.store.empty()               ? o.store
+                                         : !config->merge.store.empty() ? config->merge.store
+                                                                        : join_path(state_dir, "merge.db");
+          const std::string out_dir = !o.out_dir.empty()               ? o.out_dir
+                                      : !config->merge.out_dir.empty() ? config->merge.out_dir
+                                                                       : join_path(state_dir, "out");
+
+          // The revocations, and the values each touches.
+          const std::string user = local_user();
+          const std::string at = Timestamp::from_unix(now.unix_seconds(), 0, 0).to_string();
+          std::vector<merge::Suppression> wanted;
+          std::vector<merge::Entry> named;  // from --value
+          for (const auto& v : o.values) {
+            auto ob = stix::classify_observable(v);
+            if (!ob) return std::move(ob).error().with_context(quote(v));
+            const merge::Entry e{ob->type, ob->value};
+            named.push_back(e);
+            wanted.push_back({"value", merge::suppression_target(e), "", o.reason, user, at});
+          }
+          for (const auto& i : o.ids) {
+            if (i.rfind("indicator--", 0) != 0)
+              return Error(ErrorCategory::usage, "--id " + quote(i) + ": not an indicator id (indicator--UUID)");
+            wanted.push_back({"id", i, "", o.reason, user, at});
+          }
+          if (!o.source.empty()) wanted.push_back({"source", o.source, o.since, o.reason, user, at});
+
+          auto lock = FileLock::acquire(store_path + ".lock", o.dry_run ? 0 : o.wait);
+          if (!lock) {
+            if (lock.error().category() == ErrorCategory::temp_fail)
+              return Error(ErrorCategory::temp_fail, "feed-merge or revoke is still running on " + quote(store_path) +
+                                                         " after " + std::to_string(o.wait) + " s (see --wait)");
+            return std::move(lock).error();
+          }
+          if (::access(store_path.c_str(), F_OK) != 0)
+            return Error(ErrorCategory::no_input, quote(store_path) + ": no feed-merge store (run feed-merge first)");
+          auto store = merge::Store::open(store_path);
+          if (!store) return std::move(store).error();
+
+          std::vector<merge::Entry> touched = named;
+          for (const auto& i : o.ids) {
+            auto e = (*store)->entries_of_indicator(i);
+            if (!e) return std::move(e).error();
+            if (e->empty()) ctx.diagnostics(Severity::warning, quote(i) + ": no such indicator in the store");
+            touched.insert(touched.end(), e->begin(), e->end());
+          }
+          if (!o.source.empty()) {
+            auto e = (*store)->entries_of_source(o.source, o.since);
+            if (!e) return std::move(e).error();
+            if (e->empty())
+              ctx.diagnostics(Severity::warning, quote(o.source) + ": nothing from this source in the store");
+            touched.insert(touched.end(), e->begin(), e->end());
+          }
+          std::sort(touched.begin(), touched.end());
+          touched.erase(std::unique(touched.begin(), touched.end()), touched.end());
+          auto published = (*store)->published();
+          if (!published) return std::move(published).error();
+          std::vector<merge::Entry> listed;
+          for (const auto& e : touched)
+            if (std::binary_search(published->begin(), published->end(), e)) listed.push_back(e);
+
+          if (o.dry_run) {
+            std::string out;
+            for (const auto& e : listed) {
+              out += o.undo ? "may return: " : "leaves the blocklists: ";
+              out += stix::observable_type_name(e.type);
+              out += ' ';
+              out += e.value;
+              out += '\n';
+            }
+            out += std::to_string(touched.size()) + " value(s) touched, " + std::to_string(listed.size()) +
+                   " on the blocklists of " + out_dir + "; nothing changed (--dry-run)\n";
+            std::fputs(out.c_str(), stdout);
+            return 0;
+          }
+
+          auto log = tool::open_audit_log(o.audit_log, *config, **clock);
+          if (!log) return std::move(log).error();
+          for (const auto& s : wanted) {
+            const std::string what = s.kind + " " +
+                                     (s.kind == "value" ? s.target.substr(s.target.find('\t') + 1) : s.target) +
+                                     (s.since.empty() ? "" : " since " + s.since);
+            if (o.undo) {
+              auto had = (*store)->remove_suppression(s.kind, s.target);
+              if (!had) return std::move(had).error();
+              if (!*had) ctx.diagnostics(Severity::warning, what + ": was not revoked here");
+            } else {
+              CTI_TRY_STATUS((*store)->add_suppression(s));
+            }
+            CTI_TRY_STATUS(
+                log->append({"revoke", user, o.undo ? "revoke.undo" : "revoke", store_path, "",
+                             static_cast<std::int64_t>(touched.size()), "ok", "", what + ": " + o.reason, ""}));
+          }
+          if (o.undo) {
+            ctx.diagnostics(Severity::info, "lifted; the next feed-merge run puts back what may block");
+            return 0;
+          }
+
+          // The blocklists, at once.
+          std::optional<trust::Allowlist> allowlist;
+          if (const std::string file = o.allowlist.empty() ? config->allowlist : o.allowlist; !file.empty()) {
+            auto loaded = trust::Allowlist::load(file);
+            if (!loaded) return std::move(loaded).error();
+            allowlist.emplace(std::move(*loaded));
+          }
+          merge::MergePolicy policy;
+          policy.scoring.block_threshold = config->scoring.block_threshold;
+          policy.scoring.review_threshold = config->scoring.review_threshold;
+          policy.scoring.floor = config->scoring.floor;
+          policy.scoring.default_confidence = config->scoring.default_confidence;
+          policy.observe_only.clear();
+          for (const auto& t : config->merge.observe_only)
+            if (auto type = stix::parse_observable_type(t)) policy.observe_only.push_back(*type);
+          for (const auto& [n, p] : config->partners) policy.trust[n] = p.trust;
+          for (const auto& [n, s] : config->sources) policy.trust[n] = s.trust;
+          policy.allowlist = allowlist ? &*allowlist : nullptr;
+          merge::PublishOptions publish;
+          publish.out_dir = out_dir;
+          publish.exports.allowlist = policy.allowlist;
+          publish.exports.now = now;
+          publish.exports.rpz_origin = config->merge.rpz_origin;
+          publish.exports.rpz_ttl = static_cast<std::uint32_t>(config->merge.rpz_ttl);
+          publish.removed_days = config->merge.removed_days;
+          CTI_TRY_STATUS(make_directories(out_dir));
+          auto report = merge::republish(**store, policy, publish, touched);
+          if (!report) return std::move(report).error();
+          ctx.diagnostics(Severity::info, std::to_string(report->removed) + " entr" +
+                                              (report->removed == 1 ? "y" : "ies") + " left the blocklists in " +
+                                              out_dir + "; threat_master.csv follows at the next feed-merge run");
+          return 0;
+        };
+      });
+}

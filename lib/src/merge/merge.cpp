@@ -50,24 +50,36 @@ Status write_lists(Store& store, const std::vector<Row>& rows, const std::vector
   std::uint32_t serial = 0;
   if (*serial_text) serial = static_cast<std::uint32_t>(std::strtoul((*serial_text)->c_str(), nullptr, 10));
   const std::string rpz_path = join_path(options.out_dir, "rpz.zone");
+  std::string zone;  // rendered once; only the serial in its SOA may change
   {
     options.exports.rpz_serial = serial;
     StringSink same;
     CTI_TRY_STATUS(write_rpz(same, rows, options.exports));
+    zone = same.text();
     auto current = read_file(rpz_path);
-    if (serial == 0 || !current || *current != same.text()) {
+    if (serial == 0 || !current || *current != zone) {
       // Seconds since the epoch when that is larger (a readable serial),
       // else one more; RFC 1982 arithmetic makes either newer.
       const auto clock = static_cast<std::uint32_t>(std::max<std::int64_t>(now.unix_seconds(), 1));
-      serial = std::max(serial + 1, clock);
+      const std::uint32_t next = std::max(serial + 1, clock);
+      const std::string was = " hostmaster.localhost. " + std::to_string(serial) + " ";
+      const auto at = zone.find(was);
+      if (at == std::string::npos) {
+        zone.clear();  // rendered again below
+      } else {
+        zone.replace(at, was.size(), " hostmaster.localhost. " + std::to_string(next) + " ");
+      }
+      serial = next;
     }
   }
   options.exports.rpz_serial = serial;
 
   for (const auto& f : output_files()) {
     if (!f.blocklist) continue;  // threat_master.csv is already written
-    auto changed = write_output(join_path(options.out_dir, f.name),
-                                [&](Sink& out) { return f.write(out, rows, options.exports); });
+    const bool rendered = f.write == &write_rpz && !zone.empty();
+    auto changed = write_output(join_path(options.out_dir, f.name), [&](Sink& out) {
+      return rendered ? out.write(zone) : f.write(out, rows, options.exports);
+    });
     if (!changed) return std::move(changed).error();
     if (*changed) report.changed.emplace_back(f.name);
   }

@@ -129,15 +129,16 @@ Result<bool> AtomicFile::commit() {
     discard();
     return std::move(s).error();
   }
-  if (::fsync(fd_) != 0) {
-    int err = errno;
-    discard();
-    return sys_error(ErrorCategory::io, path_, "fsync failed", err);
-  }
+  // Compared before the sync: an unchanged output costs no fsync.
   if (same_content(path_, fd_)) {
     discard();
     committed_ = true;
     return false;
+  }
+  if (::fsync(fd_) != 0) {
+    int err = errno;
+    discard();
+    return sys_error(ErrorCategory::io, path_, "fsync failed", err);
   }
   struct stat st {};
   mode_t mode = 0;

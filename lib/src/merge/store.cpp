@@ -11,6 +11,7 @@
 #include <cstring>
 #include <deque>
 #include <iterator>
+#include <span>
 #include <unordered_map>
 
 #include "core/sqlite.h"
@@ -723,10 +724,15 @@ Status Store::scan_rows(const MergePolicy& policy, const Timestamp& now, const s
   };
   std::int64_t type = -1;
   std::string value;
-  std::vector<Report> reports;
+  // The reports on the value being gathered: pool[0, used), reused from
+  // value to value so their strings keep their buffers (a million rows
+  // would otherwise cost ten million allocations).
+  std::vector<Report> pool;
+  std::size_t used = 0;
 
   const auto finish = [&]() -> Status {
-    if (reports.empty()) return {};
+    if (used == 0) return {};
+    const std::span<const Report> reports(pool.data(), used);
     Row r;
     r.type = static_cast<stix::ObservableType>(type);
     r.value = value;
@@ -864,13 +870,14 @@ Status Store::scan_rows(const MergePolicy& policy, const Timestamp& now, const s
     const std::string_view v = scan.text_at(1);
     if (t != type || v != value) {
       CTI_TRY_STATUS(finish());
-      reports.clear();
+      used = 0;
       type = t;
       value.assign(v);
     }
-    Report p;
-    p.id = std::string(scan.text_at(2));
-    p.source = std::string(scan.text_at(3));
+    if (used == pool.size()) pool.emplace_back();
+    Report& p = pool[used++];
+    p.id.assign(scan.text_at(2));
+    p.source.assign(scan.text_at(3));
     // The configured trust wins; a source no longer configured counts as
     // unverified, whatever it once had.
     auto [it, fresh] = trust_of.try_emplace(p.source, 0.3);
@@ -882,17 +889,19 @@ Status Store::scan_rows(const MergePolicy& policy, const Timestamp& now, const s
       }
     }
     p.trust = it->second;
-    p.version = std::string(scan.text_at(5));
-    p.version_key = std::string(scan.text_at(6));
-    p.created = std::string(scan.text_at(7));
-    p.producer = std::string(scan.text_at(8));
+    p.version.assign(scan.text_at(5));
+    p.version_key.assign(scan.text_at(6));
+    p.created.assign(scan.text_at(7));
+    p.producer.assign(scan.text_at(8));
     if (p.producer.empty()) p.producer = "source:" + p.source;
     const auto kind = static_cast<trust::Kind>(scan.int_at(9));
     p.confidence = scan.null_at(10) ? scoring.default_confidence : scan.double_at(10);
-    p.valid_from = std::string(scan.text_at(11));
-    p.valid_until = std::string(scan.text_at(12));
+    p.valid_from.assign(scan.text_at(11));
+    p.valid_until.assign(scan.text_at(12));
     p.revoked = scan.int_at(13) != 0;
-    p.tlp = std::string(scan.text_at(14));
+    p.expired = false;
+    p.suppressed = nullptr;
+    p.tlp.assign(scan.text_at(14));
     auto from = Timestamp::parse(p.valid_from);
     if (!from) return store_error(ErrorCategory::data, impl_->path, "indicator " + quote(p.id) + ": bad valid_from");
     if (!p.valid_until.empty()) {
@@ -909,7 +918,6 @@ Status Store::scan_rows(const MergePolicy& policy, const Timestamp& now, const s
       p.suppressed = &by_source->second;
     }
     if (p.suppressed != nullptr) p.live = false;
-    reports.push_back(std::move(p));
     return {};
   };
 

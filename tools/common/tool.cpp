@@ -104,7 +104,10 @@ int run(int argc, char** argv, const Description& description, const std::functi
       return std::cout ? 0 : 74;
     } catch (const CLI::ParseError& e) {
       std::string what = e.what();
-      if (!what.empty()) what[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(what[0])));
+      // A lower-case start, as every message has; not for a name in capitals
+      // ("VALUE is required").
+      if (what.size() > 1 && !std::isupper(static_cast<unsigned char>(what[1])))
+        what[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(what[0])));
       while (!what.empty() && (what.back() == '\n' || what.back() == '.')) what.pop_back();
       write_line(context.name + ": error: " + what);
       write_line("Try '" + context.name + " --help' for more information.");
@@ -114,8 +117,7 @@ int run(int argc, char** argv, const Description& description, const std::functi
     Result<int> result = body(context);
     std::cout.flush();
     if (!result) return fail(result.error().message(), exit_code(result.error().category()));
-    if (!std::cout || std::fflush(stdout) != 0 || std::ferror(stdout))
-      return fail("'<stdout>': write failed", 74);
+    if (!std::cout || std::fflush(stdout) != 0 || std::ferror(stdout)) return fail("'<stdout>': write failed", 74);
     return *result;
   } catch (const std::bad_alloc&) {
     return fail("out of memory", 70);

@@ -130,7 +130,7 @@ int main(int argc, char** argv) {
             std::vector<merge::Entry> entries;
             for (const auto& v : o.values) {
               auto ob = stix::classify_observable(v);
-              if (!ob) return std::move(ob).error().with_context(quote(v));
+              if (!ob) return std::move(ob).error();  // the message quotes the value
               entries.push_back(merge::Entry{ob->type, ob->value});
             }
             for (const auto& e : entries) {
@@ -138,7 +138,10 @@ int main(int argc, char** argv) {
               if (verb == "clear") {
                 auto had = (*store)->clear_decision(e);
                 if (!had) return std::move(had).error();
-                if (!*had) ctx.diagnostics(Severity::warning, what + ": no decision to clear");
+                if (!*had) {
+                  ctx.diagnostics(Severity::warning, what + ": no decision to clear");
+                  continue;
+                }
               } else {
                 CTI_TRY_STATUS((*store)->set_decision(
                     e, merge::Decision{verb == "reject" ? merge::Verdict::reject : merge::Verdict::approve, o.reason,
@@ -251,8 +254,11 @@ int main(int argc, char** argv) {
           CTI_TRY_STATUS(log->append({"feed-merge", user, "merge", out_dir, "", static_cast<std::int64_t>(report->rows),
                                       worst ? "partial" : (status == 0 ? "ok" : "partial"), "", summary, ""}));
           if (worst)
-            return Error(worst->category(), std::to_string(failed) + " of " + std::to_string(o.inputs.size()) +
-                                                " input(s) could not be merged (see above); the others were");
+            return Error(worst->category(),
+                         failed == o.inputs.size()
+                             ? std::string(failed == 1 ? "the input" : "no input") + " could not be merged (see above)"
+                             : std::to_string(failed) + " of " + std::to_string(o.inputs.size()) +
+                                   " inputs could not be merged (see above); the others were");
           (void)indicators;
           (void)unusable;
           return status;

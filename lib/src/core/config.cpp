@@ -223,6 +223,14 @@ Result<Config> parse_config(const std::string& text, const std::string& origin, 
     CTI_TRY_STATUS(get_number(*mg, "max_loss_percent", m.max_loss_percent, 0, 100, "merge"));
     CTI_TRY_STATUS(get_number(*mg, "max_loss_count", m.max_loss_count, 0, 1e9, "merge"));
     CTI_TRY_STATUS(get_string(*mg, "rpz_origin", m.rpz_origin, "merge"));
+    // It is written into the zone's $ORIGIN line: a name, nothing else.
+    if (m.rpz_origin.empty() || m.rpz_origin.size() > 253 ||
+        !std::all_of(m.rpz_origin.begin(), m.rpz_origin.end(), [](char c) {
+          return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+                 c == '.';
+        }))
+      return config_error(origin, mg->get("rpz_origin")->source(),
+                          "merge.rpz_origin " + quote(m.rpz_origin) + " is not a domain name");
     CTI_TRY_STATUS(get_number(*mg, "rpz_ttl", m.rpz_ttl, 0, 86400, "merge"));
     CTI_TRY_STATUS(get_number(*mg, "removed_days", m.removed_days, 0, 3650, "merge"));
   } else if (root.contains("merge")) {

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <iterator>
 #include <unordered_set>
 
@@ -33,6 +34,21 @@ Result<bool> write_output(const std::string& path, F&& render) {
   if (!file) return std::move(file).error();
   CTI_TRY_STATUS(render(**file));
   return (*file)->commit();
+}
+
+// Removes the temporary files a killed run left beside our outputs
+// (".NAME.tmp.XXXXXX"); callers hold the store's lock, so no live run owns
+// them.
+void remove_stale_temporaries(const std::string& dir) {
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    for (const auto& f : output_files()) {
+      const std::string prefix = "." + std::string(f.name) + ".tmp.";
+      if (name.rfind(prefix, 0) == 0) std::filesystem::remove(entry.path(), ec);
+    }
+    if (name.rfind(".removed.csv.tmp.", 0) == 0) std::filesystem::remove(entry.path(), ec);
+  }
 }
 
 }  // namespace
@@ -117,6 +133,7 @@ Result<PublishReport> publish(Store& store, const MergePolicy& policy, PublishOp
   // its temporary file: nothing is published before the gate), the rows
   // that may block are kept for the blocklists, and the rows of entries
   // published last time are noted for removed.csv.
+  remove_stale_temporaries(options.out_dir);
   auto master = AtomicFile::create(join_path(options.out_dir, "threat_master.csv"));
   if (!master) return std::move(master).error();
   std::vector<Row> rows;                             // the candidates for the blocklists
@@ -200,6 +217,7 @@ Result<PublishReport> publish(Store& store, const MergePolicy& policy, PublishOp
 Result<PublishReport> republish(Store& store, const MergePolicy& policy, PublishOptions options,
                                 const std::vector<Entry>& touched) {
   PublishReport report;
+  remove_stale_temporaries(options.out_dir);
   auto old = store.published();
   if (!old) return std::move(old).error();
   // The touched values, scored again; every other entry stays as published

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <cstring>
 #include <optional>
 #include <string_view>
@@ -206,7 +207,8 @@ class Handler {
   }
   bool String(const char* s, rapidjson::SizeType n, bool) {
     if (n > limits_.max_string_bytes)
-      return limit("a string longer than " + std::to_string(limits_.max_string_bytes) + " bytes");
+      return limit("string longer than the limit of " + std::to_string(limits_.max_string_bytes) +
+                   " bytes (--max-string-length)");
     Frame* f = current();
     if (f == nullptr) return scalar();
     const std::string_view v(s, n);
@@ -258,7 +260,8 @@ class Handler {
   }
   bool Key(const char* s, rapidjson::SizeType n, bool) {
     if (n > limits_.max_string_bytes)
-      return limit("a member name longer than " + std::to_string(limits_.max_string_bytes) + " bytes");
+      return limit("string longer than the limit of " + std::to_string(limits_.max_string_bytes) +
+                   " bytes (--max-string-length)");
     Frame* f = current();
     if (f == nullptr) return true;
     const std::string_view k(s, n);
@@ -288,7 +291,7 @@ class Handler {
   }
   bool EndObject(rapidjson::SizeType members) {
     if (members > limits_.max_members)
-      return limit("an object with more than " + std::to_string(limits_.max_members) + " members");
+      return limit("more than " + std::to_string(limits_.max_members) + " members in one JSON object or array");
     if (inner_.active && depth_ == inner_.depth) {
       inner_.active = false;
       if (!emit(inner_.obj)) return false;
@@ -314,7 +317,7 @@ class Handler {
   }
   bool EndArray(rapidjson::SizeType elements) {
     if (elements > limits_.max_members)
-      return limit("an array with more than " + std::to_string(limits_.max_members) + " elements");
+      return limit("more than " + std::to_string(limits_.max_members) + " members in one JSON object or array");
     if (depth_ == 1) top_array_ = false;
     if (depth_ == 2 && bundle_array_) bundle_array_ = false;
     if (Frame* f = current(); f != nullptr && depth_ == f->depth + 1) f->in_array = false;
@@ -353,7 +356,8 @@ class Handler {
   }
   bool open() {
     if (++depth_ > static_cast<int>(limits_.max_depth))
-      return limit("JSON nested deeper than " + std::to_string(limits_.max_depth) + " levels");
+      return limit("JSON nested deeper than the limit of " + std::to_string(limits_.max_depth) +
+                   " levels (--max-depth)");
     return true;
   }
   bool scalar() {
@@ -363,7 +367,7 @@ class Handler {
   bool fail_type() { return scalar(); }  // numbers arrive as RawNumber
   bool emit(const RawObject& o) {
     if (++count_ > limits_.max_objects)
-      return limit("more than " + std::to_string(limits_.max_objects) + " STIX objects");
+      return limit("more than " + std::to_string(limits_.max_objects) + " objects in the input (--max-objects)");
     Status s = sink_(o);
     if (!s) {
       error_ = std::move(s).error();
@@ -371,7 +375,7 @@ class Handler {
     }
     return true;
   }
-  bool limit(const std::string& what) { return fail("over a limit: " + what); }
+  bool limit(const std::string& what) { return fail(what); }
   bool fail(const std::string& what) {
     if (!error_) error_ = Error(ErrorCategory::data, "line " + std::to_string(stream_.line()) + ": " + what);
     return false;
@@ -411,18 +415,23 @@ Status read_raw_objects(std::istream& in, const json::Limits& limits,
     if (stream.read_failed()) return Error(ErrorCategory::io, "read failed");
     if (handler.error()) return *handler.error();
     if (stream.bad_utf8())
-      return Error(ErrorCategory::data, "byte " + std::to_string(stream.bad_utf8_at()) + ": invalid UTF-8");
-    if (stream.over_limit())
       return Error(ErrorCategory::data,
-                   "over a limit: input larger than " + std::to_string(limits.max_document_bytes) + " bytes");
-    if (!ok)
-      return Error(ErrorCategory::data, "line " + std::to_string(stream.line()) + ", byte " +
-                                            std::to_string(ok.Offset()) + ": " +
-                                            rapidjson::GetParseError_En(ok.Code()));
+                   "invalid JSON at byte " + std::to_string(stream.bad_utf8_at()) + ": invalid UTF-8");
+    if (stream.over_limit())
+      return Error(ErrorCategory::data, "input larger than the limit of " + std::to_string(limits.max_document_bytes) +
+                                            " bytes (--max-input-size)");
+    if (!ok) {
+      std::string what = rapidjson::GetParseError_En(ok.Code());
+      if (!what.empty()) what[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(what[0])));
+      if (!what.empty() && what.back() == '.') what.pop_back();
+      return Error(ErrorCategory::data, "invalid JSON at byte " + std::to_string(ok.Offset()) + " (line " +
+                                            std::to_string(stream.line()) + "): " + what);
+    }
   }
   if (stream.read_failed()) return Error(ErrorCategory::io, "read failed");
   if (stream.bad_utf8())
-    return Error(ErrorCategory::data, "byte " + std::to_string(stream.bad_utf8_at()) + ": invalid UTF-8");
+    return Error(ErrorCategory::data,
+                 "invalid JSON at byte " + std::to_string(stream.bad_utf8_at()) + ": invalid UTF-8");
   return {};
 }
 

@@ -6,16 +6,24 @@
 #include <pwd.h>
 #include <unistd.h>
 
+#include <array>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
 #include <memory>
+#include <set>
 
 #include "ctishare/allowlist.h"
 #include "ctishare/audit.h"
 #include "ctishare/config.h"
 #include "ctishare/file.h"
 #include "ctishare/merge_store.h"
+#include "ctishare/taxii/exchange.h"
+#include "ctishare/taxii/push.h"
 #include "ctishare/trust.h"
+#include "partners.h"
 #include "tool.h"
 
 namespace {
@@ -34,8 +42,8 @@ configuration.)";
 
 struct Options {
   std::vector<std::string> values, ids;
-  std::string source, since, reason, store, out_dir, config, audit_log, allowlist, now;
-  bool undo = false, dry_run = false;
+  std::string source, since, reason, store, out_dir, config, audit_log, allowlist, now, state;
+  bool undo = false, dry_run = false, no_push = false;
   int wait = 60;
 };
 
@@ -47,6 +55,103 @@ std::string local_user() {
 
 std::string join_path(const std::string& dir, const std::string& name) {
   return dir.empty() || dir.back() == '/' ? dir + name : dir + "/" + name;
+}
+
+// Who received which of our objects: <state>/push/<partner>.tsv, written by
+// taxii-push ("time\tcollection\tid\tversion" per accepted object).
+struct Received {
+  std::string partner, collection, version;
+};
+
+std::map<std::string, std::vector<Received>> read_push_records(const std::string& state_dir,
+                                                               const std::set<std::string>& ids) {
+  std::map<std::string, std::vector<Received>> out;
+  std::error_code ec;
+  for (const auto& file : std::filesystem::directory_iterator(state_dir + "/push", ec)) {
+    if (file.path().extension() != ".tsv") continue;
+    const std::string partner = file.path().stem().string();
+    std::ifstream in(file.path());
+    std::string line;
+    while (std::getline(in, line)) {
+      std::array<std::string, 4> f;
+      std::size_t start = 0, n = 0;
+      for (; n < 4; ++n) {
+        const auto tab = line.find('\t', start);
+        f[n] = line.substr(start, tab == std::string::npos ? std::string::npos : tab - start);
+        if (tab == std::string::npos) break;
+        start = tab + 1;
+      }
+      if (n != 3 || ids.count(f[2]) == 0) continue;
+      auto& list = out[f[2]];
+      auto it = std::find_if(list.begin(), list.end(),
+                             [&](const Received& r) { return r.partner == partner && r.collection == f[1]; });
+      if (it == list.end()) {
+        list.push_back({partner, f[1], f[3]});
+      } else {
+        it->version = f[3];  // the latest line wins
+      }
+    }
+  }
+  return out;
+}
+
+// Sends the revoked version of our object `id` to one partner's collection
+// that received it: the version it holds is fetched from it (so every
+// property is kept), revoked, and pushed. Returns the new version.
+ctishare::Result<std::string> revoke_at_partner(const ctishare::taxii::Endpoint& e, const Received& r,
+                                                const std::string& id, const ctishare::Timestamp& now) {
+  using namespace ctishare;
+  auto client = taxii::Client::create(e.settings);
+  if (!client) return std::move(client).error();
+  auto root = taxii::get_api_root(*client);
+  if (!root) return std::move(root).error();
+  auto collections = taxii::list_collections(*client);
+  if (!collections) return std::move(collections).error();
+  auto collection = taxii::find_collection(*collections, r.collection, e.name);
+  if (!collection) return std::move(collection).error();
+  const std::string url = e.api_root + "collections/" + collection->id + "/objects/" + id + "/?match[version]=all";
+  auto response = taxii::request_same_origin(*client, "GET", url);
+  if (!response) return std::move(response).error();
+  if (response->status != 200)
+    return Error(ErrorCategory::protocol,
+                 quote(url) + ": HTTP " + std::to_string(response->status) + " fetching the object to revoke");
+  auto body = taxii::taxii_json(*response);
+  if (!body) return std::move(body).error();
+  const json::Value* objects = body->find("objects");
+  if (objects == nullptr || !objects->is_array() || objects->as_array().empty())
+    return Error(ErrorCategory::protocol, quote(url) + ": the partner no longer has the object");
+  // The latest version the partner holds.
+  const json::Value* latest = nullptr;
+  std::optional<Timestamp> latest_time;
+  for (const auto& o : objects->as_array()) {
+    auto m = o.is_object() ? o.find_string("modified") : std::nullopt;
+    auto t = m ? Timestamp::parse(*m) : Result<Timestamp>(Error(ErrorCategory::data, ""));
+    if (t && (!latest_time || *latest_time < *t)) {
+      latest = &o;
+      latest_time = *t;
+    }
+  }
+  if (latest == nullptr) return Error(ErrorCategory::protocol, quote(url) + ": no version with a modified time");
+  if (const json::Value* rv = latest->find("revoked"); rv != nullptr && rv->is_bool() && rv->as_bool())
+    return std::string(*latest->find_string("modified"));  // already revoked there
+  json::Object revoked;
+  const std::string modified = next_version_time(*latest_time, now).with_min_precision(3).to_string();
+  for (const auto& [k, v] : latest->as_object()) {
+    if (k == "modified" || k == "revoked") continue;
+    revoked.emplace_back(k, v);
+  }
+  revoked.emplace_back("modified", modified);
+  revoked.emplace_back("revoked", true);
+  taxii::PushPlan plan;
+  plan.objects.push_back(json::to_string(json::Value(std::move(revoked))));
+  plan.versions.emplace_back(id, modified);
+  taxii::PushSettings settings;
+  auto pushed = taxii::push_collection(*client, *collection, plan, root->max_content_length, settings);
+  if (!pushed) return std::move(pushed).error();
+  if (!pushed->rejected.empty())
+    return Error(ErrorCategory::negative,
+                 "partner " + quote(e.name) + " rejected the revoked version: " + pushed->rejected.front().message);
+  return modified;
 }
 
 }  // namespace
@@ -83,6 +188,9 @@ int main(int argc, char** argv) {
         app.add_option("--wait", opts->wait, "wait up to SECONDS for a running feed-merge (default 60)")
             ->type_name("SECONDS")
             ->check(CLI::Range(0, 3600));
+        app.add_option("--state", opts->state, "state directory: who received what (default: [state] dir)")
+            ->type_name("DIR");
+        app.add_flag("--no-push", opts->no_push, "revoke locally only: do not send revoked versions to partners");
         app.add_option("--now", opts->now, "act as of this time (tests)")->type_name("TIMESTAMP");
         (void)value;
         (void)id;
@@ -103,7 +211,7 @@ int main(int argc, char** argv) {
           const Timestamp now = (*clock)->now();
           auto config = load_config(o.config);
           if (!config) return std::move(config).error();
-          const std::string state_dir = resolve_state_dir(*config, "");
+          const std::string state_dir = resolve_state_dir(*config, o.state);
           const std::string store_path = !o.store.empty()               ? o.store
                                          : !config->merge.store.empty() ? config->merge.store
                                                                         : join_path(state_dir, "merge.db");
@@ -118,7 +226,7 @@ int main(int argc, char** argv) {
           std::vector<merge::Entry> named;  // from --value
           for (const auto& v : o.values) {
             auto ob = stix::classify_observable(v);
-            if (!ob) return std::move(ob).error().with_context(quote(v));
+            if (!ob) return std::move(ob).error();  // the message quotes the value
             const merge::Entry e{ob->type, ob->value};
             named.push_back(e);
             wanted.push_back({"value", merge::suppression_target(e), "", o.reason, user, at});
@@ -229,10 +337,44 @@ int main(int argc, char** argv) {
           CTI_TRY_STATUS(make_directories(out_dir));
           auto report = merge::republish(**store, policy, publish, touched);
           if (!report) return std::move(report).error();
+
+          // Our own objects that partners received get their revoked
+          // version; the push records say who received what.
+          int status = 0;
+          if (!o.no_push && !o.ids.empty()) {
+            const auto received = read_push_records(state_dir, std::set<std::string>(o.ids.begin(), o.ids.end()));
+            for (const auto& [rid, list] : received) {
+              for (const auto& r : list) {
+                auto partner = config->partners.find(r.partner);
+                if (partner == config->partners.end()) {
+                  ctx.diagnostics(Severity::error, quote(rid) + ": received by " + quote(r.partner) +
+                                                       ", which is no longer in the configuration; not revoked there");
+                  status = std::max(status, exit_code(ErrorCategory::config));
+                  continue;
+                }
+                tool::PartnerOptions which;
+                which.partners = {r.partner};
+                auto endpoints = tool::select_endpoints(which, *config, true, "revoke");
+                Result<std::string> sent = endpoints ? revoke_at_partner(endpoints->front(), r, rid, now)
+                                                     : Result<std::string>(std::move(endpoints).error());
+                CTI_TRY_STATUS(log->append({"revoke", r.partner, "revoke.push", partner->second.url, r.collection, 1,
+                                            sent ? "ok" : "error", "",
+                                            sent ? rid + " revoked: " + o.reason : sent.error().message(),
+                                            sent ? audit::ids_digest({{rid, *sent}}) : ""}));
+                if (!sent) {
+                  ctx.diagnostics(Severity::error, "partner " + quote(r.partner) + ": " + sent.error().message());
+                  status = std::max(status, exit_code(sent.error().category()));
+                  continue;
+                }
+                ctx.diagnostics(Severity::info, quote(rid) + ": revoked version " + *sent + " sent to " +
+                                                    quote(r.partner) + " (collection " + r.collection + ")");
+              }
+            }
+          }
           ctx.diagnostics(Severity::info, std::to_string(report->removed) + " entr" +
                                               (report->removed == 1 ? "y" : "ies") + " left the blocklists in " +
                                               out_dir + "; threat_master.csv follows at the next feed-merge run");
-          return 0;
+          return status;
         };
       });
 }

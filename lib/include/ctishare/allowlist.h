@@ -74,7 +74,8 @@ class Allowlist {
 };
 
 // The observables a pattern names with '=' or IN (and IP ranges with
-// ISSUBSET), canonicalised. Values that do not classify are left out, and
+// ISSUBSET): domain names, URLs, IP addresses, e-mail addresses and file
+// hashes (MD5, SHA-1, SHA-256, SHA-512), canonicalised. Values that do not classify are left out, and
 // when `refused` is given, why each was is added to it (e.g. "'co.uk' is a
 // public suffix, not a domain that can be blocked").
 std::vector<stix::Observable> observables_of_pattern(std::string_view pattern,

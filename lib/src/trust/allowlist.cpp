@@ -118,8 +118,8 @@ std::string url_host(std::string_view url) {
 
 bool host_covered(const AllowEntry& e, std::string_view host) {
   if (host == e.value) return true;
-  return e.type == AllowEntry::Type::domain && host.size() > e.value.size() &&
-         host.ends_with(e.value) && host[host.size() - e.value.size() - 1] == '.';
+  return e.type == AllowEntry::Type::domain && host.size() > e.value.size() && host.ends_with(e.value) &&
+         host[host.size() - e.value.size() - 1] == '.';
 }
 
 bool ip_covered(const AllowEntry& e, std::string_view text) {
@@ -133,10 +133,14 @@ bool ip_covered(const AllowEntry& e, std::string_view text) {
 
 std::string_view allow_type_name(AllowEntry::Type type) {
   switch (type) {
-    case AllowEntry::Type::host: return "host";
-    case AllowEntry::Type::domain: return "domain";
-    case AllowEntry::Type::cidr: return "cidr";
-    case AllowEntry::Type::url_prefix: return "url-prefix";
+    case AllowEntry::Type::host:
+      return "host";
+    case AllowEntry::Type::domain:
+      return "domain";
+    case AllowEntry::Type::cidr:
+      return "cidr";
+    case AllowEntry::Type::url_prefix:
+      return "url-prefix";
   }
   return "host";
 }
@@ -167,7 +171,8 @@ Result<Allowlist> Allowlist::parse(std::string_view text, const std::string& ori
       break;
     }
     if (fields.size() == 1 && trim(fields[0]).empty()) continue;  // blank line
-    if (fields.size() != 4) return fail(at, std::to_string(fields.size()) + " fields; expected type,value,reason,expires");
+    if (fields.size() != 4)
+      return fail(at, std::to_string(fields.size()) + " fields; expected type,value,reason,expires");
     AllowEntry e;
     e.line = at;
     const std::string type = trim(fields[0]), value = trim(fields[1]);
@@ -234,13 +239,31 @@ std::vector<stix::Observable> observables_of_pattern(std::string_view text, std:
     if (t.negated || (t.op != Op::equal && t.op != Op::in && t.op != Op::issubset)) continue;
     const std::string_view type = p.text(t.path.type);
     const auto steps = p.steps_of(t);
-    if (steps.size() != 1 || p.text(steps[0].name) != "value") continue;
     std::optional<stix::ObservableType> hint;
-    if (type == "domain-name") hint = stix::ObservableType::domain;
-    else if (type == "url") hint = stix::ObservableType::url;
-    else if (type == "ipv4-addr") hint = stix::ObservableType::ipv4;
-    else if (type == "ipv6-addr") hint = stix::ObservableType::ipv6;
-    else continue;
+    if (steps.size() == 1 && p.text(steps[0].name) == "value") {
+      if (type == "domain-name")
+        hint = stix::ObservableType::domain;
+      else if (type == "url")
+        hint = stix::ObservableType::url;
+      else if (type == "ipv4-addr")
+        hint = stix::ObservableType::ipv4;
+      else if (type == "ipv6-addr")
+        hint = stix::ObservableType::ipv6;
+      else if (type == "email-addr")
+        hint = stix::ObservableType::email;
+    } else if (steps.size() == 2 && type == "file" && p.text(steps[0].name) == "hashes") {
+      // file:hashes.'SHA-256' and the like (the hash names of §10.8).
+      const std::string_view algorithm = p.text(steps[1].name);
+      if (algorithm == "MD5")
+        hint = stix::ObservableType::md5;
+      else if (algorithm == "SHA-1")
+        hint = stix::ObservableType::sha1;
+      else if (algorithm == "SHA-256")
+        hint = stix::ObservableType::sha256;
+      else if (algorithm == "SHA-512")
+        hint = stix::ObservableType::sha512;
+    }
+    if (!hint) continue;
     for (const auto& literal : p.literals_of(t)) {
       if (literal.kind != stix::pattern::LiteralKind::string) continue;
       if (auto o = stix::classify_observable(p.text(literal.text), hint))

@@ -374,3 +374,31 @@ TEST_CASE("publish writes only what changed, and the sanity gate keeps the lists
   CHECK(new_zone->find("d1.example CNAME .") == std::string::npos);
   CHECK(new_zone->find("d200.example CNAME .") != std::string::npos);
 }
+
+TEST_CASE("file hashes and e-mail addresses are rows, never blocklist entries", "[merge]") {
+  Fixture f;
+  Ind hash(1);
+  hash.type = "file";
+  hash.value = "";
+  std::string text = indicator(hash);
+  const std::string pattern = "[file:value = '']";
+  text.replace(text.find(pattern), pattern.size(),
+               "[file:hashes.'SHA-256' = 'E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855']");
+  Ind mail(2);
+  mail.type = "email-addr";
+  mail.value = "payroll@evil.example";
+  REQUIRE(f.ingest(text + assessment(1, "cert", 1.0) + indicator(mail) + assessment(2, "cert", 1.0)));
+  const auto rows = f.rows();
+  REQUIRE(rows.size() == 2);
+  CHECK(rows[0].type == stix::ObservableType::email);
+  CHECK(rows[1].type == stix::ObservableType::sha256);
+  CHECK(rows[1].value == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  CHECK(rows[1].action == trust::Action::block);
+  auto report = f.publish();
+  REQUIRE(report);
+  CHECK(report->entries == 0);
+  auto master = read_file(f.dir / "threat_master.csv");
+  REQUIRE(master);
+  CHECK(master->find("\ne3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855,sha256,block,active,") !=
+        std::string::npos);
+}

@@ -78,12 +78,16 @@ TEST_CASE("observables_of_pattern: equality and IN values, canonical; refusals e
   auto o = observables_of_pattern(
       "[domain-name:value = 'Evil.Example'] OR [url:value IN ('http://a.test/x', 'http://b.test/')] OR "
       "[ipv4-addr:value ISSUBSET '198.51.100.0/24'] OR [domain-name:value = 'co.uk'] OR "
-      "[file:hashes.MD5 = 'd41d8cd98f00b204e9800998ecf8427e']",
+      "[file:hashes.MD5 = 'D41D8CD98F00B204E9800998ECF8427E'] OR [email-addr:value = 'Fraud@Evil.Example'] OR "
+      "[file:size = 5]",
       &refused);
-  REQUIRE(o.size() == 4);
+  REQUIRE(o.size() == 6);
   CHECK(o[0].value == "evil.example");
   CHECK(o[1].type == stix::ObservableType::url);
   CHECK(o[3].type == stix::ObservableType::ipv4);
+  CHECK(o[4].type == stix::ObservableType::md5);
+  CHECK(o[4].value == "d41d8cd98f00b204e9800998ecf8427e");
+  CHECK(o[5].type == stix::ObservableType::email);
   REQUIRE(refused.size() == 1);
   CHECK(refused[0].find("public suffix") != std::string::npos);
   CHECK(observables_of_pattern("not a pattern").empty());

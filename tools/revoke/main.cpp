@@ -266,6 +266,17 @@ int main(int argc, char** argv) {
           }
           std::sort(touched.begin(), touched.end());
           touched.erase(std::unique(touched.begin(), touched.end()), touched.end());
+          // Indicators whose revoked version partners may need: those named,
+          // and those naming a --value; the push records then say which of
+          // them were ours and who received them.
+          std::set<std::string> candidates(o.ids.begin(), o.ids.end());
+          for (const auto& e : named) {
+            auto ids = (*store)->ids_of_entry(e);
+            if (!ids) return std::move(ids).error();
+            candidates.insert(ids->begin(), ids->end());
+          }
+          const auto received = o.no_push || o.undo ? std::map<std::string, std::vector<Received>>()
+                                                    : read_push_records(state_dir, candidates);
           auto published = (*store)->published();
           if (!published) return std::move(published).error();
           std::vector<merge::Entry> listed;
@@ -281,6 +292,10 @@ int main(int argc, char** argv) {
               out += e.value;
               out += '\n';
             }
+            for (const auto& [rid, list] : received)
+              for (const auto& r : list)
+                out += "revoked version of " + rid + " goes to partner " + r.partner + " (collection " + r.collection +
+                       ")\n";
             out += std::to_string(touched.size()) + " value(s) touched, " + std::to_string(listed.size()) +
                    " on the blocklists of " + out_dir + "; nothing changed (--dry-run)\n";
             std::fputs(out.c_str(), stdout);
@@ -341,8 +356,7 @@ int main(int argc, char** argv) {
           // Our own objects that partners received get their revoked
           // version; the push records say who received what.
           int status = 0;
-          if (!o.no_push && !o.ids.empty()) {
-            const auto received = read_push_records(state_dir, std::set<std::string>(o.ids.begin(), o.ids.end()));
+          {
             for (const auto& [rid, list] : received) {
               for (const auto& r : list) {
                 auto partner = config->partners.find(r.partner);

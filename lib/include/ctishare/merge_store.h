@@ -144,6 +144,8 @@ class Store {
   // at or after `since`, "" for all), from the stored observations.
   Result<std::vector<Entry>> entries_of_indicator(const std::string& id);
   Result<std::vector<Entry>> entries_of_source(const std::string& source, const std::string& since);
+  // The indicators (ids) that name a value.
+  Result<std::vector<std::string>> ids_of_entry(const Entry& entry);
 
   const std::string& path() const noexcept;
 

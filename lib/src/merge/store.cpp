@@ -1124,6 +1124,17 @@ Result<std::vector<Entry>> Store::entries_of_source(const std::string& source, c
   return out;
 }
 
+Result<std::vector<std::string>> Store::ids_of_entry(const Entry& entry) {
+  CTI_TRY_STMT(q, "SELECT DISTINCT id FROM observations WHERE type = ?1 AND value = ?2");
+  q.bind(1, number_of(entry.type));
+  q.bind(2, entry.value);
+  std::vector<std::string> out;
+  int rc;
+  while ((rc = q.step()) == SQLITE_ROW) out.emplace_back(q.text_at(0));
+  if (rc != SQLITE_DONE) return impl_->fail(rc);
+  return out;
+}
+
 Result<std::optional<std::string>> Store::meta(const std::string& key) {
   CTI_TRY_STMT(get, "SELECT value FROM meta WHERE key = ?1");
   get.bind(1, key);

@@ -2,7 +2,6 @@
 // observable (threat_master.csv) and the blocklists that enforce the
 // decisions to block; and record analysts' review decisions.
 #include <malloc.h>
-#include <pwd.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -14,6 +13,7 @@
 #include "ctishare/file.h"
 #include "ctishare/merge_store.h"
 #include "ctishare/trust.h"
+#include "merging.h"
 #include "tool.h"
 
 namespace {
@@ -39,17 +39,6 @@ struct Options {
   std::vector<std::string> values;
   ctishare::json::Limits limits;
 };
-
-// Who is at the keyboard, for decisions and the audit log.
-std::string local_user() {
-  if (const char* sudo = std::getenv("SUDO_USER"); sudo != nullptr && *sudo != '\0') return sudo;
-  if (const passwd* pw = ::getpwuid(::geteuid()); pw != nullptr && pw->pw_name != nullptr) return pw->pw_name;
-  return "uid " + std::to_string(::geteuid());
-}
-
-std::string join_path(const std::string& dir, const std::string& name) {
-  return dir.empty() || dir.back() == '/' ? dir + name : dir + "/" + name;
-}
 
 }  // namespace
 
@@ -98,14 +87,10 @@ int main(int argc, char** argv) {
           const Timestamp now = (*clock)->now();
           auto config = load_config(o.config);
           if (!config) return std::move(config).error();
-          const std::string state_dir = resolve_state_dir(*config, "");
-          std::string store_path = !o.store.empty()               ? o.store
-                                   : !config->merge.store.empty() ? config->merge.store
-                                                                  : join_path(state_dir, "merge.db");
-          std::string out_dir = !o.out_dir.empty()               ? o.out_dir
-                                : !config->merge.out_dir.empty() ? config->merge.out_dir
-                                                                 : join_path(state_dir, "out");
-          if (o.store.empty() && config->merge.store.empty()) CTI_TRY_STATUS(make_directories(state_dir));
+          const tool::MergePaths paths = tool::merge_paths(*config, o.store, o.out_dir);
+          const std::string& store_path = paths.store;
+          const std::string& out_dir = paths.out_dir;
+          if (o.store.empty() && config->merge.store.empty()) CTI_TRY_STATUS(make_directories(paths.state_dir));
 
           // One merge at a time: the store and the outputs move together.
           auto lock = FileLock::acquire(store_path + ".lock");
@@ -119,7 +104,7 @@ int main(int argc, char** argv) {
           if (!store) return std::move(store).error();
           auto log = tool::open_audit_log(o.audit_log, *config, **clock);
           if (!log) return std::move(log).error();
-          const std::string user = local_user();
+          const std::string user = tool::local_user();
 
           // ---- decisions
           for (CLI::App* sub : {approve, reject, clear}) {
@@ -162,12 +147,8 @@ int main(int argc, char** argv) {
           ::mallopt(M_MMAP_THRESHOLD, 256 * 1024 * 1024);
           ::mallopt(M_TRIM_THRESHOLD, 512 * 1024 * 1024);
           ::mallopt(M_TOP_PAD, 64 * 1024 * 1024);
-          std::optional<trust::Allowlist> allowlist;
-          if (const std::string file = o.allowlist.empty() ? config->allowlist : o.allowlist; !file.empty()) {
-            auto loaded = trust::Allowlist::load(file);
-            if (!loaded) return std::move(loaded).error();
-            allowlist.emplace(std::move(*loaded));
-          }
+          auto allowlist = tool::load_allowlist(o.allowlist, *config);
+          if (!allowlist) return std::move(allowlist).error();
           CTI_TRY_STATUS(make_directories(out_dir));
           const std::string identity_name =
               config->identity_name.empty() ? std::string("ctishare") : config->identity_name;
@@ -209,27 +190,10 @@ int main(int argc, char** argv) {
 
           CTI_TRY_STATUS((*store)->commit_batch());
 
-          merge::MergePolicy policy;
-          policy.scoring.block_threshold = config->scoring.block_threshold;
-          policy.scoring.review_threshold = config->scoring.review_threshold;
-          policy.scoring.floor = config->scoring.floor;
-          policy.scoring.default_confidence = config->scoring.default_confidence;
-          policy.observe_only.clear();
-          for (const auto& t : config->merge.observe_only)
-            if (auto type = stix::parse_observable_type(t)) policy.observe_only.push_back(*type);
-          for (const auto& [n, p] : config->partners) policy.trust[n] = p.trust;
-          for (const auto& [n, s] : config->sources) policy.trust[n] = s.trust;
-          policy.allowlist = allowlist ? &*allowlist : nullptr;
-          merge::PublishOptions publish;
-          publish.out_dir = out_dir;
-          publish.exports.allowlist = policy.allowlist;
-          publish.exports.now = now;
+          const trust::Allowlist* vetoes = *allowlist ? &**allowlist : nullptr;
+          const merge::MergePolicy policy = tool::merge_policy(*config, vetoes);
+          merge::PublishOptions publish = tool::publish_options(*config, out_dir, now, vetoes);
           publish.exports.csv_raw = o.csv_raw;
-          publish.exports.rpz_origin = config->merge.rpz_origin;
-          publish.exports.rpz_ttl = static_cast<std::uint32_t>(config->merge.rpz_ttl);
-          publish.max_loss_percent = config->merge.max_loss_percent;
-          publish.max_loss_count = config->merge.max_loss_count;
-          publish.removed_days = config->merge.removed_days;
           publish.force = o.force;
           auto report = merge::publish(**store, policy, publish);
           if (!report) {

@@ -3,7 +3,6 @@
 // that turned out to be bad (--source, optionally only since a time). The
 // blocklists are rebuilt at once from the last publication; --undo lifts a
 // revocation (the next feed-merge puts the entries back).
-#include <pwd.h>
 #include <unistd.h>
 
 #include <array>
@@ -23,6 +22,7 @@
 #include "ctishare/taxii/exchange.h"
 #include "ctishare/taxii/push.h"
 #include "ctishare/trust.h"
+#include "merging.h"
 #include "partners.h"
 #include "tool.h"
 
@@ -46,16 +46,6 @@ struct Options {
   bool undo = false, dry_run = false, no_push = false;
   int wait = 60;
 };
-
-std::string local_user() {
-  if (const char* sudo = std::getenv("SUDO_USER"); sudo != nullptr && *sudo != '\0') return sudo;
-  if (const passwd* pw = ::getpwuid(::geteuid()); pw != nullptr && pw->pw_name != nullptr) return pw->pw_name;
-  return "uid " + std::to_string(::geteuid());
-}
-
-std::string join_path(const std::string& dir, const std::string& name) {
-  return dir.empty() || dir.back() == '/' ? dir + name : dir + "/" + name;
-}
 
 // Who received which of our objects: <state>/push/<partner>.tsv, written by
 // taxii-push ("time\tcollection\tid\tversion" per accepted object).
@@ -211,16 +201,13 @@ int main(int argc, char** argv) {
           const Timestamp now = (*clock)->now();
           auto config = load_config(o.config);
           if (!config) return std::move(config).error();
+          const tool::MergePaths paths = tool::merge_paths(*config, o.store, o.out_dir);
           const std::string state_dir = resolve_state_dir(*config, o.state);
-          const std::string store_path = !o.store.empty()               ? o.store
-                                         : !config->merge.store.empty() ? config->merge.store
-                                                                        : join_path(state_dir, "merge.db");
-          const std::string out_dir = !o.out_dir.empty()               ? o.out_dir
-                                      : !config->merge.out_dir.empty() ? config->merge.out_dir
-                                                                       : join_path(state_dir, "out");
+          const std::string& store_path = paths.store;
+          const std::string& out_dir = paths.out_dir;
 
           // The revocations, and the values each touches.
-          const std::string user = local_user();
+          const std::string user = tool::local_user();
           const std::string at = Timestamp::from_unix(now.unix_seconds(), 0, 0).to_string();
           std::vector<merge::Suppression> wanted;
           std::vector<merge::Entry> named;  // from --value
@@ -325,30 +312,11 @@ int main(int argc, char** argv) {
           }
 
           // The blocklists, at once.
-          std::optional<trust::Allowlist> allowlist;
-          if (const std::string file = o.allowlist.empty() ? config->allowlist : o.allowlist; !file.empty()) {
-            auto loaded = trust::Allowlist::load(file);
-            if (!loaded) return std::move(loaded).error();
-            allowlist.emplace(std::move(*loaded));
-          }
-          merge::MergePolicy policy;
-          policy.scoring.block_threshold = config->scoring.block_threshold;
-          policy.scoring.review_threshold = config->scoring.review_threshold;
-          policy.scoring.floor = config->scoring.floor;
-          policy.scoring.default_confidence = config->scoring.default_confidence;
-          policy.observe_only.clear();
-          for (const auto& t : config->merge.observe_only)
-            if (auto type = stix::parse_observable_type(t)) policy.observe_only.push_back(*type);
-          for (const auto& [n, p] : config->partners) policy.trust[n] = p.trust;
-          for (const auto& [n, s] : config->sources) policy.trust[n] = s.trust;
-          policy.allowlist = allowlist ? &*allowlist : nullptr;
-          merge::PublishOptions publish;
-          publish.out_dir = out_dir;
-          publish.exports.allowlist = policy.allowlist;
-          publish.exports.now = now;
-          publish.exports.rpz_origin = config->merge.rpz_origin;
-          publish.exports.rpz_ttl = static_cast<std::uint32_t>(config->merge.rpz_ttl);
-          publish.removed_days = config->merge.removed_days;
+          auto allowlist = tool::load_allowlist(o.allowlist, *config);
+          if (!allowlist) return std::move(allowlist).error();
+          const trust::Allowlist* vetoes = *allowlist ? &**allowlist : nullptr;
+          const merge::MergePolicy policy = tool::merge_policy(*config, vetoes);
+          const merge::PublishOptions publish = tool::publish_options(*config, out_dir, now, vetoes);
           CTI_TRY_STATUS(make_directories(out_dir));
           auto report = merge::republish(**store, policy, publish, touched);
           if (!report) return std::move(report).error();

@@ -11,6 +11,7 @@
 #include "ctishare/config.h"
 #include "ctishare/file.h"
 #include "ctishare/trust.h"
+#include "merging.h"
 #include "tool.h"
 
 namespace {
@@ -68,10 +69,10 @@ int main(int argc, char** argv) {
             ->type_name("FILE");
         app.add_option("--audit-log", opts->audit_log, "append the audit record here (default: the suite's log)")
             ->type_name("FILE");
-        app.add_option("--allowlist", opts->allowlist,
-                       "CSV of what must never be blocked (default: [allowlist] file)")
+        app.add_option("--allowlist", opts->allowlist, "CSV of what must never be blocked (default: [allowlist] file)")
             ->type_name("FILE");
-        app.add_option("--now", opts->now, "score as of this time (reproducible runs and tests)")->type_name("TIMESTAMP");
+        app.add_option("--now", opts->now, "score as of this time (reproducible runs and tests)")
+            ->type_name("TIMESTAMP");
         tool::add_limit_options(app, opts->limits);
         return [opts](tool::Context& ctx) -> Result<int> {
           const Options& o = *opts;
@@ -91,10 +92,10 @@ int main(int argc, char** argv) {
             for (const auto& [n, feed] : config->sources) known += (known.empty() ? "" : ", ") + n;
             return Error(ErrorCategory::config,
                          "unknown source " + quote(o.source) +
-                             (config->path.empty() ? "; no configuration file was found (see --config)"
-                                                   : " in " + quote(config->path) +
-                                                         (known.empty() ? std::string("; it names none")
-                                                                        : "; it names: " + known)));
+                             (config->path.empty()
+                                  ? "; no configuration file was found (see --config)"
+                                  : " in " + quote(config->path) +
+                                        (known.empty() ? std::string("; it names none") : "; it names: " + known)));
           }
           trust::Policy policy = trust::Policy::defaults();
           policy.block_threshold = config->scoring.block_threshold;
@@ -106,12 +107,9 @@ int main(int argc, char** argv) {
           const json::Value identity = trust::identity_object(identity_name, config->identity_class);
           const std::string identity_id(*identity.find_string("id"));
           const Timestamp now = (*clock)->now();
-          std::optional<trust::Allowlist> allowlist;
-          if (const std::string file = o.allowlist.empty() ? config->allowlist : o.allowlist; !file.empty()) {
-            auto loaded = trust::Allowlist::load(file);
-            if (!loaded) return std::move(loaded).error();
-            allowlist.emplace(std::move(*loaded));
-          }
+          auto loaded = tool::load_allowlist(o.allowlist, *config);
+          if (!loaded) return std::move(loaded).error();
+          std::optional<trust::Allowlist>& allowlist = *loaded;
 
           // Outputs are opened first: nothing is read or scored for nowhere.
           auto output = Output::open(o.output);
@@ -151,39 +149,40 @@ int main(int argc, char** argv) {
           stix::ReadOptions read_options;
           read_options.limits = o.limits;
           const std::string name = display_name(o.input);
-          Status read = stix::read_objects(**in, read_options, [&](stix::Object&& object, const stix::Origin& where) -> Status {
-            // Our own identity and definition are already in; a second copy
-            // (the input is an earlier run's output) is not repeated.
-            if (object.id() == identity_id || object.id() == trust::extension_definition_id()) return {};
-            // An assessment in our name is never passed on: the channel is
-            // the one this input came through now, and anyone can write an
-            // object claiming our identity and a trusted source (feed-merge
-            // believes ours). This run's assessments replace it; anyone
-            // else's pass through.
-            if (object.type() == "x-ctishare-assessment" && object.created_by_ref() == identity_id) {
-              ++dropped;
-              return {};
-            }
-            CTI_TRY_STATUS(add(object.json(), object.id(), object.version()));
-            if (object.type() != "indicator") return {};
-            ++indicators;
-            auto a = trust::assess(object, source, policy, now, allowlist ? &*allowlist : nullptr);
-            if (!a) {
-              ++unusable;
-              ctx.diagnostics(Severity::error, quote(name) + ": " + where.where() + ": " + a.error().message() +
-                                                   "; passed through without an assessment");
-              return {};
-            }
-            ++counts[static_cast<int>(a->action)];
-            const json::Value assessment = trust::assessment_object(*a, identity_id, now);
-            CTI_TRY_STATUS(add(assessment, *assessment.find_string("id"), *assessment.find_string("modified")));
-            if (explain_writer) {
-              const std::string line = trust::explain_line(*a);
-              CTI_TRY_STATUS(explain_writer->add_serialized(line, a->indicator_id, a->indicator_version));
-            }
-            assessed.emplace_back(std::move(a->indicator_id), std::move(a->indicator_version));
-            return {};
-          });
+          Status read =
+              stix::read_objects(**in, read_options, [&](stix::Object&& object, const stix::Origin& where) -> Status {
+                // Our own identity and definition are already in; a second copy
+                // (the input is an earlier run's output) is not repeated.
+                if (object.id() == identity_id || object.id() == trust::extension_definition_id()) return {};
+                // An assessment in our name is never passed on: the channel is
+                // the one this input came through now, and anyone can write an
+                // object claiming our identity and a trusted source (feed-merge
+                // believes ours). This run's assessments replace it; anyone
+                // else's pass through.
+                if (object.type() == "x-ctishare-assessment" && object.created_by_ref() == identity_id) {
+                  ++dropped;
+                  return {};
+                }
+                CTI_TRY_STATUS(add(object.json(), object.id(), object.version()));
+                if (object.type() != "indicator") return {};
+                ++indicators;
+                auto a = trust::assess(object, source, policy, now, allowlist ? &*allowlist : nullptr);
+                if (!a) {
+                  ++unusable;
+                  ctx.diagnostics(Severity::error, quote(name) + ": " + where.where() + ": " + a.error().message() +
+                                                       "; passed through without an assessment");
+                  return {};
+                }
+                ++counts[static_cast<int>(a->action)];
+                const json::Value assessment = trust::assessment_object(*a, identity_id, now);
+                CTI_TRY_STATUS(add(assessment, *assessment.find_string("id"), *assessment.find_string("modified")));
+                if (explain_writer) {
+                  const std::string line = trust::explain_line(*a);
+                  CTI_TRY_STATUS(explain_writer->add_serialized(line, a->indicator_id, a->indicator_version));
+                }
+                assessed.emplace_back(std::move(a->indicator_id), std::move(a->indicator_version));
+                return {};
+              });
           if (!read) return read.error().with_context(quote(name));
 
           CTI_TRY_STATUS((*writer)->finish());
@@ -196,11 +195,10 @@ int main(int argc, char** argv) {
           if (!committed) return std::move(committed).error();
 
           const std::string summary = std::to_string(indicators) + " indicator(s): " + std::to_string(counts[0]) +
-                                      " block, " + std::to_string(counts[1]) + " review, " +
-                                      std::to_string(counts[2]) + " observe, " + std::to_string(unusable) +
-                                      " unusable";
-          ctx.diagnostics(Severity::info, "source " + quote(o.source) + " (" + std::string(trust::tier_of(source.trust)) +
-                                              "): " + summary);
+                                      " block, " + std::to_string(counts[1]) + " review, " + std::to_string(counts[2]) +
+                                      " observe, " + std::to_string(unusable) + " unusable";
+          ctx.diagnostics(Severity::info, "source " + quote(o.source) + " (" +
+                                              std::string(trust::tier_of(source.trust)) + "): " + summary);
           if (dropped > 0)
             ctx.diagnostics(Severity::info, std::to_string(dropped) +
                                                 " assessment(s) in our name in the input were dropped (re-assessed)");

@@ -372,6 +372,25 @@ struct Observation {
   std::string_view value;
 };
 
+// Binds a version's stored properties (version … tlp, the columns both
+// tables share, in that order) from index `first` on.
+void bind_version(Stmt& stmt, int first, const Version& v) {
+  stmt.bind(first, v.version);
+  stmt.bind(first + 1, v.version_key);
+  stmt.bind(first + 2, v.created);
+  stmt.bind(first + 3, v.created_by);
+  stmt.bind(first + 4, v.kind);
+  if (v.confidence) {
+    stmt.bind(first + 5, *v.confidence);
+  } else {
+    stmt.bind_null(first + 5);
+  }
+  stmt.bind(first + 6, v.valid_from);
+  stmt.bind(first + 7, v.valid_until);
+  stmt.bind(first + 8, static_cast<std::int64_t>(v.revoked ? 1 : 0));
+  stmt.bind(first + 9, v.tlp);
+}
+
 }  // namespace
 
 Status Store::begin_batch() {
@@ -541,20 +560,7 @@ Result<IngestStats> Store::ingest(std::istream& in, const json::Limits& limits, 
   const auto save = [&](const Version& v, const std::vector<Channel>& channels) -> Status {
     const std::string channel_text = format_channels(channels);
     put.bind(1, v.id);
-    put.bind(2, v.version);
-    put.bind(3, v.version_key);
-    put.bind(4, v.created);
-    put.bind(5, v.created_by);
-    put.bind(6, v.kind);
-    if (v.confidence) {
-      put.bind(7, *v.confidence);
-    } else {
-      put.bind_null(7);
-    }
-    put.bind(8, v.valid_from);
-    put.bind(9, v.valid_until);
-    put.bind(10, static_cast<std::int64_t>(v.revoked ? 1 : 0));
-    put.bind(11, v.tlp);
+    bind_version(put, 2, v);
     put.bind(12, v.observables);
     put.bind(13, channel_text);
     const int rc = put.step();
@@ -648,20 +654,7 @@ Result<IngestStats> Store::ingest(std::istream& in, const json::Limits& limits, 
     obs.bind(3, v.id);
     obs.bind(4, o.channel->source);
     obs.bind(5, o.channel->trust);
-    obs.bind(6, v.version);
-    obs.bind(7, v.version_key);
-    obs.bind(8, v.created);
-    obs.bind(9, v.created_by);
-    obs.bind(10, v.kind);
-    if (v.confidence) {
-      obs.bind(11, *v.confidence);
-    } else {
-      obs.bind_null(11);
-    }
-    obs.bind(12, v.valid_from);
-    obs.bind(13, v.valid_until);
-    obs.bind(14, static_cast<std::int64_t>(v.revoked ? 1 : 0));
-    obs.bind(15, v.tlp);
+    bind_version(obs, 6, v);
     const int rc = obs.step();
     obs.reset();
     if (rc != SQLITE_DONE) return impl_->fail(rc);

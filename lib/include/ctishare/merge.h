@@ -89,6 +89,11 @@ struct ExportOptions {
   // check, so it runs once per row; every exporter still applies the
   // others, the allowlist included, itself.
   const std::unordered_set<const Row*>* canonical = nullptr;
+  // The RPZ and Unbound writers need the same list (blockable domains
+  // without a listed parent); within a publication (canonical set) the
+  // first computes it and the second reuses it.
+  mutable std::vector<std::string_view> zone_roots;
+  mutable const std::vector<Row>* zone_roots_of = nullptr;
 };
 
 // A CSV cell (RFC 4180): quoted when it holds a comma, quote, CR or LF;

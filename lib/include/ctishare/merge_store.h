@@ -129,8 +129,9 @@ class Store {
   // Records a publication in one transaction: the new entries, the
   // removals it made, removals older than `forget_before` dropped, and the
   // meta values given.
+  // `previous`, when the caller has it, is what published() would return.
   Status publish(const std::vector<Entry>& entries, const std::vector<Removal>& removed, const Timestamp& forget_before,
-                 const std::map<std::string, std::string>& meta);
+                 const std::map<std::string, std::string>& meta, const std::vector<Entry>* previous = nullptr);
 
   Result<std::optional<std::string>> meta(const std::string& key);
 
@@ -194,6 +195,6 @@ Result<PublishReport> publish(Store& store, const MergePolicy& policy, PublishOp
 // the last publication; threat_master.csv follows at the next publish().
 // No sanity gate: a revocation is deliberate.
 Result<PublishReport> republish(Store& store, const MergePolicy& policy, PublishOptions options,
-                                const std::vector<Entry>& touched);
+                                const std::vector<Entry>& touched, const std::vector<Entry>* published = nullptr);
 
 }  // namespace ctishare::merge

@@ -111,6 +111,16 @@ std::vector<std::string_view> zone_roots(const std::vector<Row>& rows, const Exp
   return out;
 }
 
+// Reused only within a publication (options.canonical set: the rows are
+// fixed until it ends).
+const std::vector<std::string_view>& cached_zone_roots(const std::vector<Row>& rows, const ExportOptions& options) {
+  if (options.canonical == nullptr || options.zone_roots_of != &rows) {
+    options.zone_roots = zone_roots(rows, options);
+    options.zone_roots_of = &rows;
+  }
+  return options.zone_roots;
+}
+
 // Option values that end up inside a zone file or an ipset command: names
 // only, so a bad configuration cannot inject records or commands.
 bool is_name(std::string_view text) {
@@ -281,7 +291,7 @@ ctishare::Status write_rpz(Sink& out, const std::vector<Row>& rows, const Export
   CTI_TRY_STATUS(lines.line("@ SOA localhost. hostmaster.localhost. " + std::to_string(options.rpz_serial) +
                             " 3600 600 604800 " + ttl));
   CTI_TRY_STATUS(lines.line("@ NS localhost."));
-  for (std::string_view domain : zone_roots(rows, options)) {
+  for (std::string_view domain : cached_zone_roots(rows, options)) {
     CTI_TRY_STATUS(lines.line(std::string(domain) + " CNAME ."));
     CTI_TRY_STATUS(lines.line("*." + std::string(domain) + " CNAME ."));
   }
@@ -296,7 +306,7 @@ ctishare::Status write_rpz(Sink& out, const std::vector<Row>& rows, const Export
 ctishare::Status write_unbound(Sink& out, const std::vector<Row>& rows, const ExportOptions& options) {
   LineWriter lines(out);
   CTI_TRY_STATUS(lines.line("server:"));
-  for (std::string_view domain : zone_roots(rows, options))
+  for (std::string_view domain : cached_zone_roots(rows, options))
     CTI_TRY_STATUS(lines.line("    local-zone: \"" + std::string(domain) + ".\" always_nxdomain"));
   return lines.flush();
 }

@@ -58,7 +58,7 @@ void remove_stale_temporaries(const std::string& dir) {
 // `removed` first, and records the publication of `entries`.
 Status write_lists(Store& store, const std::vector<Row>& rows, const std::vector<Entry>& entries,
                    const std::vector<Removal>& removed, AtomicFile* master, PublishOptions& options,
-                   PublishReport& report) {
+                   PublishReport& report, const std::vector<Entry>& previous) {
   const Timestamp& now = options.exports.now;
   // The RPZ serial moves only when the zone's records do.
   auto serial_text = store.meta("rpz_serial");
@@ -120,7 +120,7 @@ Status write_lists(Store& store, const std::vector<Row>& rows, const std::vector
   if (!changed) return std::move(changed).error();
   if (*changed) report.changed.emplace_back("removed.csv");
 
-  return store.publish(entries, removed, forget_before, {{"rpz_serial", std::to_string(serial)}});
+  return store.publish(entries, removed, forget_before, {{"rpz_serial", std::to_string(serial)}}, &previous);
 }
 
 Result<PublishReport> publish(Store& store, const MergePolicy& policy, PublishOptions options) {
@@ -210,16 +210,22 @@ Result<PublishReport> publish(Store& store, const MergePolicy& policy, PublishOp
     removed.push_back(std::move(r));
   }
 
-  CTI_TRY_STATUS(write_lists(store, rows, entries, removed, master->get(), options, report));
+  CTI_TRY_STATUS(write_lists(store, rows, entries, removed, master->get(), options, report, *old));
   return report;
 }
 
 Result<PublishReport> republish(Store& store, const MergePolicy& policy, PublishOptions options,
-                                const std::vector<Entry>& touched) {
+                                const std::vector<Entry>& touched, const std::vector<Entry>* published) {
   PublishReport report;
   remove_stale_temporaries(options.out_dir);
-  auto old = store.published();
-  if (!old) return std::move(old).error();
+  std::vector<Entry> loaded;
+  const std::vector<Entry>* old = published;
+  if (old == nullptr) {
+    auto read = store.published();
+    if (!read) return std::move(read).error();
+    loaded = std::move(*read);
+    old = &loaded;
+  }
   // The touched values, scored again; every other entry stays as published
   // (it passed every check then, and nothing about it changed).
   std::vector<Entry> wanted;
@@ -239,6 +245,7 @@ Result<PublishReport> republish(Store& store, const MergePolicy& policy, Publish
   rows.reserve(old->size());
   std::unordered_set<const Row*> verified;
   std::vector<Entry> entries;
+  entries.reserve(old->size());
   std::vector<Removal> removed;
   const std::string now_text = Timestamp::from_unix(options.exports.now.unix_seconds(), 0, 0).to_string();
   auto f = fresh.begin();
@@ -258,18 +265,18 @@ Result<PublishReport> republish(Store& store, const MergePolicy& policy, Publish
       removed.push_back(Removal{e.type, e.value, now_text, "", "no longer reported by any source"});
       continue;
     }
-    Row r;
+    Row& r = rows.emplace_back();
     r.type = e.type;
     r.value = e.value;
     r.action = trust::Action::block;
     r.status = RowStatus::active;
-    rows.push_back(std::move(r));
     entries.push_back(e);
   }
   for (const auto& r : rows) verified.insert(&r);
   options.exports.canonical = &verified;
   // The allowlist may have grown since: it still vetoes.
   std::vector<Entry> kept;
+  kept.reserve(entries.size());
   for (std::size_t i = 0; i < rows.size(); ++i) {
     std::string why;
     if (blockable(rows[i], options.exports, &why)) {
@@ -280,7 +287,7 @@ Result<PublishReport> republish(Store& store, const MergePolicy& policy, Publish
   }
   report.entries = kept.size();
   report.removed = removed.size();
-  CTI_TRY_STATUS(write_lists(store, rows, kept, removed, nullptr, options, report));
+  CTI_TRY_STATUS(write_lists(store, rows, kept, removed, nullptr, options, report, *old));
   return report;
 }
 

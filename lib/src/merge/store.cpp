@@ -969,14 +969,18 @@ Result<bool> Store::clear_decision(const Entry& entry) {
 }
 
 Result<std::vector<Entry>> Store::published() {
+  auto count = impl_->read_int("SELECT count(*) FROM published");
+  if (!count) return std::move(count).error();
   CTI_TRY_STMT(scan, "SELECT type, value FROM published");
   std::vector<Entry> out;
+  out.reserve(static_cast<std::size_t>(*count));
   int rc;
   while ((rc = scan.step()) == SQLITE_ROW) {
     if (auto t = type_of(scan.int_at(0))) out.push_back(Entry{*t, std::string(scan.text_at(1))});
   }
   if (rc != SQLITE_DONE) return impl_->fail(rc);
-  std::sort(out.begin(), out.end());
+  // Usually already in order (the table's key is (type, value)).
+  if (!std::is_sorted(out.begin(), out.end())) std::sort(out.begin(), out.end());
   return out;
 }
 
@@ -995,9 +999,16 @@ Result<std::vector<Removal>> Store::removals() {
 }
 
 Status Store::publish(const std::vector<Entry>& entries, const std::vector<Removal>& removed,
-                      const Timestamp& forget_before, const std::map<std::string, std::string>& meta) {
-  auto old = published();
-  if (!old) return std::move(old).error();
+                      const Timestamp& forget_before, const std::map<std::string, std::string>& meta,
+                      const std::vector<Entry>* previous) {
+  std::vector<Entry> loaded;
+  const std::vector<Entry>* old = previous;
+  if (old == nullptr) {
+    auto read = published();
+    if (!read) return std::move(read).error();
+    loaded = std::move(*read);
+    old = &loaded;
+  }
   Impl::Transaction tx(*impl_);
   CTI_TRY_STATUS(tx.begin());
   {

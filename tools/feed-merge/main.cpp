@@ -157,7 +157,7 @@ int main(int argc, char** argv) {
 
           int status = 0;
           std::optional<Error> worst;
-          std::size_t stored = 0, indicators = 0, unusable = 0, failed = 0;
+          std::size_t stored = 0, failed = 0;
           CTI_TRY_STATUS((*store)->begin_batch());
           for (const auto& input : o.inputs) {
             const std::string name = display_name(input);
@@ -176,8 +176,6 @@ int main(int argc, char** argv) {
               continue;
             }
             stored += stats->stored;
-            indicators += stats->indicators;
-            unusable += stats->unusable;
             if (stats->unusable > 0) status = 1;
             if (stats->indicators > 0 && stats->assessments == 0)
               ctx.diagnostics(Severity::warning, quote(name) + ": no assessments of ours; its " +
@@ -223,8 +221,6 @@ int main(int argc, char** argv) {
                              ? std::string(failed == 1 ? "the input" : "no input") + " could not be merged (see above)"
                              : std::to_string(failed) + " of " + std::to_string(o.inputs.size()) +
                                    " inputs could not be merged (see above); the others were");
-          (void)indicators;
-          (void)unusable;
           return status;
         };
       });

@@ -5,11 +5,8 @@
 // revocation (the next feed-merge puts the entries back).
 #include <unistd.h>
 
-#include <array>
 #include <cstdio>
 #include <cstdlib>
-#include <filesystem>
-#include <fstream>
 #include <map>
 #include <memory>
 #include <set>
@@ -24,6 +21,7 @@
 #include "ctishare/trust.h"
 #include "merging.h"
 #include "partners.h"
+#include "push_records.h"
 #include "tool.h"
 
 namespace {
@@ -47,43 +45,7 @@ struct Options {
   int wait = 60;
 };
 
-// Who received which of our objects: <state>/push/<partner>.tsv, written by
-// taxii-push ("time\tcollection\tid\tversion" per accepted object).
-struct Received {
-  std::string partner, collection, version;
-};
-
-std::map<std::string, std::vector<Received>> read_push_records(const std::string& state_dir,
-                                                               const std::set<std::string>& ids) {
-  std::map<std::string, std::vector<Received>> out;
-  std::error_code ec;
-  for (const auto& file : std::filesystem::directory_iterator(state_dir + "/push", ec)) {
-    if (file.path().extension() != ".tsv") continue;
-    const std::string partner = file.path().stem().string();
-    std::ifstream in(file.path());
-    std::string line;
-    while (std::getline(in, line)) {
-      std::array<std::string, 4> f;
-      std::size_t start = 0, n = 0;
-      for (; n < 4; ++n) {
-        const auto tab = line.find('\t', start);
-        f[n] = line.substr(start, tab == std::string::npos ? std::string::npos : tab - start);
-        if (tab == std::string::npos) break;
-        start = tab + 1;
-      }
-      if (n != 3 || ids.count(f[2]) == 0) continue;
-      auto& list = out[f[2]];
-      auto it = std::find_if(list.begin(), list.end(),
-                             [&](const Received& r) { return r.partner == partner && r.collection == f[1]; });
-      if (it == list.end()) {
-        list.push_back({partner, f[1], f[3]});
-      } else {
-        it->version = f[3];  // the latest line wins
-      }
-    }
-  }
-  return out;
-}
+using ctishare::tool::Received;
 
 // Sends the revoked version of our object `id` to one partner's collection
 // that received it: the version it holds is fetched from it (so every
@@ -153,9 +115,9 @@ int main(int argc, char** argv) {
       argc, argv,
       {"revoke", "Take indicators off every blocklist now, reversibly, with the reason recorded.", kExamples},
       [opts](CLI::App& app) -> tool::Body {
-        auto* value = app.add_option("--value", opts->values, "observables as analysts write them (domain, URL, IP …)")
-                          ->type_name("V");
-        auto* id = app.add_option("--id", opts->ids, "STIX indicator ids")->type_name("ID");
+        app.add_option("--value", opts->values, "observables as analysts write them (domain, URL, IP …)")
+            ->type_name("V");
+        app.add_option("--id", opts->ids, "STIX indicator ids")->type_name("ID");
         auto* source = app.add_option("--source", opts->source, "every indicator a source sent")->type_name("NAME");
         app.add_option("--since", opts->since, "with --source: only indicators modified at or after TIMESTAMP")
             ->type_name("TIMESTAMP")
@@ -182,8 +144,6 @@ int main(int argc, char** argv) {
             ->type_name("DIR");
         app.add_flag("--no-push", opts->no_push, "revoke locally only: do not send revoked versions to partners");
         app.add_option("--now", opts->now, "act as of this time (tests)")->type_name("TIMESTAMP");
-        (void)value;
-        (void)id;
 
         return [opts](tool::Context& ctx) -> Result<int> {
           const Options& o = *opts;
@@ -263,7 +223,7 @@ int main(int argc, char** argv) {
             candidates.insert(ids->begin(), ids->end());
           }
           const auto received = o.no_push || o.undo ? std::map<std::string, std::vector<Received>>()
-                                                    : read_push_records(state_dir, candidates);
+                                                    : tool::read_push_records(state_dir, candidates);
           auto published = (*store)->published();
           if (!published) return std::move(published).error();
           std::vector<merge::Entry> listed;

@@ -1,16 +1,17 @@
 // taxii-push: send a bundle (or NDJSON) to partners' TAXII 2.1 collections
 // in envelopes that fit their limits, within each partner's TLP ceiling,
 // and account for every object through the status resources.
-#include <algorithm>
-#include <fcntl.h>
-#include <memory>
 #include <unistd.h>
+
+#include <algorithm>
+#include <memory>
 
 #include "ctishare/audit.h"
 #include "ctishare/bundle.h"
 #include "ctishare/file.h"
 #include "ctishare/taxii/push.h"
 #include "partners.h"
+#include "push_records.h"
 #include "tool.h"
 
 namespace {
@@ -59,7 +60,8 @@ ctishare::json::Value report_json(const std::vector<Outcome>& outcomes) {
     for (const auto& r : o.rejected)
       rejected.emplace_back(json::Object{{"id", r.id}, {"version", r.version}, {"message", r.message}});
     for (const auto& h : o.held_back)
-      held.emplace_back(json::Object{{"id", h.id}, {"version", h.version}, {"tlp", std::string(stix::tlp_name(h.tlp))}});
+      held.emplace_back(
+          json::Object{{"id", h.id}, {"version", h.version}, {"tlp", std::string(stix::tlp_name(h.tlp))}});
     json::Array statuses;
     for (const auto& s : o.status_ids) statuses.emplace_back(s);
     json::Object entry{{"partner", o.partner},
@@ -75,25 +77,6 @@ ctishare::json::Value report_json(const std::vector<Outcome>& outcomes) {
     list.emplace_back(std::move(entry));
   }
   return json::Object{{"pushes", std::move(list)}};
-}
-
-// Appends what a partner accepted to <state>/push/<partner>.tsv, the record
-// revoke consults to know who received an object.
-ctishare::Status record_accepted(const std::string& state_dir, const Outcome& o, const ctishare::Timestamp& now) {
-  using namespace ctishare;
-  if (o.accepted.empty()) return {};
-  const std::string dir = state_dir + "/push";
-  CTI_TRY_STATUS(make_directories(dir));
-  const std::string path = dir + "/" + o.partner + ".tsv";
-  std::string lines;
-  for (const auto& [id, version] : o.accepted)
-    lines += now.to_string() + "\t" + o.collection + "\t" + id + "\t" + version + "\n";
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-  if (fd < 0) return Error(ErrorCategory::cannot_create, quote(path) + ": cannot open the push record");
-  const bool ok = ::write(fd, lines.data(), lines.size()) == static_cast<ssize_t>(lines.size()) && ::fdatasync(fd) == 0;
-  ::close(fd);
-  if (!ok) return Error(ErrorCategory::io, quote(path) + ": cannot append to the push record");
-  return {};
 }
 
 }  // namespace
@@ -116,7 +99,8 @@ int main(int argc, char** argv) {
         app.add_option("--max-content-length", opts->max_content_length,
                        "envelope size limit in bytes (default: the API root's max_content_length)")
             ->check(CLI::Range(1024LL, 1LL << 40));
-        app.add_option("--report", opts->report, "write a JSON report of every object's fate to FILE")->type_name("FILE");
+        app.add_option("--report", opts->report, "write a JSON report of every object's fate to FILE")
+            ->type_name("FILE");
         app.add_option("--now", opts->now, "the time to record (tests)")->type_name("TIMESTAMP");
         tool::add_limit_options(app, opts->limits);
         return [opts](tool::Context& ctx) -> Result<int> {
@@ -152,8 +136,8 @@ int main(int argc, char** argv) {
               CTI_TRY_STATUS(taxii::validate_settings(e.settings));
               const auto plan = taxii::plan_push(*objects, e.max_tlp);
               for (const auto& c : e.collections) {
-                text += "partner " + e.name + ": " + e.api_root + " collection " + c + " (" +
-                        e.describe_credentials() + "): " + std::to_string(plan.objects.size()) + " object(s), " +
+                text += "partner " + e.name + ": " + e.api_root + " collection " + c + " (" + e.describe_credentials() +
+                        "): " + std::to_string(plan.objects.size()) + " object(s), " +
                         std::to_string(plan.held_back.size()) + " held back above " +
                         std::string(stix::tlp_name(e.max_tlp)) + "\n";
                 for (const auto& [id, version] : plan.versions) text += "  send " + id + " " + version + "\n";
@@ -172,7 +156,8 @@ int main(int argc, char** argv) {
           settings.wait = !o.no_wait;
           settings.status_wait = std::chrono::milliseconds(static_cast<long long>(o.status_wait * 1000));
           settings.max_content_length = static_cast<std::uint64_t>(o.max_content_length);
-          if (ctx.verbosity > 0) settings.progress = [&ctx](const std::string& m) { ctx.diagnostics(Severity::info, m); };
+          if (ctx.verbosity > 0)
+            settings.progress = [&ctx](const std::string& m) { ctx.diagnostics(Severity::info, m); };
 
           int status = 0;
           std::vector<Outcome> outcomes;
@@ -181,11 +166,12 @@ int main(int argc, char** argv) {
             if (!plan.held_back.empty()) {
               std::string ids;
               for (std::size_t i = 0; i < plan.held_back.size() && i < 5; ++i)
-                ids += (i ? ", " : "") + plan.held_back[i].id + " (" + std::string(stix::tlp_name(plan.held_back[i].tlp)) + ")";
+                ids += (i ? ", " : "") + plan.held_back[i].id + " (" +
+                       std::string(stix::tlp_name(plan.held_back[i].tlp)) + ")";
               if (plan.held_back.size() > 5) ids += ", ...";
-              ctx.diagnostics(Severity::warning, "partner " + quote(e.name) + ": held back " +
-                                                     std::to_string(plan.held_back.size()) + " object(s) marked above " +
-                                                     std::string(stix::tlp_name(e.max_tlp)) + ": " + ids);
+              ctx.diagnostics(Severity::warning,
+                              "partner " + quote(e.name) + ": held back " + std::to_string(plan.held_back.size()) +
+                                  " object(s) marked above " + std::string(stix::tlp_name(e.max_tlp)) + ": " + ids);
             }
             const auto failed = [&](const std::string& collection, const Error& error) -> Status {
               ctx.diagnostics(Severity::error, "partner " + quote(e.name) + ": " + error.message());
@@ -197,8 +183,8 @@ int main(int argc, char** argv) {
               out.held_back = plan.held_back;
               out.error = error.message();
               outcomes.push_back(std::move(out));
-              return log->append({"taxii-push", e.name, "push", e.api_root, collection, 0, "error", "",
-                                  error.message(), audit::ids_digest(plan.versions)});
+              return log->append({"taxii-push", e.name, "push", e.api_root, collection, 0, "error", "", error.message(),
+                                  audit::ids_digest(plan.versions)});
             };
             auto client = taxii::Client::create(e.settings);
             if (!client) {
@@ -206,8 +192,8 @@ int main(int argc, char** argv) {
               continue;
             }
             auto root = taxii::get_api_root(*client);
-            auto collections = root ? taxii::list_collections(*client)
-                                    : Result<std::vector<taxii::CollectionInfo>>(root.error());
+            auto collections =
+                root ? taxii::list_collections(*client) : Result<std::vector<taxii::CollectionInfo>>(root.error());
             if (!collections) {
               CTI_TRY_STATUS(failed("", collections.error()));
               continue;
@@ -223,8 +209,16 @@ int main(int argc, char** argv) {
                 CTI_TRY_STATUS(failed(collection->id, pushed.error()));
                 continue;
               }
-              Outcome out{e.name, e.api_root, collection->id, pushed->sent, pushed->pending, std::move(pushed->accepted),
-                          std::move(pushed->rejected), plan.held_back, std::move(pushed->status_ids), ""};
+              Outcome out{e.name,
+                          e.api_root,
+                          collection->id,
+                          pushed->sent,
+                          pushed->pending,
+                          std::move(pushed->accepted),
+                          std::move(pushed->rejected),
+                          plan.held_back,
+                          std::move(pushed->status_ids),
+                          ""};
               const std::string label = "partner " + quote(e.name) + ": collection " + quote(name);
               for (const auto& r : out.rejected)
                 ctx.diagnostics(Severity::error, label + ": " + r.id + " rejected" +
@@ -234,8 +228,9 @@ int main(int argc, char** argv) {
                 ctx.diagnostics(Severity::info, label + ": " + std::to_string(out.pending) +
                                                     " object(s) pending on the server (--no-wait)");
               } else if (out.pending != 0) {
-                ctx.diagnostics(Severity::error, label + ": " + std::to_string(out.pending) +
-                                                     " object(s) still pending when the status wait ended; pushing again is safe");
+                ctx.diagnostics(Severity::error,
+                                label + ": " + std::to_string(out.pending) +
+                                    " object(s) still pending when the status wait ended; pushing again is safe");
                 status = std::max(status, exit_code(ErrorCategory::temp_fail));
               }
               ctx.diagnostics(Severity::info, label + ": " + std::to_string(out.accepted.size()) + " accepted, " +
@@ -244,17 +239,18 @@ int main(int argc, char** argv) {
                                                   std::to_string(out.held_back.size()) + " held back");
               CTI_TRY_STATUS(log->append({"taxii-push", e.name, "push", e.api_root, collection->id,
                                           static_cast<std::int64_t>(out.accepted.size()),
-                                          !out.rejected.empty()             ? "partial"
-                                          : out.pending == 0                ? "ok"
-                                          : o.no_wait                       ? "submitted"
-                                                                            : "partial",
+                                          !out.rejected.empty() ? "partial"
+                                          : out.pending == 0    ? "ok"
+                                          : o.no_wait           ? "submitted"
+                                                                : "partial",
                                           "",
                                           std::to_string(out.sent) + " sent, " + std::to_string(out.rejected.size()) +
                                               " rejected, " + std::to_string(out.pending) + " pending, " +
                                               std::to_string(out.held_back.size()) + " held back",
                                           audit::ids_digest(plan.versions)}));
               // After the audit record: what was sent is audited even if the record of it cannot be kept.
-              CTI_TRY_STATUS(record_accepted(state_dir, out, (*clock)->now()));
+              CTI_TRY_STATUS(
+                  tool::append_push_record(state_dir, out.partner, out.collection, out.accepted, (*clock)->now()));
               outcomes.push_back(std::move(out));
             }
           }

@@ -96,6 +96,10 @@ struct ExportOptions {
   mutable const std::vector<Row>* zone_roots_of = nullptr;
 };
 
+// A score or trust as the outputs write it: at most two decimals, no
+// trailing zeros (70, 62.5, 0.8).
+std::string format_number(double value);
+
 // A CSV cell (RFC 4180): quoted when it holds a comma, quote, CR or LF;
 // unless `raw`, a cell starting with = + - @ TAB or CR is prefixed with a
 // single quote so no spreadsheet runs it as a formula.

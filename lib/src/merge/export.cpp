@@ -46,20 +46,6 @@ class LineWriter {
   std::string buffer_;
 };
 
-// A score with at most two decimals and no trailing zeros: 70, 62.5, 33.33.
-std::string number(double value) {
-  if (!std::isfinite(value)) return "0";
-  char text[64];
-  std::snprintf(text, sizeof text, "%.2f", value);
-  std::string out(text);
-  if (out.find('.') != std::string::npos) {
-    while (out.back() == '0') out.pop_back();
-    if (out.back() == '.') out.pop_back();
-  }
-  if (out == "-0") out = "0";
-  return out;
-}
-
 std::string join(const std::vector<std::string>& items, char separator) {
   std::string out;
   for (const std::string& item : items) {
@@ -133,6 +119,20 @@ bool is_name(std::string_view text) {
 }
 
 }  // namespace
+
+// A score with at most two decimals and no trailing zeros: 70, 62.5, 33.33.
+std::string format_number(double value) {
+  if (!std::isfinite(value)) return "0";
+  char text[64];
+  std::snprintf(text, sizeof text, "%.2f", value);
+  std::string out(text);
+  if (out.find('.') != std::string::npos) {
+    while (out.back() == '0') out.pop_back();
+    if (out.back() == '.') out.pop_back();
+  }
+  if (out == "-0") out = "0";
+  return out;
+}
 
 std::string_view status_name(RowStatus status) {
   switch (status) {
@@ -222,7 +222,7 @@ std::string_view master_csv_header() {
 }
 
 void append_master_csv_row(std::string& out, const Row& row, const ExportOptions& options) {
-  const std::string score = number(row.score), confidence = number(row.producer_confidence);
+  const std::string score = format_number(row.score), confidence = format_number(row.producer_confidence);
   const std::string sources = join(row.sources, ';'), ids = join(row.stix_ids, ';');
   bool first = true;
   for (std::string_view cell :

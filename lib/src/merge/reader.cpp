@@ -193,11 +193,13 @@ class Handler {
     if (Frame* f = current(); f != nullptr && depth_ == f->depth && f->key == kRevoked) f->obj.revoked = b;
     return scalar();
   }
-  bool Int(int) { return fail_type(); }
-  bool Uint(unsigned) { return fail_type(); }
-  bool Int64(std::int64_t) { return fail_type(); }
-  bool Uint64(std::uint64_t) { return fail_type(); }
-  bool Double(double) { return fail_type(); }
+  // Numbers arrive as RawNumber (kParseNumbersAsStringsFlag); these only
+  // complete the handler interface.
+  bool Int(int) { return scalar(); }
+  bool Uint(unsigned) { return scalar(); }
+  bool Int64(std::int64_t) { return scalar(); }
+  bool Uint64(std::uint64_t) { return scalar(); }
+  bool Double(double) { return scalar(); }
   bool RawNumber(const char* s, rapidjson::SizeType n, bool) {
     if (Frame* f = current(); f != nullptr && depth_ == f->depth) {
       if (f->key == kConfidence) f->obj.confidence.assign(s, n);
@@ -364,7 +366,6 @@ class Handler {
     if (depth_ == 0) return fail("a top-level value that is neither an object nor an array");
     return true;
   }
-  bool fail_type() { return scalar(); }  // numbers arrive as RawNumber
   bool emit(const RawObject& o) {
     if (++count_ > limits_.max_objects)
       return limit("more than " + std::to_string(limits_.max_objects) + " objects in the input (--max-objects)");

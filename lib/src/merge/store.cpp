@@ -134,18 +134,6 @@ void for_each_observable(std::string_view text, F&& f) {
   }
 }
 
-std::string format_number(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.2f", std::round(v * 100.0) / 100.0);
-  std::string s(buf);
-  while (s.find('.') != std::string::npos && (s.back() == '0' || s.back() == '.')) {
-    const bool dot = s.back() == '.';
-    s.pop_back();
-    if (dot) break;
-  }
-  return s;
-}
-
 }  // namespace
 
 struct Store::Impl {

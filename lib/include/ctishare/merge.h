@@ -97,13 +97,15 @@ struct ExportOptions {
 };
 
 // A score or trust as the outputs write it: at most two decimals, no
-// trailing zeros (70, 62.5, 0.8).
+// trailing zeros (70, 62.5, 0.8); append_number appends it.
 std::string format_number(double value);
+void append_number(std::string& out, double value);
 
 // A CSV cell (RFC 4180): quoted when it holds a comma, quote, CR or LF;
 // unless `raw`, a cell starting with = + - @ TAB or CR is prefixed with a
 // single quote so no spreadsheet runs it as a formula.
 std::string csv_cell(std::string_view text, bool raw);
+void append_csv_cell(std::string& out, std::string_view text, bool raw);
 
 // Whether a row may go to a blocklist: action block, status active, not
 // covered by the allowlist at `now`, and its value still classifies as a

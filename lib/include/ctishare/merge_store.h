@@ -1,4 +1,4 @@
-// feed-merge's store: one SQLite file (WAL, mode 0600) holding every
+// feed-merge's store: one SQLite file (mode 0600) holding every
 // indicator version worth keeping, the sources each came through, the
 // analysts' decisions, and what the blocklists held when last published.
 //

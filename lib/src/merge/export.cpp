@@ -5,6 +5,7 @@
 // value can never reach a resolver or firewall. All output uses LF line
 // ends, rows in the order given, nothing depending on the run.
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <initializer_list>
@@ -121,16 +122,28 @@ bool is_name(std::string_view text) {
 }  // namespace
 
 // A score with at most two decimals and no trailing zeros: 70, 62.5, 33.33.
-std::string format_number(double value) {
-  if (!std::isfinite(value)) return "0";
-  char text[64];
-  std::snprintf(text, sizeof text, "%.2f", value);
-  std::string out(text);
-  if (out.find('.') != std::string::npos) {
-    while (out.back() == '0') out.pop_back();
-    if (out.back() == '.') out.pop_back();
+void append_number(std::string& out, double value) {
+  if (!std::isfinite(value)) {
+    out += '0';
+    return;
   }
-  if (out == "-0") out = "0";
+  char text[64];
+  // Correctly rounded like printf's "%.2f", without its locale and
+  // arbitrary-precision machinery (a row has two of these).
+  auto [end, ec] = std::to_chars(text, text + sizeof text, value, std::chars_format::fixed, 2);
+  if (ec != std::errc()) {
+    out += '0';
+    return;
+  }
+  while (end[-1] == '0') --end;  // "90.50" -> "90.5", "90.00" -> "90."
+  if (end[-1] == '.') --end;
+  const std::string_view digits(text, static_cast<std::size_t>(end - text));
+  out += digits == "-0" ? std::string_view("0") : digits;
+}
+
+std::string format_number(double value) {
+  std::string out;
+  append_number(out, value);
   return out;
 }
 
@@ -154,23 +167,30 @@ std::string_view status_name(RowStatus status) {
 // or a leading TAB or CR that some strip before looking) gets a leading
 // single quote unless `raw`; then a cell with a comma, double quote, CR or
 // LF is quoted, its quotes doubled.
+void append_csv_cell(std::string& out, std::string_view text, bool raw) {
+  const bool neutralise = !raw && !text.empty() &&
+                          (text.front() == '=' || text.front() == '+' || text.front() == '-' ||
+                           text.front() == '@' || text.front() == '\t' || text.front() == '\r');
+  // A plain loop: find_first_of with a set runs memchr per character.
+  const bool quote = std::any_of(text.begin(), text.end(),
+                                 [](char c) { return c == ',' || c == '"' || c == '\r' || c == '\n'; });
+  if (quote) out += '"';
+  if (neutralise) out += '\'';
+  if (!quote) {
+    out.append(text);
+    return;
+  }
+  for (char c : text) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  out += '"';
+}
+
 std::string csv_cell(std::string_view text, bool raw) {
   std::string cell;
-  if (!raw && !text.empty()) {
-    const char first = text.front();
-    if (first == '=' || first == '+' || first == '-' || first == '@' || first == '\t' || first == '\r') cell += '\'';
-  }
-  cell.append(text);
-  // A plain loop: find_first_of with a set runs memchr per character.
-  if (std::none_of(cell.begin(), cell.end(), [](char c) { return c == ',' || c == '"' || c == '\r' || c == '\n'; }))
-    return cell;
-  std::string quoted = "\"";
-  for (char c : cell) {
-    if (c == '"') quoted += '"';
-    quoted += c;
-  }
-  quoted += '"';
-  return quoted;
+  append_csv_cell(cell, text, raw);
+  return cell;
 }
 
 bool blockable(const Row& row, const ExportOptions& options, std::string* why) {
@@ -222,20 +242,38 @@ std::string_view master_csv_header() {
 }
 
 void append_master_csv_row(std::string& out, const Row& row, const ExportOptions& options) {
-  const std::string score = format_number(row.score), confidence = format_number(row.producer_confidence);
-  const std::string sources = join(row.sources, ';'), ids = join(row.stix_ids, ';');
-  bool first = true;
-  for (std::string_view cell :
-       {std::string_view(row.value), stix::observable_type_name(row.type), trust::action_name(row.action),
-        status_name(row.status), std::string_view(score), std::string_view(confidence), std::string_view(sources),
-        std::string_view(row.source_tier), std::string_view(row.first_seen), std::string_view(row.last_seen),
-        std::string_view(row.valid_from), std::string_view(row.valid_until), std::string_view(row.reason),
-        std::string_view(row.tlp), std::string_view(ids)}) {
-    if (!first) out += ',';
-    first = false;
-    out += csv_cell(cell, options.csv_raw);
+  const bool raw = options.csv_raw;
+  const auto cell = [&](std::string_view text) {
+    append_csv_cell(out, text, raw);
+    out += ',';
+  };
+  const auto list = [&](const std::vector<std::string>& items) {
+    // Joined with ';' first: the cell's quoting and neutralising look at
+    // the whole cell.
+    if (items.size() == 1) return cell(items.front());
+    std::string joined = join(items, ';');
+    cell(joined);
+  };
+  cell(row.value);
+  cell(stix::observable_type_name(row.type));
+  cell(trust::action_name(row.action));
+  cell(status_name(row.status));
+  std::string number;
+  for (double v : {row.score, row.producer_confidence}) {
+    number.clear();
+    append_number(number, v);
+    cell(number);
   }
-  out += '\n';
+  list(row.sources);
+  cell(row.source_tier);
+  cell(row.first_seen);
+  cell(row.last_seen);
+  cell(row.valid_from);
+  cell(row.valid_until);
+  cell(row.reason);
+  cell(row.tlp);
+  list(row.stix_ids);
+  out.back() = '\n';
 }
 
 ctishare::Status write_master_csv(Sink& out, const std::vector<Row>& rows, const ExportOptions& options) {

@@ -139,6 +139,7 @@ Result<PublishReport> publish(Store& store, const MergePolicy& policy, PublishOp
   std::vector<Row> rows;                             // the candidates for the blocklists
   std::vector<std::pair<Entry, std::string>> noted;  // entries published last time: status, reason
   std::string buffer(master_csv_header());
+  auto was = old->begin();  // rows come in Entry order: a walk, not a search per row
   CTI_TRY_STATUS(store.scan_rows(policy, now, [&](Row&& r) -> Status {
     ++report.rows;
     ++report.actions[static_cast<int>(r.action)];
@@ -148,10 +149,11 @@ Result<PublishReport> publish(Store& store, const MergePolicy& policy, PublishOp
       if (!written) return written;
       buffer.clear();
     }
-    Entry e{r.type, r.value};
-    if (std::binary_search(old->begin(), old->end(), e))
-      noted.emplace_back(
-          e, std::string(status_name(r.status)) + "\t" + std::string(trust::action_name(r.action)) + ": " + r.reason);
+    const auto before = [&](const Entry& e) { return e.type != r.type ? e.type < r.type : e.value < r.value; };
+    while (was != old->end() && before(*was)) ++was;
+    if (was != old->end() && was->type == r.type && was->value == r.value)
+      noted.emplace_back(*was, std::string(status_name(r.status)) + "\t" + std::string(trust::action_name(r.action)) +
+                                   ": " + r.reason);
     if (listed_type(r.type) && r.action == trust::Action::block && r.status == RowStatus::active)
       rows.push_back(std::move(r));
     return {};

@@ -30,6 +30,8 @@ using ::ctishare::detail::version_key;
 constexpr int kApplicationId = 0x4354494D;
 constexpr int kSchemaVersion = 1;
 constexpr int kBusyTimeoutMs = 5000;
+// 256 MiB of page cache for ingest's random writes.
+constexpr const char* kCacheSize = "PRAGMA cache_size=-262144";
 
 // Observable types are stored as stix::ObservableType's numbers (their
 // order is the files' order); changing that enum needs a new schema version.
@@ -96,8 +98,10 @@ CREATE TABLE meta (
 )sql";
 
 // Local revocations (revoke): kept apart from the data, so undoing one
-// restores exactly what was there. Created on open for stores made before
-// the table existed.
+// restores exactly what was there. And the indicators no assessment of ours
+// names yet (usually none: a partial index, so counting them after every
+// run does not read the whole table). Created on open for stores made
+// before they existed.
 constexpr const char* kSuppressions = R"sql(
 CREATE TABLE IF NOT EXISTS suppressions (
   kind TEXT NOT NULL,
@@ -108,6 +112,7 @@ CREATE TABLE IF NOT EXISTS suppressions (
   at TEXT NOT NULL,
   PRIMARY KEY (kind, target)
 ) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS unassessed ON indicators(id) WHERE channels = '';
 )sql";
 
 Error store_error(ErrorCategory category, const std::string& path, std::string_view what) {
@@ -260,8 +265,11 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& path) {
     return discard(store_error(ErrorCategory::data, path,
                                "written by a newer ctishare (schema " + std::to_string(*version) +
                                    ", this build knows " + std::to_string(kSchemaVersion) + ")"));
-  // WAL with synchronous=FULL: every commit is durable once it returns.
-  for (const char* pragma : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA cache_size=-262144",
+  // A rollback journal with synchronous=FULL: every commit is durable once
+  // it returns. Not WAL: a run's big transaction would be written twice
+  // (to the WAL, then checkpointed into the store), and the lock file
+  // already keeps readers and writers apart.
+  for (const char* pragma : {"PRAGMA journal_mode=DELETE", "PRAGMA synchronous=FULL", kCacheSize,
                              "PRAGMA temp_store=MEMORY", "PRAGMA wal_autocheckpoint=16384"}) {
     if (auto s = impl->exec(pragma); !s) return discard(std::move(s).error());
   }
@@ -793,29 +801,51 @@ Status Store::scan_rows(const MergePolicy& policy, const Timestamp& now, const s
     for (const auto& [producer, score] : producers) keep *= 1.0 - std::clamp(score, 0.0, 100.0) / 100.0;
     r.score = std::round((1.0 - keep) * 10000.0) / 100.0;
     r.source_tier = std::string(trust::tier_of(max_trust));
-    const std::string most_trusted = best->source + " (" + format_number(max_trust) + ")";
-    const std::string score_text =
-        "score " + format_number(r.score) +
-        (producers.size() > 1 ? " from " + std::to_string(producers.size()) + " independent producers" : "");
+    // The reason, appended in place: a million rows would otherwise build
+    // a dozen temporary strings each.
+    std::string& why = r.reason;
+    why = "score ";
+    append_number(why, r.score);
+    if (producers.size() > 1) {
+      why += " from ";
+      why += std::to_string(producers.size());
+      why += " independent producers";
+    }
+    const auto most_trusted = [&] {
+      why += best->source;
+      why += " (";
+      append_number(why, max_trust);
+      why += ')';
+    };
     const trust::Action by_score = r.score >= scoring.block_threshold    ? trust::Action::block
                                    : r.score >= scoring.review_threshold ? trust::Action::review
                                                                          : trust::Action::observe;
     if (by_score == trust::Action::observe) {
       r.action = trust::Action::observe;
-      r.reason = score_text + " below the review threshold " + review_text;
+      why += " below the review threshold ";
+      why += review_text;
     } else if (max_trust < 0.5) {
       r.action = trust::Action::observe;
-      r.reason = score_text + ", but the most trusted source, " + most_trusted + ", is below 0.5: observe only";
+      why += ", but the most trusted source, ";
+      most_trusted();
+      why += ", is below 0.5: observe only";
     } else if (by_score == trust::Action::block && max_trust < 0.8) {
       r.action = trust::Action::review;
-      r.reason = score_text + ", but the most trusted source, " + most_trusted + ", is below 0.8: needs human review";
+      why += ", but the most trusted source, ";
+      most_trusted();
+      why += ", is below 0.8: needs human review";
     } else if (by_score == trust::Action::block) {
       r.action = trust::Action::block;
-      r.reason =
-          score_text + " at or above the block threshold " + block_text + "; most trusted source " + most_trusted;
+      why += " at or above the block threshold ";
+      why += block_text;
+      why += "; most trusted source ";
+      most_trusted();
     } else {
       r.action = trust::Action::review;
-      r.reason = score_text + " between the review threshold " + review_text + " and the block threshold " + block_text;
+      why += " between the review threshold ";
+      why += review_text;
+      why += " and the block threshold ";
+      why += block_text;
     }
     if (auto d = decisions.find({type, value}); d != decisions.end()) {
       const Decision& dec = d->second;
@@ -904,6 +934,14 @@ Status Store::scan_rows(const MergePolicy& policy, const Timestamp& now, const s
 
   int rc = SQLITE_DONE;
   if (only == nullptr) {
+    // A whole scan reads every page once: a small page cache that recycles
+    // its pages beats a large one that allocates and faults in a new page
+    // for each (the large one serves the random writes of ingest).
+    CTI_TRY_STATUS(impl_->exec("PRAGMA cache_size=-8192"));
+    struct Restore {
+      Impl& impl;
+      ~Restore() { (void)impl.exec(kCacheSize); }
+    } restore{*impl_};
     CTI_TRY_STMT(scan, R"sql(
       SELECT type, value, id, source, trust, version, version_key, created, created_by, kind, confidence, valid_from,
              valid_until, revoked, tlp

@@ -3,6 +3,9 @@
 // every blocklist format.
 #include <catch2/catch.hpp>
 
+#include <cmath>
+#include <cstdio>
+
 #include "ctishare/allowlist.h"
 #include "ctishare/merge.h"
 
@@ -93,6 +96,31 @@ const std::vector<std::string> kHostile = {
     "evil.example\n@ NS attacker.", "co.uk", "a;b.example", "Evil.Example", "evil.example.", "bad example"};
 
 }  // namespace
+
+TEST_CASE("format_number: at most two decimals, rounded as printf rounds, no trailing zeros", "[merge][export]") {
+  CHECK(format_number(70) == "70");
+  CHECK(format_number(62.5) == "62.5");
+  CHECK(format_number(0.8) == "0.8");
+  CHECK(format_number(99.999) == "100");
+  CHECK(format_number(0.004) == "0");
+  CHECK(format_number(-0.001) == "0");  // never "-0"
+  CHECK(format_number(std::nan("")) == "0");
+  std::string appended = "score ";
+  append_number(appended, 71.25);
+  CHECK(appended == "score 71.25");
+  // Every hundredth from 0 to 100, and the values halfway between, as
+  // "%.2f" then trimmed would give them.
+  for (int i = 0; i <= 20000; ++i) {
+    const double v = i / 200.0;
+    char text[64];
+    std::snprintf(text, sizeof text, "%.2f", v);
+    std::string want(text);
+    while (want.back() == '0') want.pop_back();
+    if (want.back() == '.') want.pop_back();
+    INFO(v);
+    REQUIRE(format_number(v) == want);
+  }
+}
 
 TEST_CASE("csv_cell: RFC 4180 quoting", "[merge][export]") {
   CHECK(csv_cell("plain", false) == "plain");

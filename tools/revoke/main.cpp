@@ -278,7 +278,7 @@ int main(int argc, char** argv) {
           const merge::MergePolicy policy = tool::merge_policy(*config, vetoes);
           const merge::PublishOptions publish = tool::publish_options(*config, out_dir, now, vetoes);
           CTI_TRY_STATUS(make_directories(out_dir));
-          auto report = merge::republish(**store, policy, publish, touched, &*published);
+          auto report = merge::republish(**store, policy, publish, touched, std::move(*published));
           if (!report) return std::move(report).error();
 
           // Our own objects that partners received get their revoked

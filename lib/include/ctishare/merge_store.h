@@ -126,12 +126,12 @@ class Store {
   Result<std::vector<Entry>> published();
   // Removals still remembered (removed_at within the retention), newest first.
   Result<std::vector<Removal>> removals();
-  // Records a publication in one transaction: the new entries, the
+  // Records a publication in one transaction, as its difference from the
+  // last one: the entries that left (`gone`) and came (`fresh`), the
   // removals it made, removals older than `forget_before` dropped, and the
   // meta values given.
-  // `previous`, when the caller has it, is what published() would return.
-  Status publish(const std::vector<Entry>& entries, const std::vector<Removal>& removed, const Timestamp& forget_before,
-                 const std::map<std::string, std::string>& meta, const std::vector<Entry>* previous = nullptr);
+  Status publish(const std::vector<Entry>& gone, const std::vector<Entry>& fresh, const std::vector<Removal>& removed,
+                 const Timestamp& forget_before, const std::map<std::string, std::string>& meta);
 
   Result<std::optional<std::string>> meta(const std::string& key);
 
@@ -193,8 +193,9 @@ Result<PublishReport> publish(Store& store, const MergePolicy& policy, PublishOp
 // the blocklists, drops those that may no longer block (and any the
 // allowlist now vetoes), and rewrites the blocklists and removed.csv from
 // the last publication; threat_master.csv follows at the next publish().
-// No sanity gate: a revocation is deliberate.
+// No sanity gate: a revocation is deliberate. `published` is what
+// Store::published() returns (taken, so its values move into the rows).
 Result<PublishReport> republish(Store& store, const MergePolicy& policy, PublishOptions options,
-                                const std::vector<Entry>& touched, const std::vector<Entry>* published = nullptr);
+                                const std::vector<Entry>& touched, std::vector<Entry> published);
 
 }  // namespace ctishare::merge

@@ -55,10 +55,11 @@ void remove_stale_temporaries(const std::string& dir) {
 
 // Writes the blocklists for `rows` (the candidates; writers pick the
 // blockable ones), commits `master` when given, rewrites removed.csv with
-// `removed` first, and records the publication of `entries`.
-Status write_lists(Store& store, const std::vector<Row>& rows, const std::vector<Entry>& entries,
-                   const std::vector<Removal>& removed, AtomicFile* master, PublishOptions& options,
-                   PublishReport& report, const std::vector<Entry>& previous) {
+// `removed` first, and records the publication: the entries `gone` from
+// the last one and the `fresh` ones.
+Status write_lists(Store& store, const std::vector<Row>& rows, const std::vector<Entry>& gone,
+                   const std::vector<Entry>& fresh, const std::vector<Removal>& removed, AtomicFile* master,
+                   PublishOptions& options, PublishReport& report) {
   const Timestamp& now = options.exports.now;
   // The RPZ serial moves only when the zone's records do.
   auto serial_text = store.meta("rpz_serial");
@@ -120,7 +121,7 @@ Status write_lists(Store& store, const std::vector<Row>& rows, const std::vector
   if (!changed) return std::move(changed).error();
   if (*changed) report.changed.emplace_back("removed.csv");
 
-  return store.publish(entries, removed, forget_before, {{"rpz_serial", std::to_string(serial)}}, &previous);
+  return store.publish(gone, fresh, removed, forget_before, {{"rpz_serial", std::to_string(serial)}});
 }
 
 Result<PublishReport> publish(Store& store, const MergePolicy& policy, PublishOptions options) {
@@ -212,27 +213,19 @@ Result<PublishReport> publish(Store& store, const MergePolicy& policy, PublishOp
     removed.push_back(std::move(r));
   }
 
-  CTI_TRY_STATUS(write_lists(store, rows, entries, removed, master->get(), options, report, *old));
+  CTI_TRY_STATUS(write_lists(store, rows, lost, gained, removed, master->get(), options, report));
   return report;
 }
 
 Result<PublishReport> republish(Store& store, const MergePolicy& policy, PublishOptions options,
-                                const std::vector<Entry>& touched, const std::vector<Entry>* published) {
+                                const std::vector<Entry>& touched, std::vector<Entry> published) {
   PublishReport report;
   remove_stale_temporaries(options.out_dir);
-  std::vector<Entry> loaded;
-  const std::vector<Entry>* old = published;
-  if (old == nullptr) {
-    auto read = store.published();
-    if (!read) return std::move(read).error();
-    loaded = std::move(*read);
-    old = &loaded;
-  }
   // The touched values, scored again; every other entry stays as published
   // (it passed every check then, and nothing about it changed).
   std::vector<Entry> wanted;
   for (const auto& e : touched)
-    if (std::binary_search(old->begin(), old->end(), e)) wanted.push_back(e);
+    if (std::binary_search(published.begin(), published.end(), e)) wanted.push_back(e);
   std::sort(wanted.begin(), wanted.end());
   wanted.erase(std::unique(wanted.begin(), wanted.end()), wanted.end());
   std::vector<Row> fresh;
@@ -243,53 +236,57 @@ Result<PublishReport> republish(Store& store, const MergePolicy& policy, Publish
         return {};
       },
       &wanted));
+  // The rows of the entries that stay; their values move out of
+  // `published`, which is not needed after this.
   std::vector<Row> rows;
-  rows.reserve(old->size());
-  std::unordered_set<const Row*> verified;
-  std::vector<Entry> entries;
-  entries.reserve(old->size());
+  rows.reserve(published.size());
+  std::vector<Entry> gone;
   std::vector<Removal> removed;
   const std::string now_text = Timestamp::from_unix(options.exports.now.unix_seconds(), 0, 0).to_string();
+  const auto remove = [&](Entry&& e, std::string status, std::string reason) {
+    removed.push_back(Removal{e.type, e.value, now_text, std::move(status), std::move(reason)});
+    gone.push_back(std::move(e));
+  };
   auto f = fresh.begin();
-  for (const auto& e : *old) {
+  for (auto& e : published) {
     while (f != fresh.end() && Entry{f->type, f->value} < e) ++f;
     if (f != fresh.end() && f->type == e.type && f->value == e.value) {
       if (f->action == trust::Action::block && f->status == RowStatus::active) {
-        rows.push_back(*f);
-        entries.push_back(e);
+        rows.push_back(std::move(*f));
       } else {
-        removed.push_back(Removal{e.type, e.value, now_text, std::string(status_name(f->status)),
-                                  std::string(trust::action_name(f->action)) + ": " + f->reason});
+        remove(std::move(e), std::string(status_name(f->status)),
+               std::string(trust::action_name(f->action)) + ": " + f->reason);
       }
       continue;
     }
     if (std::binary_search(wanted.begin(), wanted.end(), e)) {
-      removed.push_back(Removal{e.type, e.value, now_text, "", "no longer reported by any source"});
+      remove(std::move(e), "", "no longer reported by any source");
       continue;
     }
     Row& r = rows.emplace_back();
     r.type = e.type;
-    r.value = e.value;
+    r.value = std::move(e.value);
     r.action = trust::Action::block;
     r.status = RowStatus::active;
-    entries.push_back(e);
   }
+  std::unordered_set<const Row*> verified;
+  verified.reserve(rows.size());
   for (const auto& r : rows) verified.insert(&r);
   options.exports.canonical = &verified;
   // The allowlist may have grown since: it still vetoes.
-  std::vector<Entry> kept;
-  kept.reserve(entries.size());
-  for (std::size_t i = 0; i < rows.size(); ++i) {
+  std::size_t kept = 0;
+  for (const auto& r : rows) {
     std::string why;
-    if (blockable(rows[i], options.exports, &why)) {
-      kept.push_back(entries[i]);
+    if (blockable(r, options.exports, &why)) {
+      ++kept;
     } else {
-      removed.push_back(Removal{entries[i].type, entries[i].value, now_text, "allowlisted", why});
+      remove(Entry{r.type, r.value}, "allowlisted", std::move(why));
     }
   }
-  report.entries = kept.size();
+  std::sort(gone.begin(), gone.end());
+  report.entries = kept;
   report.removed = removed.size();
-  CTI_TRY_STATUS(write_lists(store, rows, kept, removed, nullptr, options, report, *old));
+  CTI_TRY_STATUS(write_lists(store, rows, gone, {}, removed, nullptr, options, report));
   return report;
 }
 

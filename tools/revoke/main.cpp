@@ -1,8 +1,10 @@
 // revoke: take an indicator off every blocklist now, and keep it off,
 // without deleting any data: a value, an indicator id, or a whole source
 // that turned out to be bad (--source, optionally only since a time). The
-// blocklists are rebuilt at once from the last publication; --undo lifts a
-// revocation (the next feed-merge puts the entries back).
+// blocklists are rebuilt at once from the last publication, and stix-gen is
+// told to withhold our own indicators it revoked; --undo lifts a revocation
+// (the next feed-merge puts the entries back, the next stix-gen starts a new
+// indicator).
 #include <unistd.h>
 
 #include <cstdio>
@@ -15,6 +17,7 @@
 #include "ctishare/audit.h"
 #include "ctishare/config.h"
 #include "ctishare/file.h"
+#include "ctishare/generator.h"
 #include "ctishare/merge_store.h"
 #include "ctishare/taxii/exchange.h"
 #include "ctishare/taxii/push.h"
@@ -35,8 +38,8 @@ constexpr const char* kExamples = R"(Examples:
 
 Exit status: 0 revoked (or nothing to do); 64 usage; 65 a value that is not
 an observable; 73/74 the store or the blocklists cannot be written; 75
-another feed-merge or revoke holds the store past --wait; 78 bad
-configuration.)";
+another feed-merge or revoke holds the store, or stix-gen its state, past
+--wait; 78 bad configuration.)";
 
 struct Options {
   std::vector<std::string> values, ids;
@@ -125,8 +128,11 @@ int main(int argc, char** argv) {
         app.add_option("--reason", opts->reason, "why (kept with the revocation and in the audit log)")
             ->required()
             ->type_name("TEXT");
-        app.add_flag("--undo", opts->undo, "lift the revocation (the next feed-merge run restores the entries)");
-        app.add_flag("--dry-run", opts->dry_run, "show which blocklist entries would go, change nothing");
+        app.add_flag("--undo", opts->undo,
+                     "lift the revocation (the next feed-merge run restores the entries, the next stix-gen run "
+                     "starts a new indicator)");
+        app.add_flag("--dry-run", opts->dry_run,
+                     "show which blocklist entries would go and what stix-gen would withhold, change nothing");
         app.add_option("--store", opts->store, "feed-merge's store (default: [merge] store, else <state>/merge.db)")
             ->type_name("FILE");
         app.add_option("--out-dir", opts->out_dir, "feed-merge's output directory (default: [merge] out_dir)")
@@ -137,10 +143,11 @@ int main(int argc, char** argv) {
             ->type_name("FILE");
         app.add_option("--allowlist", opts->allowlist, "CSV of what must never be blocked (default: [allowlist] file)")
             ->type_name("FILE");
-        app.add_option("--wait", opts->wait, "wait up to SECONDS for a running feed-merge (default 60)")
+        app.add_option("--wait", opts->wait, "wait up to SECONDS for a running feed-merge or stix-gen (default 60)")
             ->type_name("SECONDS")
             ->check(CLI::Range(0, 3600));
-        app.add_option("--state", opts->state, "state directory: who received what (default: [state] dir)")
+        app.add_option("--state", opts->state,
+                       "state directory: who received what, stix-gen's state (default: [state] dir)")
             ->type_name("DIR");
         app.add_flag("--no-push", opts->no_push, "revoke locally only: do not send revoked versions to partners");
         app.add_option("--now", opts->now, "act as of this time (tests)")->type_name("TIMESTAMP");
@@ -213,6 +220,31 @@ int main(int argc, char** argv) {
           }
           std::sort(touched.begin(), touched.end());
           touched.erase(std::unique(touched.begin(), touched.end()), touched.end());
+          // Our own indicators in stix-gen's state must not come back with
+          // its next run: they are held beside the state, under stix-gen's
+          // lock (taken before anything changes; a dry run only reads).
+          std::optional<stix::Holds> holds;
+          std::vector<stix::Hold> held;  // held by this run, or lifted with --undo
+          if (!named.empty() || !o.ids.empty()) {
+            std::vector<std::string> patterns;
+            for (const auto& e : named) stix::append_observable_pattern(patterns.emplace_back(), e.type, e.value);
+            auto opened = stix::Holds::open(state_dir, o.dry_run ? -1 : o.wait);
+            if (!opened) {
+              if (opened.error().category() == ErrorCategory::temp_fail)
+                return Error(ErrorCategory::temp_fail, "stix-gen is still running on " + quote(state_dir) + " after " +
+                                                           std::to_string(o.wait) + " s (see --wait); nothing changed");
+              return std::move(opened).error();
+            }
+            holds.emplace(std::move(*opened));
+            if (o.undo) {
+              held = holds->lift(patterns, o.ids);
+            } else {
+              auto found = holds->find(patterns, o.ids, now, o.reason);
+              if (!found) return std::move(found).error();
+              held = std::move(*found);
+              holds->add(held);
+            }
+          }
           // Indicators whose revoked version partners may need: those named,
           // and those naming a --value; the push records then say which of
           // them were ours and who received them.
@@ -243,6 +275,10 @@ int main(int argc, char** argv) {
               for (const auto& r : list)
                 out += "revoked version of " + rid + " goes to partner " + r.partner + " (collection " + r.collection +
                        ")\n";
+            for (const auto& h : held)
+              out += o.undo ? "stix-gen starts a new indicator for " + h.pattern + " if still detected (" +
+                                  h.indicator_id + " stays revoked)\n"
+                            : "stix-gen withholds " + h.pattern + " (" + h.indicator_id + ")\n";
             out += std::to_string(touched.size()) + " value(s) touched, " + std::to_string(listed.size()) +
                    " on the blocklists of " + out_dir + "; nothing changed (--dry-run)\n";
             std::fputs(out.c_str(), stdout);
@@ -251,6 +287,27 @@ int main(int argc, char** argv) {
 
           auto log = tool::open_audit_log(o.audit_log, *config, **clock);
           if (!log) return std::move(log).error();
+          if (!held.empty()) {
+            CTI_TRY_STATUS(holds->save());
+            std::vector<std::pair<std::string, std::string>> versions;
+            std::string ids;
+            for (const auto& h : held) {
+              versions.emplace_back(h.indicator_id, h.modified);
+              ids += (ids.empty() ? "" : " ") + h.indicator_id;
+            }
+            CTI_TRY_STATUS(log->append(
+                {"revoke", user, o.undo ? "revoke.release" : "revoke.withhold", state_dir, "",
+                 static_cast<std::int64_t>(held.size()), "ok", "",
+                 "stix-gen " + std::string(o.undo ? "no longer withholds " : "withholds ") + ids + ": " + o.reason,
+                 audit::ids_digest(std::move(versions))}));
+            for (const auto& h : held)
+              ctx.diagnostics(Severity::info,
+                              quote(h.indicator_id) +
+                                  (o.undo ? ": stix-gen no longer withholds " + h.pattern +
+                                                "; if still detected, its next run makes a new indicator (a new id: "
+                                                "this one stays revoked)"
+                                          : ": stix-gen withholds " + h.pattern + " from its next run on"));
+          }
           for (const auto& s : wanted) {
             const std::string what = s.kind + " " +
                                      (s.kind == "value" ? s.target.substr(s.target.find('\t') + 1) : s.target) +

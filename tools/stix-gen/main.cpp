@@ -117,6 +117,9 @@ int main(int argc, char** argv) {
                                           " new, " + std::to_string(r.versioned) + " new versions, " + std::to_string(r.unchanged) +
                                           " unchanged) from " + std::to_string(r.rows) + " detections; " + std::to_string(r.duplicates) +
                                           " duplicates, " + std::to_string(r.invalid) + " invalid");
+      if (r.withheld != 0)
+        ctx.diagnostics(Severity::info,
+                        std::to_string(r.withheld) + " withheld: revoked by revoke(1); lift with revoke --undo");
       return r.invalid != 0 ? 1 : 0;
     };
   });

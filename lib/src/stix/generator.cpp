@@ -1,6 +1,7 @@
 // stix-gen's engine: plan each indicator against the state (new, new
-// version, unchanged, renewed), write identity, indicators and markings
-// sorted by id, and hand back the new state to save after the output.
+// version, unchanged, renewed, withheld while revoke(1) holds it), write
+// identity, indicators and markings sorted by id, and hand back the new state
+// to save after the output.
 // Memory stays near 100 bytes per detection: values live in one pool,
 // timestamps are interned, patterns are rebuilt when needed.
 #include "ctishare/generator.h"
@@ -15,6 +16,7 @@
 #include <numeric>
 #include <set>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "ctishare/observable.h"
 #include "ctishare/uuid.h"
@@ -294,11 +296,17 @@ Result<std::unique_ptr<Generation>> generate(const GenerateOptions& o, Sink& out
   // 1. Lock and state first: a second run stops before doing any work.
   if (!o.state_dir.empty()) {
     CTI_TRY_STATUS(make_directories(o.state_dir));
-    auto lock = FileLock::acquire(o.state_dir + "/stix-gen.lock", o.lock_wait_seconds);
+    auto lock = FileLock::acquire(o.state_dir + "/" + std::string(detail::kLockFile), o.lock_wait_seconds);
     if (!lock) return std::move(lock).error();
     run->lock.emplace(std::move(*lock));
-    run->state_path = o.state_dir + "/stix-gen.state";
+    run->state_path = o.state_dir + "/" + std::string(detail::kStateFile);
     CTI_TRY_STATUS(state.load(run->state_path));
+  }
+  std::vector<Hold> holds;
+  if (!o.state_dir.empty()) {
+    auto read = detail::read_holds(o.state_dir + "/" + std::string(detail::kHoldsFile));
+    if (!read) return std::move(read).error();
+    holds = std::move(*read);
   }
   report.default_identity = o.identity_name.empty();
   report.identity_name = o.identity_name.empty() ? default_identity_name() : o.identity_name;
@@ -387,6 +395,21 @@ Result<std::unique_ptr<Generation>> generate(const GenerateOptions& o, Sink& out
     identity.modified = prev ? next_version_time(*prev, now_ts).to_string() : now;
   }
 
+  // revoke(1)'s holds on our indicators. The state learns of the revocation
+  // (so once the hold is lifted the pattern gets a new indicator), and a
+  // held pattern is withheld: neither the old version, nor a newer one, nor
+  // a new id.
+  std::unordered_set<std::string_view> withheld;
+  for (const Hold& h : holds) {
+    if (h.identity_id != identity.id) continue;
+    StateEntry* e = state.empty() ? nullptr : state.find(h.pattern, identity.id);
+    if (e != nullptr && h.indicator_id == "indicator--" + e->id.to_string()) {
+      e->revoked = true;
+      e->modified = state.times.intern(h.modified);
+    }
+    if (!h.lifted) withheld.insert(h.pattern);
+  }
+
   // 6. Plan every indicator against the state.
   const std::vector<std::string_view> base_types(o.indicator_types.begin(), o.indicator_types.end());
   // Labels per attribute set: the run's --label values, then the row's own.
@@ -451,6 +474,12 @@ Result<std::unique_ptr<Generation>> generate(const GenerateOptions& o, Sink& out
     const Record& r = set.records[idx];
     const Attributes& a = set.attributes[r.attributes];
     const std::string& pattern = pattern_of(set, r, pattern_buf);
+    if (!withheld.empty() && withheld.count(pattern) != 0) {
+      ++report.withheld;
+      diag(Severity::info, set.where(r) + ": " + quote(set.value(r)) +
+                               ": withheld: revoke(1) revoked its indicator (revoke --undo lifts the hold)");
+      continue;
+    }
     const std::int64_t lifetime = lifetime_for(o, static_cast<ObservableType>(r.type));
     const StateEntry* known = state.empty() ? nullptr : state.find(pattern, identity.id);
     const StateEntry* prev = known != nullptr && !known->revoked ? known : nullptr;

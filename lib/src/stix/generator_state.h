@@ -3,7 +3,8 @@
 // producer identities. Kept compact for million-entry states: entries in a
 // vector, found through an open-addressing index on a SHA-256 of the
 // pattern; the patterns themselves stay in the file and are copied from it
-// when the state is saved. Private to the generator.
+// when the state is saved. Beside it, revoke(1)'s holds (see Holds in
+// ctishare/generator.h). Private to the generator.
 #pragma once
 
 #include <array>
@@ -18,6 +19,7 @@
 #include <vector>
 
 #include "core/digest.h"
+#include "ctishare/generator.h"
 #include "ctishare/result.h"
 #include "ctishare/time.h"
 #include "ctishare/uuid.h"
@@ -25,6 +27,15 @@
 namespace ctishare::stix::detail {
 
 using ctishare::detail::SipKey;
+
+// The files in the state directory.
+inline constexpr std::string_view kStateFile = "stix-gen.state";
+inline constexpr std::string_view kLockFile = "stix-gen.lock";
+inline constexpr std::string_view kHoldsFile = "stix-gen.holds";
+
+// Reads revoke(1)'s holds from `path`, sorted by indicator id; a missing file
+// holds none. Errors: data (65) for a corrupt file, naming the line; io (74).
+Result<std::vector<Hold>> read_holds(const std::string& path);
 
 // Timestamps repeat across indicators (every new one of a run shares "now"),
 // so they are stored once and referred to by index.

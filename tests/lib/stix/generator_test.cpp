@@ -895,6 +895,218 @@ TEST_CASE("generate: a revoked indicator in --previous is not continued", "[stix
         indicator(*objects, domain_pattern("bit-verify.co")).id());
 }
 
+// ---------------------------------------------------------------- revoke(1)'s holds
+
+namespace {
+
+// Holds revoke would record now for `patterns` and `ids`, recorded.
+std::vector<Hold> hold(const std::string& state_dir, const std::vector<std::string>& patterns,
+                       const std::vector<std::string>& ids, const char* now) {
+  auto holds = Holds::open(state_dir, 0);
+  INFO((holds ? std::string() : holds.error().message()));
+  REQUIRE(holds);
+  auto found = holds->find(patterns, ids, at(now), "false positive, ticket 4711");
+  INFO((found ? std::string() : found.error().message()));
+  REQUIRE(found);
+  holds->add(*found);
+  REQUIRE(holds->save());
+  return *found;
+}
+
+std::vector<Hold> lift(const std::string& state_dir, const std::vector<std::string>& patterns,
+                       const std::vector<std::string>& ids) {
+  auto holds = Holds::open(state_dir, 0);
+  REQUIRE(holds);
+  auto lifted = holds->lift(patterns, ids);
+  REQUIRE(holds->save());
+  return lifted;
+}
+
+}  // namespace
+
+TEST_CASE("holds: a revoked indicator is withheld, changed or not, until lifted", "[stix][generator][holds]") {
+  TempDir dir;
+  FixedClock clock(at(kNow));
+  GenerateOptions o = base_options(clock);
+  o.state_dir = dir.path("state");
+  o.inputs = {dir.file("d.csv", kSeedCsv)};
+  auto first = objects_of(run_ok(o).output);
+  const std::string old_id = std::string(indicator(first, domain_pattern("secure-login.net")).id());
+  const std::string kept_id = std::string(indicator(first, domain_pattern("bit-verify.co")).id());
+
+  auto held = hold(o.state_dir, {domain_pattern("secure-login.net")}, {}, "2024-05-01T09:00:00Z");
+  REQUIRE(held.size() == 1);
+  CHECK(held[0].indicator_id == old_id);
+  CHECK(held[0].pattern == domain_pattern("secure-login.net"));
+  CHECK(held[0].modified == "2024-05-01T09:00:00.000Z");  // the revoked version revoke sends
+  CHECK(held[0].identity_id == first[0].id());
+  CHECK_FALSE(held[0].lifted);
+
+  // The same detection, and a changed one: neither the old version, nor a
+  // newer one, nor a new id.
+  FixedClock next_day(at("2024-05-02T06:00:00.000Z"));
+  o.clock = &next_day;
+  for (const char* csv : {"value,confidence\nsecure-login.net,0.92\nbit-verify.co,0.88\n",
+                          "value,confidence\nsecure-login.net,0.99\nbit-verify.co,0.88\n"}) {
+    o.inputs = {dir.file("d2.csv", csv)};
+    Run r = run_ok(o);
+    CHECK(r.report.withheld == 1);
+    CHECK(r.report.created == 0);
+    CHECK(r.report.versioned == 0);
+    CHECK(r.report.unchanged == 1);
+    CHECK(r.output.find("secure-login.net") == std::string::npos);
+    CHECK(r.output.find(old_id) == std::string::npos);
+    CHECK(indicator(objects_of(r.output), domain_pattern("bit-verify.co")).id() == kept_id);
+    bool said = false;
+    for (const auto& d : r.diagnostics) said |= d.message.find("'secure-login.net': withheld") != std::string::npos;
+    CHECK(said);
+  }
+  // The state knows of the revocation; re-runs change nothing.
+  const std::string state = *read_file(o.state_dir + "/stix-gen.state");
+  const std::size_t at_id = state.find("\t" + old_id + "\t");
+  REQUIRE(at_id != std::string::npos);
+  const std::string line = state.substr(at_id, state.find('\n', at_id) - at_id);
+  CHECK(line.find("\t2024-05-01T09:00:00.000Z\t") != std::string::npos);  // modified: the revoked version's
+  CHECK(line.find("\t1\tidentity--") != std::string::npos);               // revoked
+  run_ok(o);
+  CHECK(*read_file(o.state_dir + "/stix-gen.state") == state);
+  // Revoking again finds the same hold.
+  CHECK(hold(o.state_dir, {domain_pattern("secure-login.net")}, {}, "2024-05-03T09:00:00Z")[0].modified ==
+        held[0].modified);
+
+  // Lifted: a new indicator, never the revoked id.
+  auto lifted = lift(o.state_dir, {domain_pattern("secure-login.net")}, {});
+  REQUIRE(lifted.size() == 1);
+  CHECK(lifted[0].lifted);
+  Run after = run_ok(o);
+  CHECK(after.report.withheld == 0);
+  CHECK(after.report.created == 1);
+  const std::string new_id = std::string(indicator(objects_of(after.output), domain_pattern("secure-login.net")).id());
+  CHECK(new_id != old_id);
+  CHECK(after.output.find(old_id) == std::string::npos);
+  // Stable from then on; the lifted hold no longer matters.
+  Run again = run_ok(o);
+  CHECK(again.output == after.output);
+  CHECK(again.report.unchanged == 2);
+}
+
+TEST_CASE("holds: lifted before stix-gen ran, the revoked id is still not continued", "[stix][generator][holds]") {
+  TempDir dir;
+  FixedClock clock(at(kNow));
+  GenerateOptions o = base_options(clock);
+  o.state_dir = dir.path("state");
+  o.inputs = {dir.file("d.csv", kSeedCsv)};
+  auto first = objects_of(run_ok(o).output);
+  const std::string old_id = std::string(indicator(first, domain_pattern("secure-login.net")).id());
+
+  // By id this time.
+  auto held = hold(o.state_dir, {}, {old_id}, "2024-05-01T09:00:00Z");
+  REQUIRE(held.size() == 1);
+  CHECK(held[0].pattern == domain_pattern("secure-login.net"));
+  CHECK(lift(o.state_dir, {}, {old_id}).size() == 1);
+  CHECK(lift(o.state_dir, {}, {old_id}).empty());  // lifted already
+
+  Run r = run_ok(o);
+  CHECK(r.report.created == 1);
+  CHECK(r.report.unchanged == 1);
+  CHECK(indicator(objects_of(r.output), domain_pattern("secure-login.net")).id() != old_id);
+}
+
+TEST_CASE("holds: only what our stix-gen state holds is ours", "[stix][generator][holds]") {
+  TempDir dir;
+  const std::string state_dir = dir.path("state");
+  SECTION("no state: nothing to hold, no file, no lock") {
+    auto holds = Holds::open(state_dir, 0);
+    REQUIRE(holds);
+    CHECK_FALSE(holds->has_state());
+    auto found = holds->find({domain_pattern("secure-login.net")}, {}, at(kNow), "fp");
+    REQUIRE(found);
+    CHECK(found->empty());
+    CHECK_FALSE(fs::exists(state_dir));
+  }
+  SECTION("a value or id the state does not hold") {
+    FixedClock clock(at(kNow));
+    GenerateOptions o = base_options(clock);
+    o.state_dir = state_dir;
+    o.inputs = {dir.file("d.csv", kSeedCsv)};
+    run_ok(o);
+    auto holds = Holds::open(state_dir, 0);
+    REQUIRE(holds);
+    CHECK(holds->has_state());
+    auto found = holds->find({domain_pattern("other.example")},
+                             {"indicator--0b5a3c1e-7d2f-4b8a-9c6d-1e2f3a4b5c6d", "not an id"}, at(kNow), "fp");
+    REQUIRE(found);
+    CHECK(found->empty());
+    CHECK_FALSE(fs::exists(state_dir + "/stix-gen.holds"));
+  }
+}
+
+TEST_CASE("holds: stix-gen's lock is waited for, a dry run reads without it", "[stix][generator][holds]") {
+  TempDir dir;
+  FixedClock clock(at(kNow));
+  GenerateOptions o = base_options(clock);
+  o.state_dir = dir.path("state");
+  o.inputs = {dir.file("d.csv", kSeedCsv)};
+  run_ok(o);
+  auto lock = FileLock::acquire(o.state_dir + "/stix-gen.lock");
+  REQUIRE(lock);
+  auto held = Holds::open(o.state_dir, 0);
+  REQUIRE_FALSE(held);
+  CHECK(held.error().category() == ErrorCategory::temp_fail);
+  auto reading = Holds::open(o.state_dir, -1);
+  REQUIRE(reading);
+  auto found = reading->find({domain_pattern("secure-login.net")}, {}, at(kNow), "fp");
+  REQUIRE(found);
+  CHECK(found->size() == 1);
+}
+
+TEST_CASE("holds: a corrupt holds file is a data error for revoke and stix-gen", "[stix][generator][holds]") {
+  TempDir dir;
+  FixedClock clock(at(kNow));
+  GenerateOptions o = base_options(clock);
+  o.state_dir = dir.path("state");
+  o.inputs = {dir.file("d.csv", kSeedCsv)};
+  run_ok(o);
+  dir.file("state/stix-gen.holds", "ctishare-stix-gen-holds 1\nhold\tindicator--x\n");
+  auto holds = Holds::open(o.state_dir, 0);
+  REQUIRE_FALSE(holds);
+  CHECK(holds.error().category() == ErrorCategory::data);
+  CHECK_THAT(holds.error().message(), Catch::Contains("stix-gen.holds': line 2"));
+  Run r = run(o);
+  REQUIRE_FALSE(r.ok);
+  CHECK(r.category == ErrorCategory::data);
+}
+
+TEST_CASE("holds: the state is searched without loading it, across its blocks", "[stix][generator][holds]") {
+  // 6,000 entries: a state of several blocks of the scan (256 KiB each).
+  TempDir dir;
+  FixedClock clock(at(kNow));
+  GenerateOptions o = base_options(clock);
+  o.state_dir = dir.path("state");
+  std::string csv = "value,confidence\n";
+  for (int i = 0; i < 6000; ++i) csv += "host-" + std::to_string(i) + ".example.com,0.9\n";
+  o.inputs = {dir.file("d.csv", csv)};
+  auto objects = objects_of(run_ok(o).output);
+  REQUIRE(fs::file_size(o.state_dir + "/stix-gen.state") > (1U << 20));
+  std::map<std::string, std::string> id_of;  // pattern -> id
+  for (const Object* i : of_type(objects, "indicator")) id_of[str(*i, "pattern")] = i->id();
+  std::vector<std::string> patterns;
+  // Every one, so the lines cut by a block's end are among them.
+  for (int i = 0; i < 6000; ++i) patterns.push_back(domain_pattern("host-" + std::to_string(i) + ".example.com"));
+  auto holds = Holds::open(o.state_dir, -1);
+  REQUIRE(holds);
+  auto all = holds->find(patterns, {}, at(kNow), "fp");
+  REQUIRE(all);
+  CHECK(all->size() == patterns.size());
+  for (const Hold& h : *all) CHECK(id_of.at(h.pattern) == h.indicator_id);
+  // By id, and named twice: one hold.
+  const std::vector<std::string> ids = {id_of[domain_pattern("host-5999.example.com")], id_of[patterns[3]]};
+  auto found = holds->find({patterns[3]}, ids, at(kNow), "fp");
+  REQUIRE(found);
+  CHECK(found->size() == 2);
+  for (const Hold& h : *found) CHECK(id_of.at(h.pattern) == h.indicator_id);
+}
+
 TEST_CASE("generate: a UTF-8 byte order mark before the CSV header", "[stix][generator][formats]") {
   TempDir dir;
   FixedClock clock(at(kNow));

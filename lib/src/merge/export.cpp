@@ -28,8 +28,10 @@ class LineWriter {
  public:
   explicit LineWriter(Sink& out) : out_(out) {}
 
-  ctishare::Status line(std::string_view text) {
-    buffer_.append(text);
+  ctishare::Status line(std::string_view text) { return line({text}); }
+  // The parts, joined, as one line (no temporary string per line).
+  ctishare::Status line(std::initializer_list<std::string_view> parts) {
+    for (std::string_view part : parts) buffer_.append(part);
     buffer_ += '\n';
     if (buffer_.size() >= kChunk) return flush();
     return {};
@@ -86,14 +88,20 @@ std::vector<std::string_view> blockable_values(const std::vector<Row>& rows, con
 // (any suffix at a label boundary), each once, in order.
 std::vector<std::string_view> zone_roots(const std::vector<Row>& rows, const ExportOptions& options) {
   const std::vector<std::string_view> domains = blockable_values(rows, options, stix::ObservableType::domain);
-  const std::unordered_set<std::string_view> listed(domains.begin(), domains.end());
+  std::unordered_set<std::string_view> listed;
+  listed.reserve(domains.size());
+  listed.insert(domains.begin(), domains.end());
+  // Rows come sorted, so a repeat would be the previous domain; otherwise
+  // a set remembers what was written.
+  const bool sorted = std::is_sorted(domains.begin(), domains.end());
   std::unordered_set<std::string_view> written;
   std::vector<std::string_view> out;
   for (std::string_view domain : domains) {
     bool covered = false;
     for (std::size_t dot = domain.find('.'); dot != std::string_view::npos && !covered; dot = domain.find('.', dot + 1))
       covered = listed.count(domain.substr(dot + 1)) != 0;
-    if (!covered && written.insert(domain).second) out.push_back(domain);
+    if (covered) continue;
+    if (sorted ? out.empty() || out.back() != domain : written.insert(domain).second) out.push_back(domain);
   }
   return out;
 }
@@ -302,7 +310,7 @@ ctishare::Status write_domain_list(Sink& out, const std::vector<Row>& rows, cons
 ctishare::Status write_hosts(Sink& out, const std::vector<Row>& rows, const ExportOptions& options) {
   LineWriter lines(out);
   for (std::string_view domain : blockable_values(rows, options, stix::ObservableType::domain))
-    CTI_TRY_STATUS(lines.line("0.0.0.0 " + std::string(domain)));
+    CTI_TRY_STATUS(lines.line({"0.0.0.0 ", domain}));
   return lines.flush();
 }
 
@@ -330,8 +338,8 @@ ctishare::Status write_rpz(Sink& out, const std::vector<Row>& rows, const Export
                             " 3600 600 604800 " + ttl));
   CTI_TRY_STATUS(lines.line("@ NS localhost."));
   for (std::string_view domain : cached_zone_roots(rows, options)) {
-    CTI_TRY_STATUS(lines.line(std::string(domain) + " CNAME ."));
-    CTI_TRY_STATUS(lines.line("*." + std::string(domain) + " CNAME ."));
+    CTI_TRY_STATUS(lines.line({domain, " CNAME ."}));
+    CTI_TRY_STATUS(lines.line({"*.", domain, " CNAME ."}));
   }
   return lines.flush();
 }
@@ -345,7 +353,7 @@ ctishare::Status write_unbound(Sink& out, const std::vector<Row>& rows, const Ex
   LineWriter lines(out);
   CTI_TRY_STATUS(lines.line("server:"));
   for (std::string_view domain : cached_zone_roots(rows, options))
-    CTI_TRY_STATUS(lines.line("    local-zone: \"" + std::string(domain) + ".\" always_nxdomain"));
+    CTI_TRY_STATUS(lines.line({"    local-zone: \"", domain, ".\" always_nxdomain"}));
   return lines.flush();
 }
 
@@ -398,7 +406,7 @@ ctishare::Status write_ipset(Sink& out, const std::vector<Row>& rows, const Expo
     CTI_TRY_STATUS(lines.line("create " + next + " hash:net family " + f.family + " -exist"));
     CTI_TRY_STATUS(lines.line("flush " + next));
     for (std::string_view value : blockable_values(rows, options, f.type))
-      CTI_TRY_STATUS(lines.line("add " + next + " " + std::string(value)));
+      CTI_TRY_STATUS(lines.line({"add ", next, " ", value}));
     CTI_TRY_STATUS(lines.line("swap " + next + " " + set));
     CTI_TRY_STATUS(lines.line("destroy " + next));
   }

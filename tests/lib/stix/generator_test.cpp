@@ -150,6 +150,14 @@ GenerateOptions base_options(const Clock& clock) {
   return o;
 }
 
+// base_options with a state directory and one input, d.csv holding `csv`.
+GenerateOptions stateful_options(TempDir& dir, const Clock& clock, const std::string& csv) {
+  GenerateOptions o = base_options(clock);
+  o.state_dir = dir.path("state");
+  o.inputs = {dir.file("d.csv", csv)};
+  return o;
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------- one run
@@ -627,9 +635,7 @@ TEST_CASE("generate: re-runs with the same state are idempotent", "[stix][genera
 TEST_CASE("generate: a changed detection becomes a new version", "[stix][generator][state]") {
   TempDir dir;
   FixedClock clock(at(kNow));
-  GenerateOptions o = base_options(clock);
-  o.state_dir = dir.path("state");
-  o.inputs = {dir.file("d.csv", kSeedCsv)};
+  GenerateOptions o = stateful_options(dir, clock, kSeedCsv);
   auto first = objects_of(run_ok(o).output);
   const Object& a1 = indicator(first, domain_pattern("secure-login.net"));
   const Object& b1 = indicator(first, domain_pattern("bit-verify.co"));
@@ -822,9 +828,7 @@ TEST_CASE("generate: a corrupt state file is a data error", "[stix][generator][s
 TEST_CASE("generate: modified moves forward even when the clock goes back", "[stix][generator][state]") {
   TempDir dir;
   FixedClock clock(at(kNow));
-  GenerateOptions o = base_options(clock);
-  o.state_dir = dir.path("state");
-  o.inputs = {dir.file("d.csv", kSeedCsv)};
+  GenerateOptions o = stateful_options(dir, clock, kSeedCsv);
   run_ok(o);
 
   FixedClock yesterday(at("2024-04-30T06:00:00.000Z"));
@@ -841,9 +845,7 @@ TEST_CASE("generate: modified moves forward even when the clock goes back", "[st
 TEST_CASE("generate: a new identity class is a new identity version", "[stix][generator][state]") {
   TempDir dir;
   FixedClock clock(at(kNow));
-  GenerateOptions o = base_options(clock);
-  o.state_dir = dir.path("state");
-  o.inputs = {dir.file("d.csv", kSeedCsv)};
+  GenerateOptions o = stateful_options(dir, clock, kSeedCsv);
   auto first = objects_of(run_ok(o).output);
   const Object& id1 = *of_type(first, "identity").at(0);
 
@@ -927,9 +929,7 @@ std::vector<Hold> lift(const std::string& state_dir, const std::vector<std::stri
 TEST_CASE("holds: a revoked indicator is withheld, changed or not, until lifted", "[stix][generator][holds]") {
   TempDir dir;
   FixedClock clock(at(kNow));
-  GenerateOptions o = base_options(clock);
-  o.state_dir = dir.path("state");
-  o.inputs = {dir.file("d.csv", kSeedCsv)};
+  GenerateOptions o = stateful_options(dir, clock, kSeedCsv);
   auto first = objects_of(run_ok(o).output);
   const std::string old_id = std::string(indicator(first, domain_pattern("secure-login.net")).id());
   const std::string kept_id = std::string(indicator(first, domain_pattern("bit-verify.co")).id());
@@ -993,9 +993,7 @@ TEST_CASE("holds: a revoked indicator is withheld, changed or not, until lifted"
 TEST_CASE("holds: lifted before stix-gen ran, the revoked id is still not continued", "[stix][generator][holds]") {
   TempDir dir;
   FixedClock clock(at(kNow));
-  GenerateOptions o = base_options(clock);
-  o.state_dir = dir.path("state");
-  o.inputs = {dir.file("d.csv", kSeedCsv)};
+  GenerateOptions o = stateful_options(dir, clock, kSeedCsv);
   auto first = objects_of(run_ok(o).output);
   const std::string old_id = std::string(indicator(first, domain_pattern("secure-login.net")).id());
 
@@ -1044,9 +1042,7 @@ TEST_CASE("holds: only what our stix-gen state holds is ours", "[stix][generator
 TEST_CASE("holds: stix-gen's lock is waited for, a dry run reads without it", "[stix][generator][holds]") {
   TempDir dir;
   FixedClock clock(at(kNow));
-  GenerateOptions o = base_options(clock);
-  o.state_dir = dir.path("state");
-  o.inputs = {dir.file("d.csv", kSeedCsv)};
+  GenerateOptions o = stateful_options(dir, clock, kSeedCsv);
   run_ok(o);
   auto lock = FileLock::acquire(o.state_dir + "/stix-gen.lock");
   REQUIRE(lock);
@@ -1063,9 +1059,7 @@ TEST_CASE("holds: stix-gen's lock is waited for, a dry run reads without it", "[
 TEST_CASE("holds: a corrupt holds file is a data error for revoke and stix-gen", "[stix][generator][holds]") {
   TempDir dir;
   FixedClock clock(at(kNow));
-  GenerateOptions o = base_options(clock);
-  o.state_dir = dir.path("state");
-  o.inputs = {dir.file("d.csv", kSeedCsv)};
+  GenerateOptions o = stateful_options(dir, clock, kSeedCsv);
   run_ok(o);
   dir.file("state/stix-gen.holds", "ctishare-stix-gen-holds 1\nhold\tindicator--x\n");
   auto holds = Holds::open(o.state_dir, 0);
@@ -1081,11 +1075,9 @@ TEST_CASE("holds: the state is searched without loading it, across its blocks", 
   // 6,000 entries: a state of several blocks of the scan (256 KiB each).
   TempDir dir;
   FixedClock clock(at(kNow));
-  GenerateOptions o = base_options(clock);
-  o.state_dir = dir.path("state");
   std::string csv = "value,confidence\n";
   for (int i = 0; i < 6000; ++i) csv += "host-" + std::to_string(i) + ".example.com,0.9\n";
-  o.inputs = {dir.file("d.csv", csv)};
+  GenerateOptions o = stateful_options(dir, clock, csv);
   auto objects = objects_of(run_ok(o).output);
   REQUIRE(fs::file_size(o.state_dir + "/stix-gen.state") > (1U << 20));
   std::map<std::string, std::string> id_of;  // pattern -> id

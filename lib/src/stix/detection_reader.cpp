@@ -1,7 +1,6 @@
 // Detection rows from CSV (RFC 4180), TSV, NDJSON and the command line.
 #include "detection_reader.h"
 
-#include <sys/mman.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -13,6 +12,7 @@
 
 #include "ctishare/file.h"
 #include "ctishare/marking.h"
+#include "ctishare/memory.h"
 #include "ctishare/time.h"
 
 namespace ctishare::stix::detail {
@@ -562,14 +562,6 @@ void Reader::add_cli_values() {
 }
 
 }  // namespace
-
-void advise_huge_pages(const void* data, std::size_t bytes) {
-  // Only whole 2 MiB pages inside the buffer; a hint, so failure is fine.
-  constexpr std::uintptr_t kHuge = 2U << 20;
-  const auto begin = (reinterpret_cast<std::uintptr_t>(data) + kHuge - 1) & ~(kHuge - 1);
-  const auto end = (reinterpret_cast<std::uintptr_t>(data) + bytes) & ~(kHuge - 1);
-  if (end > begin) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);
-}
 
 std::string DetectionSet::where(const Record& r) const {
   return quote(sources[r.source]) + ": line " + std::to_string(r.line);

@@ -18,6 +18,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "ctishare/memory.h"
 #include "ctishare/observable.h"
 #include "ctishare/uuid.h"
 #include "core/digest.h"
@@ -345,7 +346,7 @@ Result<std::unique_ptr<Generation>> generate(const GenerateOptions& o, Sink& out
     };
     std::vector<Slot> table;
     table.reserve(capacity);
-    detail::advise_huge_pages(table.data(), capacity * sizeof(Slot));
+    advise_huge_pages(table.data(), capacity * sizeof(Slot));
     table.resize(capacity);
     std::vector<std::uint64_t> hashes(set.records.size());
     for (std::uint32_t i = 0; i < set.records.size(); ++i)
@@ -469,7 +470,7 @@ Result<std::unique_ptr<Generation>> generate(const GenerateOptions& o, Sink& out
   std::set<Tlp> markings_used;
   std::uint64_t plan_errors = 0;
   run->planned.reserve(unique.size());
-  detail::advise_huge_pages(run->planned.data(), unique.size() * sizeof(Planned));
+  advise_huge_pages(run->planned.data(), unique.size() * sizeof(Planned));
   for (std::uint32_t idx : unique) {
     const Record& r = set.records[idx];
     const Attributes& a = set.attributes[r.attributes];

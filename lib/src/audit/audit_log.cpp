@@ -271,6 +271,14 @@ struct AuditLog::State {
   SyncPolicy policy = SyncPolicy::every_record;
   int fd = -1;
   std::mutex mu;
+  // Held by sync() for its whole run, taken before `mu`: one fdatasync at a
+  // time, and a caller that waited for another's finds its records synced
+  // (group commit). The fdatasync itself runs without `mu`, so appends go
+  // on while the disk flushes.
+  std::mutex sync_mu;
+  // Counts the files opened, so a sync of a file since rotated away does
+  // not mark the new file's records durable.
+  std::uint64_t generation = 0;
   // The file's size after this writer's last append; -1 until known. Any
   // other size means another writer (or a crash) changed the tail.
   off_t known_size = -1;
@@ -398,6 +406,7 @@ const std::string& AuditLog::path() const { return state_->path; }
 Status AuditLog::State::open_file() {
   if (fd >= 0) ::close(fd);
   fd = -1;
+  ++generation;
   known_size = -1;
   appended_seq = durable_seq = checkpoint_seq = 0;
   appended_hash.clear();
@@ -525,10 +534,28 @@ Status AuditLog::append(const Event& event) {
 
 Status AuditLog::sync() {
   State& s = *state_;
-  std::lock_guard<std::mutex> guard(s.mu);
+  std::lock_guard<std::mutex> sync_guard(s.sync_mu);
+  std::unique_lock<std::mutex> guard(s.mu);
   if (s.unsynced) {
-    if (::fdatasync(s.fd) != 0) return sys_error(ErrorCategory::io, s.path, "cannot sync audit log", errno);
-    s.mark_durable();
+    // The records appended so far are flushed through a duplicate of the
+    // descriptor (a rotation may close the original meanwhile) with `mu`
+    // released; only those records are then marked durable.
+    const int fd = ::dup(s.fd);
+    if (fd < 0) return sys_error(ErrorCategory::io, s.path, "cannot sync audit log", errno);
+    const std::uint64_t seq = s.appended_seq;
+    const std::string hash = s.appended_hash;
+    const std::uint64_t generation = s.generation;
+    guard.unlock();
+    const int rc = ::fdatasync(fd);
+    const int err = errno;
+    ::close(fd);
+    guard.lock();
+    if (rc != 0) return sys_error(ErrorCategory::io, s.path, "cannot sync audit log", err);
+    if (generation == s.generation && seq > s.durable_seq) {
+      s.durable_seq = seq;
+      s.durable_hash = hash;
+      s.unsynced = s.appended_seq != seq;
+    }
   }
   return s.checkpoint(false);
 }

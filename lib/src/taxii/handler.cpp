@@ -363,7 +363,12 @@ HttpResponse status(const Context& c) {
 }
 
 std::string envelope_body(const Page& page, const std::optional<std::string>& next) {
-  std::string out = "{";
+  std::string out;
+  std::size_t objects_bytes = page.joined_json.size();
+  if (objects_bytes == 0)
+    for (const StoredObject& o : page.objects) objects_bytes += o.json.size() + 1;
+  out.reserve(objects_bytes + (next ? next->size() : 0) + 64);
+  out += '{';
   if (page.more) {
     out += "\"more\":true";
     if (next) {
@@ -374,9 +379,15 @@ std::string envelope_body(const Page& page, const std::optional<std::string>& ne
   if (!page.objects.empty()) {
     if (out.size() > 1) out += ',';
     out += "\"objects\":[";
-    for (std::size_t i = 0; i < page.objects.size(); ++i) {
-      if (i > 0) out += ',';
-      out += page.objects[i].json;  // stored compact and valid; copied, not re-serialised
+    // Stored compact and valid: copied, not re-serialised; in one piece
+    // when the store joined them (Query::Content::envelope).
+    if (!page.joined_json.empty()) {
+      out += page.joined_json;
+    } else {
+      for (std::size_t i = 0; i < page.objects.size(); ++i) {
+        if (i > 0) out += ',';
+        out += page.objects[i].json;
+      }
     }
     out += ']';
   }
@@ -405,6 +416,7 @@ HttpResponse listing(const Context& c, const CollectionConfig& col) {
     if (p.ids) q.ids = *p.ids;
     if (p.types) q.types = *p.types;
   }
+  q.content = e == Endpoint::objects || e == Endpoint::object ? Query::Content::envelope : Query::Content::metadata;
   if (e == Endpoint::versions) {
     q.versions.all = true;  // the versions endpoint lists every version (SPEC 5.8)
     q.versions.last = false;
@@ -436,6 +448,7 @@ HttpResponse listing(const Context& c, const CollectionConfig& col) {
     exists.versions.all = true;
     exists.versions.last = false;
     exists.limit = 1;
+    exists.content = Query::Content::metadata;
     auto any = c.store.query(exists);
     if (!any) return storage_error(any.error());
     if (any->objects.empty())

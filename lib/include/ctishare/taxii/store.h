@@ -76,11 +76,23 @@ struct Query {
                                            // (latest by text order: "2.1" > "2.0")
   VersionMatch versions;
   std::size_t limit = 100;                 // > 0; the page holds at most this many
+  // What the page carries of each object. A store may always give more
+  // (every field), so readers of `envelope` pages take Page::joined_json
+  // when it is set and each object's json otherwise.
+  enum class Content {
+    full,      // every field of StoredObject
+    metadata,  // every field but json (manifest, versions)
+    envelope,  // date_added only; the objects' json, joined by ',', in Page::joined_json
+  };
+  Content content = Content::full;
 };
 
 struct Page {
   std::vector<StoredObject> objects;  // ascending date_added
   bool more = false;                  // further matching objects exist after the last one
+  // Query::Content::envelope: the objects' json in page order, separated by
+  // ',' (the body of an envelope's "objects" list, copied once); "" otherwise.
+  std::string joined_json;
 };
 
 // A POST's status resource (TAXII 4.3).

@@ -4,8 +4,14 @@
 // the last date_added handed out there (kept even when objects are deleted,
 // so a client's paging cursor can never be overtaken by a reused value);
 // `objects` holds one row per object version, indexed by (cid, date_added)
-// for paging and (cid, id, version_key) for identity and first/last; the
-// status resources live in `statuses` and `status_details`.
+// for paging, (cid, id, version_key) for identity, and (cid, id,
+// spec_version, version_key) for first/last: that index covers the
+// per-row subquery picking each object's newest (or oldest) version of its
+// newest spec_version, which without it reads every version's table row
+// and sorts them, about two thirds of a listing's cost. Stores made before
+// it existed get it when opened (same schema version: it changes no data,
+// and an older build works with it as well). The status resources live in
+// `statuses` and `status_details`.
 //
 // Versions are compared by instant, not by text: "…:00Z" sorts after
 // "…:00.5Z" as text but before it in time, and "…:00Z" equals
@@ -73,6 +79,7 @@ CREATE TABLE objects (
 );
 CREATE UNIQUE INDEX objects_by_date ON objects(cid, date_added);
 CREATE UNIQUE INDEX objects_by_version ON objects(cid, id, version_key);
+CREATE INDEX objects_by_spec ON objects(cid, id, spec_version, version_key);
 CREATE TABLE statuses (
   id TEXT PRIMARY KEY,
   api_root TEXT NOT NULL,
@@ -415,7 +422,12 @@ class SqliteStore final : public Store {
     if (!cid) return std::move(cid).error();
     if (!*cid) return page;
 
-    std::string sql = "SELECT o.id, o.version, o.spec_version, o.type, o.date_added, o.json FROM objects o ";
+    const Query::Content content = q.content;
+    std::string sql = content == Query::Content::envelope   ? "SELECT o.date_added, o.json FROM objects o "
+                      : content == Query::Content::metadata ? "SELECT o.date_added, o.id, o.version, o.spec_version, "
+                                                              "o.type FROM objects o "
+                                                            : "SELECT o.date_added, o.id, o.version, o.spec_version, "
+                                                              "o.type, o.json FROM objects o ";
     // Without statistics the planner walks objects_by_date for the ORDER BY
     // even when match[id] names a handful of objects: a scan of the whole
     // collection for GET …/objects/{id}/. Seek the ids instead and sort the
@@ -447,6 +459,7 @@ class SqliteStore final : public Store {
     Stmt& stmt = *prepared;
     stmt.bind_all(binds);
     page.objects.reserve(std::min<std::size_t>(limit, 1000));
+    if (content == Query::Content::envelope) page.joined_json.reserve(std::min<std::size_t>(limit, 1000) * 2048);
     for (;;) {
       int rc = stmt.step();
       if (rc == SQLITE_DONE) break;
@@ -456,12 +469,18 @@ class SqliteStore final : public Store {
         break;
       }
       StoredObject& o = page.objects.emplace_back();
-      o.id = stmt.text_at(0);
-      o.version = stmt.text_at(1);
-      o.spec_version = stmt.text_at(2);
-      o.type = stmt.text_at(3);
-      o.date_added = stmt.int_at(4);
-      o.json = stmt.text_at(5);
+      o.date_added = stmt.int_at(0);
+      if (content == Query::Content::envelope) {
+        // Straight from SQLite's row into the page: no string per object.
+        if (!page.joined_json.empty()) page.joined_json += ',';
+        page.joined_json += stmt.text_at(1);
+        continue;
+      }
+      o.id = stmt.text_at(1);
+      o.version = stmt.text_at(2);
+      o.spec_version = stmt.text_at(3);
+      o.type = stmt.text_at(4);
+      if (content == Query::Content::full) o.json = stmt.text_at(5);
     }
     return page;
   }
@@ -694,6 +713,14 @@ Result<std::unique_ptr<Store>> open_store(const std::string& path, std::function
   auto fresh = check_identity(*identity, path);
   if (!fresh) return fail(std::move(fresh).error());
 
+  // 16 KiB pages for a new store: an object is about 1.5 KB, so a page of
+  // 100 objects spans a dozen pages instead of forty, and ingest writes
+  // (and checkpoints) a quarter of the WAL frames: measured, about a third
+  // less CPU per object stored. Only possible before the file has content;
+  // existing stores keep their page size.
+  if (*fresh && !in_memory) {
+    if (auto s = store->exec("PRAGMA page_size=16384"); !s) return fail(std::move(s).error());
+  }
   // WAL: readers never block the writer and a commit is one append plus
   // one fsync (synchronous=FULL makes every commit durable, as add()
   // promises). An in-memory database keeps its "memory" journal.
@@ -716,8 +743,15 @@ Result<std::unique_ptr<Store>> open_store(const std::string& path, std::function
   // 64 MB afterwards.
   for (const char* pragma :
        {"PRAGMA synchronous=FULL", "PRAGMA foreign_keys=ON", "PRAGMA cache_size=-16384", "PRAGMA mmap_size=268435456",
-        "PRAGMA wal_autocheckpoint=8192", "PRAGMA journal_size_limit=67108864"}) {
+        "PRAGMA journal_size_limit=67108864"}) {
     if (auto s = store->exec(pragma); !s) return fail(std::move(s).error());
+  }
+  {
+    // The checkpoint interval in pages: 32 MB whatever the page size.
+    auto page_size = read_int(db, path, "PRAGMA page_size");
+    if (!page_size) return fail(std::move(page_size).error());
+    const std::string pragma = "PRAGMA wal_autocheckpoint=" + std::to_string((32 << 20) / std::max<std::int64_t>(*page_size, 512));
+    if (auto s = store->exec(pragma.c_str()); !s) return fail(std::move(s).error());
   }
 
   if (*fresh) {
@@ -744,6 +778,10 @@ Result<std::unique_ptr<Store>> open_store(const std::string& path, std::function
       return fail(std::move(s).error());
     }
   }
+  // Stores made before objects_by_spec existed get it now (see the top).
+  if (auto s = store->exec("CREATE INDEX IF NOT EXISTS objects_by_spec ON objects(cid, id, spec_version, version_key)");
+      !s)
+    return fail(std::move(s).error());
   return std::unique_ptr<Store>(std::move(store));
 }
 

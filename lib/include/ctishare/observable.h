@@ -47,5 +47,8 @@ void append_observable_pattern(std::string& out, ObservableType type, std::strin
 
 // The STIX SCO type the observable is, e.g. "domain-name", "file".
 std::string_view observable_sco_type(ObservableType type);
+// The hash algorithm (STIX 2.1 §10.8) a file-hash type names in
+// file:hashes: "MD5", "SHA-1", "SHA-256", "SHA-512"; "" for the others.
+std::string_view observable_hash_algorithm(ObservableType type);
 
 }  // namespace ctishare::stix

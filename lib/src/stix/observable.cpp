@@ -262,6 +262,16 @@ std::string_view observable_sco_type(ObservableType type) {
   }
 }
 
+std::string_view observable_hash_algorithm(ObservableType type) {
+  switch (type) {
+    case ObservableType::md5: return "MD5";
+    case ObservableType::sha1: return "SHA-1";
+    case ObservableType::sha256: return "SHA-256";
+    case ObservableType::sha512: return "SHA-512";
+    default: return "";
+  }
+}
+
 std::optional<ObservableType> parse_observable_type(std::string_view name, bool* any_hash) {
   // Lower-cased in a stack buffer: this runs once per input row.
   char buf[16];
@@ -368,10 +378,22 @@ void append_observable_pattern(std::string& out, ObservableType type, std::strin
       }
       pattern::append_equality(out, observable_sco_type(type), "value", value);
       return;
-    case ObservableType::md5: pattern::append_equality(out, "file", "hashes.MD5", value); return;
-    case ObservableType::sha1: pattern::append_equality(out, "file", "hashes.'SHA-1'", value); return;
-    case ObservableType::sha256: pattern::append_equality(out, "file", "hashes.'SHA-256'", value); return;
-    case ObservableType::sha512: pattern::append_equality(out, "file", "hashes.'SHA-512'", value); return;
+    case ObservableType::md5:
+    case ObservableType::sha1:
+    case ObservableType::sha256:
+    case ObservableType::sha512: {
+      // A name with a hyphen is quoted in the path (§9.4): hashes.'SHA-256'.
+      const std::string_view algorithm = observable_hash_algorithm(type);
+      const bool quoted = algorithm.find('-') != std::string_view::npos;
+      char path[32] = "hashes.";  // on the stack: this runs once per row
+      std::size_t n = 7;
+      if (quoted) path[n++] = '\'';
+      algorithm.copy(path + n, algorithm.size());
+      n += algorithm.size();
+      if (quoted) path[n++] = '\'';
+      pattern::append_equality(out, "file", std::string_view(path, n), value);
+      return;
+    }
   }
 }
 

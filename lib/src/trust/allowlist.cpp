@@ -239,29 +239,17 @@ std::vector<stix::Observable> observables_of_pattern(std::string_view text, std:
     if (t.negated || (t.op != Op::equal && t.op != Op::in && t.op != Op::issubset)) continue;
     const std::string_view type = p.text(t.path.type);
     const auto steps = p.steps_of(t);
+    // [<sco>:value = …] of the types that have a value, and
+    // [file:hashes.'<algorithm>' = …] of the hash types.
+    const bool value_path = steps.size() == 1 && p.text(steps[0].name) == "value";
+    const bool hash_path = steps.size() == 2 && type == "file" && p.text(steps[0].name) == "hashes";
     std::optional<stix::ObservableType> hint;
-    if (steps.size() == 1 && p.text(steps[0].name) == "value") {
-      if (type == "domain-name")
-        hint = stix::ObservableType::domain;
-      else if (type == "url")
-        hint = stix::ObservableType::url;
-      else if (type == "ipv4-addr")
-        hint = stix::ObservableType::ipv4;
-      else if (type == "ipv6-addr")
-        hint = stix::ObservableType::ipv6;
-      else if (type == "email-addr")
-        hint = stix::ObservableType::email;
-    } else if (steps.size() == 2 && type == "file" && p.text(steps[0].name) == "hashes") {
-      // file:hashes.'SHA-256' and the like (the hash names of §10.8).
-      const std::string_view algorithm = p.text(steps[1].name);
-      if (algorithm == "MD5")
-        hint = stix::ObservableType::md5;
-      else if (algorithm == "SHA-1")
-        hint = stix::ObservableType::sha1;
-      else if (algorithm == "SHA-256")
-        hint = stix::ObservableType::sha256;
-      else if (algorithm == "SHA-512")
-        hint = stix::ObservableType::sha512;
+    for (int i = 0; i <= static_cast<int>(stix::ObservableType::sha512) && !hint && (value_path || hash_path); ++i) {
+      const auto candidate = static_cast<stix::ObservableType>(i);
+      const std::string_view algorithm = stix::observable_hash_algorithm(candidate);
+      if (value_path ? algorithm.empty() && stix::observable_sco_type(candidate) == type
+                     : !algorithm.empty() && p.text(steps[1].name) == algorithm)
+        hint = candidate;
     }
     if (!hint) continue;
     for (const auto& literal : p.literals_of(t)) {

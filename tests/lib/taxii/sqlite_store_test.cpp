@@ -707,3 +707,68 @@ TEST_CASE("sqlite store: add_with_status stores the objects and their status in 
   CHECK(run(*store, all_query()).objects.size() == 2);
   REQUIRE(store->get_status("0f4c1f0e-1111-4222-8333-777788889999"));
 }
+
+TEST_CASE("sqlite store: the default listing follows each object's last version through adds and removes",
+          "[sqlite_store]") {
+  Micros now = 1;
+  auto store = open_memory([&] { return now++; });
+  using V = std::vector<std::string>;
+  add_ok(*store, {object("indicator--a", "2020-01-02T00:00:00Z"), object("indicator--b", "2020-01-01T00:00:00Z")});
+  // An older version arriving later does not displace the last one; a newer one does.
+  add_ok(*store, {object("indicator--a", "2020-01-01T00:00:00Z")});
+  CHECK(keys(run(*store, {})) == V{"indicator--a@2020-01-02T00:00:00Z", "indicator--b@2020-01-01T00:00:00Z"});
+  add_ok(*store, {object("indicator--b", "2020-02-01T00:00:00Z")});
+  CHECK(keys(run(*store, {})) == V{"indicator--a@2020-01-02T00:00:00Z", "indicator--b@2020-02-01T00:00:00Z"});
+  // A newer spec_version wins over a later modified of an older one.
+  add_ok(*store, {object("report--r", "2019-06-01T00:00:00Z", "2.1"), object("report--r", "2019-12-01T00:00:00Z", "2.0")});
+  CHECK(keys(run(*store, {})).back() == "report--r@2019-06-01T00:00:00Z");
+  // A re-post of a stored version changes nothing.
+  auto again = store->add(kCollection, {object("indicator--a", "2020-01-01T00:00:00Z")});
+  REQUIRE(again);
+  CHECK((*again)[0].kind == AddOutcome::Kind::duplicate);
+  CHECK(keys(run(*store, {})).front() == "indicator--a@2020-01-02T00:00:00Z");
+
+  // Removing the last version makes the newest one left the last, in the
+  // listing of the whole collection as well as by id.
+  REQUIRE(store->remove(kCollection, "indicator--a", VersionMatch{}, {}));
+  // (The 01-01 version was added after the 01-02 one, so it lists first now.)
+  CHECK(keys(run(*store, {})) == V{"indicator--a@2020-01-01T00:00:00Z", "indicator--b@2020-02-01T00:00:00Z",
+                                   "report--r@2019-06-01T00:00:00Z"});
+  // Removing an older version leaves the last one alone.
+  REQUIRE(store->remove(kCollection, "indicator--b", versions("first"), {}));
+  CHECK(keys(run(*store, ids_query({"indicator--b"}))) == V{"indicator--b@2020-02-01T00:00:00Z"});
+  REQUIRE(store->remove(kCollection, "report--r", versions("all"), {}));
+  CHECK(keys(run(*store, {})) == V{"indicator--a@2020-01-01T00:00:00Z", "indicator--b@2020-02-01T00:00:00Z",
+                                   "report--r@2019-12-01T00:00:00Z"});
+}
+
+TEST_CASE("sqlite store: a store of schema 1 is migrated when opened", "[sqlite_store]") {
+  TempDir dir;
+  std::string path = dir / "store.db";
+  Micros now = 1;
+  {
+    auto store = open_sqlite_store(path, [&] { return now++; });
+    REQUIRE(store);
+    add_ok(**store, {object("indicator--a", "2020-01-02T00:00:00Z"), object("indicator--a", "2020-01-01T00:00:00Z"),
+                     object("indicator--b", "2020-01-01T00:00:00Z")});
+  }
+  // What the previous release wrote: no is_last column, no index on it.
+  raw_sql(path,
+          "DROP INDEX objects_last_by_date; ALTER TABLE objects DROP COLUMN is_last; PRAGMA user_version=1;");
+  using V = std::vector<std::string>;
+  {
+    auto store = open_sqlite_store(path, [&] { return now++; });
+    REQUIRE(store);
+    CHECK(keys(run(**store, {})) == V{"indicator--a@2020-01-02T00:00:00Z", "indicator--b@2020-01-01T00:00:00Z"});
+    add_ok(**store, {object("indicator--b", "2020-03-01T00:00:00Z")});
+    CHECK(keys(run(**store, {})) == V{"indicator--a@2020-01-02T00:00:00Z", "indicator--b@2020-03-01T00:00:00Z"});
+  }
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+  sqlite3_stmt* stmt = nullptr;
+  REQUIRE(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &stmt, nullptr) == SQLITE_OK);
+  REQUIRE(sqlite3_step(stmt) == SQLITE_ROW);
+  CHECK(sqlite3_column_int(stmt, 0) == 2);
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+}

@@ -21,6 +21,9 @@
 // All filtering happens in SQL: one statement selects a page, with
 // correlated subqueries for each object's latest spec_version and its
 // first/last version. Statements are prepared once and cached by their text.
+// The common selection, each object's last version (match[version] absent),
+// needs no subquery: is_last marks that row, kept by add() and remove(),
+// and a partial index lists those rows in date_added order.
 #include <fcntl.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
@@ -33,6 +36,7 @@
 #include <exception>
 #include <limits>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -52,7 +56,7 @@ using detail::version_key;
 // PRAGMA application_id marks a file as ours ("CTIS"); user_version is the
 // schema version, raised (with a migration) whenever the schema changes.
 constexpr int kApplicationId = 0x43544953;
-constexpr int kSchemaVersion = 1;
+constexpr int kSchemaVersion = 2;  // 2: objects.is_last
 // Writers from another process (an admin tool) wait this long for the lock.
 constexpr int kBusyTimeoutMs = 5000;
 // The query shapes are few (one per combination of list lengths); the cap
@@ -75,11 +79,13 @@ CREATE TABLE objects (
   spec_version TEXT NOT NULL,
   type TEXT NOT NULL,
   date_added INTEGER NOT NULL,
-  json TEXT NOT NULL
+  json TEXT NOT NULL,
+  is_last INTEGER NOT NULL DEFAULT 0
 );
 CREATE UNIQUE INDEX objects_by_date ON objects(cid, date_added);
 CREATE UNIQUE INDEX objects_by_version ON objects(cid, id, version_key);
 CREATE INDEX objects_by_spec ON objects(cid, id, spec_version, version_key);
+CREATE INDEX objects_last_by_date ON objects(cid, date_added) WHERE is_last = 1;
 CREATE TABLE statuses (
   id TEXT PRIMARY KEY,
   api_root TEXT NOT NULL,
@@ -125,15 +131,23 @@ std::string same(const std::string& s) { return s; }
 
 // Appends the conditions that pick versions of objects (alias `o`) by
 // spec_version and match[version]; shared by query() and remove().
+// True when the selection is each object's last version of its newest
+// spec_version and nothing else: the rows marked is_last.
+bool last_only(const VersionMatch& versions, const std::vector<std::string>& spec_versions) {
+  return spec_versions.empty() && !versions.all && versions.exact.empty() && versions.last && !versions.first;
+}
+
 void add_selection(std::string& sql, Binds& binds, const VersionMatch& versions,
                    const std::vector<std::string>& spec_versions) {
-  // The common case — each object's first or last version of its newest
-  // spec_version, nothing else — in one index seek per row instead of two.
-  if (spec_versions.empty() && !versions.all && versions.exact.empty() && versions.first != versions.last) {
+  if (last_only(versions, spec_versions)) {
+    sql += " AND o.is_last = 1";
+    return;
+  }
+  // Each object's first version of its newest spec_version, nothing else:
+  // one index seek per row instead of two.
+  if (spec_versions.empty() && !versions.all && versions.exact.empty() && versions.first && !versions.last) {
     sql += " AND o.rowid = (SELECT v.rowid FROM objects v WHERE v.cid = o.cid AND v.id = o.id ORDER BY "
-           "v.spec_version DESC, v.version_key ";
-    sql += versions.last ? "DESC" : "ASC";
-    sql += " LIMIT 1)";
+           "v.spec_version DESC, v.version_key ASC LIMIT 1)";
     return;
   }
   // Without match[spec_version] only each object's newest spec_version
@@ -237,6 +251,8 @@ class SqliteStore final : public Store {
       return {};
     });
   }
+
+  sqlite3* handle() const { return db_; }
 
   // Runs a statement that returns no rows (pragmas, DDL, BEGIN/COMMIT).
   Status exec(const char* sql) {
@@ -363,11 +379,16 @@ class SqliteStore final : public Store {
     }
 
     CTI_TRY_PREPARE(insert,
-                    "INSERT INTO objects (cid, id, version, version_key, spec_version, type, date_added, json) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (cid, id, version_key) DO NOTHING");
+                    "INSERT INTO objects (cid, id, version, version_key, spec_version, type, date_added, json, is_last) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (cid, id, version_key) DO NOTHING");
     CTI_TRY_PREPARE(existing, "SELECT json, date_added FROM objects WHERE cid = ? AND id = ? AND version_key = ?");
+    // The object's current last version (see is_last at the top).
+    CTI_TRY_PREPARE(newest, "SELECT rowid, spec_version, version_key FROM objects WHERE cid = ? AND id = ? "
+                            "ORDER BY spec_version DESC, version_key DESC LIMIT 1");
+    CTI_TRY_PREPARE(demote, "UPDATE objects SET is_last = 0 WHERE rowid = ?");
     insert.bind(1, cid);
     existing.bind(1, cid);
+    newest.bind(1, cid);
     std::string key;
     for (const NewObject& object : objects) {
       key = version_key(object.version);
@@ -377,6 +398,21 @@ class SqliteStore final : public Store {
       // Strictly increasing even when the clock steps back or many objects
       // share a microsecond: paging on date_added relies on it.
       Micros date_added = std::max(now_(), last + 1);
+      // Is the new version the object's last one, and which row was?
+      newest.bind(2, object.id);
+      int rc = newest.step();
+      if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        newest.reset();
+        return fail(rc);
+      }
+      std::optional<std::int64_t> previous_last;
+      bool is_last = true;
+      if (rc == SQLITE_ROW) {
+        const std::string_view spec = newest.text_at(1);
+        is_last = spec < object.spec_version || (spec == object.spec_version && newest.text_at(2) < key);
+        if (is_last) previous_last = newest.int_at(0);
+      }
+      newest.reset();
       insert.bind(2, object.id);
       insert.bind(3, object.version);
       insert.bind(4, key);
@@ -384,10 +420,17 @@ class SqliteStore final : public Store {
       insert.bind(6, object.type);
       insert.bind(7, date_added);
       insert.bind(8, object.json);
-      int rc = insert.step();
+      insert.bind(9, std::int64_t{is_last ? 1 : 0});
+      rc = insert.step();
       insert.reset();
       if (rc != SQLITE_DONE) return fail(rc);
       if (sqlite3_changes(db_) == 1) {
+        if (previous_last) {
+          demote.bind(1, *previous_last);
+          rc = demote.step();
+          demote.reset();
+          if (rc != SQLITE_DONE) return fail(rc);
+        }
         last = date_added;
         outcomes.push_back({AddOutcome::Kind::added, date_added});
         continue;
@@ -432,7 +475,11 @@ class SqliteStore final : public Store {
     // even when match[id] names a handful of objects: a scan of the whole
     // collection for GET …/objects/{id}/. Seek the ids instead and sort the
     // few rows found.
-    if (!q.ids.empty()) sql += "INDEXED BY objects_by_version ";
+    if (!q.ids.empty()) {
+      sql += "INDEXED BY objects_by_version ";
+    } else if (last_only(q.versions, q.spec_versions)) {
+      sql += "INDEXED BY objects_last_by_date ";
+    }
     sql += "WHERE o.cid = ? AND o.date_added > ?";
     Binds binds;
     add_int(binds, **cid);
@@ -502,8 +549,18 @@ class SqliteStore final : public Store {
     if (!prepared) return std::move(prepared).error();
     Stmt& stmt = *prepared;
     stmt.bind_all(binds);
+    Transaction txn(*this);
+    CTI_TRY_STATUS(txn.begin());
     if (int rc = stmt.step(); rc != SQLITE_DONE) return fail(rc);
-    return static_cast<std::uint64_t>(sqlite3_changes64(db_));
+    const auto removed = static_cast<std::uint64_t>(sqlite3_changes64(db_));
+    // If the last version went, the newest left takes its place.
+    CTI_TRY_PREPARE(promote, "UPDATE objects SET is_last = 1 WHERE rowid = (SELECT rowid FROM objects WHERE cid = ? "
+                             "AND id = ? ORDER BY spec_version DESC, version_key DESC LIMIT 1)");
+    promote.bind(1, **cid);
+    promote.bind(2, id);
+    if (int rc = promote.step(); rc != SQLITE_DONE) return fail(rc);
+    CTI_TRY_STATUS(txn.commit());
+    return removed;
   }
 
   Status put_status_locked(const StatusRecord& s) {
@@ -658,6 +715,32 @@ Result<bool> check_identity(const Identity& id, const std::string& path) {
   return false;
 }
 
+// Brings a store of schema 1 to the current one in one transaction (a
+// crash leaves it at schema 1, to be migrated at the next start): marks
+// each object's last version (is_last) and indexes those rows.
+Status migrate(SqliteStore& store, const std::string& path) {
+  CTI_TRY_STATUS(store.exec("BEGIN IMMEDIATE"));
+  auto rollback = [&](Error e) -> Status {
+    (void)store.exec("ROLLBACK");
+    return e;
+  };
+  auto version = read_int(store.handle(), path, "PRAGMA user_version");  // another process may have migrated it
+  if (!version) return rollback(std::move(version).error());
+  if (*version == 1) {
+    if (auto s = store.exec(
+            "ALTER TABLE objects ADD COLUMN is_last INTEGER NOT NULL DEFAULT 0;"
+            "UPDATE objects SET is_last = 1 WHERE rowid IN (SELECT (SELECT v.rowid FROM objects v WHERE v.cid = o.cid "
+            "AND v.id = o.id ORDER BY v.spec_version DESC, v.version_key DESC LIMIT 1) FROM objects o "
+            "GROUP BY o.cid, o.id);"
+            "CREATE INDEX objects_last_by_date ON objects(cid, date_added) WHERE is_last = 1;"
+            "PRAGMA user_version=2;");
+        !s)
+      return rollback(std::move(s).error());
+  }
+  if (auto s = store.exec("COMMIT"); !s) return rollback(std::move(s).error());
+  return {};
+}
+
 Result<std::unique_ptr<Store>> open_store(const std::string& path, std::function<Micros()> now) {
   bool in_memory = path == ":memory:";
   bool created = false;
@@ -782,6 +865,9 @@ Result<std::unique_ptr<Store>> open_store(const std::string& path, std::function
   if (auto s = store->exec("CREATE INDEX IF NOT EXISTS objects_by_spec ON objects(cid, id, spec_version, version_key)");
       !s)
     return fail(std::move(s).error());
+  if (!*fresh && identity->user_version < kSchemaVersion) {
+    if (auto s = migrate(*store, path); !s) return fail(std::move(s).error());
+  }
   return std::unique_ptr<Store>(std::move(store));
 }
 

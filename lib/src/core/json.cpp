@@ -548,6 +548,157 @@ std::string to_string(const Value& value, Layout layout) {
   return out;
 }
 
+// ---------------------------------------------------------------- spans
+
+namespace {
+
+// Walks text that parse() accepted, so it checks only what it must to find
+// its way (and never reads past the end whatever the text). Whether a
+// value's bytes are write()'s compact form is decided on the way: parse()
+// keeps member order and number text, so only whitespace between tokens
+// and the choice of escapes can differ.
+class SpanScanner {
+ public:
+  explicit SpanScanner(std::string_view text) : t_(text) {}
+
+  std::optional<std::vector<ElementSpan>> spans(std::string_view key) {
+    bool ignored = true;
+    skip_space(ignored);
+    if (peek() != '{') return std::nullopt;
+    ++i_;
+    for (;;) {
+      skip_space(ignored);
+      if (peek() != '"') return std::nullopt;  // '}' (no such member) or the end
+      const std::size_t name_start = i_ + 1;
+      skip_string(ignored);
+      const std::string_view name = t_.substr(name_start, i_ - 1 - name_start);
+      // An escaped name might decode to `key`; rather than decode, give up.
+      if (name.find('\\') != std::string_view::npos) return std::nullopt;
+      skip_space(ignored);
+      if (peek() != ':') return std::nullopt;
+      ++i_;
+      skip_space(ignored);
+      if (name == key) return elements();
+      skip_value(ignored);
+      skip_space(ignored);
+      if (peek() != ',') return std::nullopt;
+      ++i_;
+    }
+  }
+
+ private:
+  char peek() const { return i_ < t_.size() ? t_[i_] : '\0'; }
+  static bool space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+  std::optional<std::vector<ElementSpan>> elements() {
+    if (peek() != '[') return std::nullopt;
+    ++i_;
+    std::vector<ElementSpan> out;
+    bool ignored = true;
+    for (;;) {
+      skip_space(ignored);
+      if (peek() == ']') return out;
+      if (i_ >= t_.size()) return std::nullopt;
+      ElementSpan span;
+      span.offset = i_;
+      span.compact = true;
+      skip_value(span.compact);
+      span.size = i_ - span.offset;
+      out.push_back(span);
+      skip_space(ignored);
+      if (peek() == ']') return out;
+      if (peek() != ',') return std::nullopt;
+      ++i_;
+    }
+  }
+
+  void skip_space(bool& compact) {
+    while (i_ < t_.size() && space(t_[i_])) {
+      compact = false;
+      ++i_;
+    }
+  }
+
+  // One value from i_; containers to their closing bracket.
+  void skip_value(bool& compact) {
+    std::size_t depth = 0;
+    do {
+      const char c = peek();
+      if (c == '"') {
+        skip_string(compact);
+      } else if (c == '{' || c == '[') {
+        ++depth;
+        ++i_;
+      } else if (c == '}' || c == ']') {
+        if (depth == 0) return;  // not a value: the caller's bracket
+        --depth;
+        ++i_;
+      } else if (c == ',' || c == ':') {
+        ++i_;
+      } else if (space(c)) {
+        compact = false;
+        ++i_;
+      } else {  // a number, true, false or null: up to the next delimiter
+        while (i_ < t_.size() && !space(t_[i_]) && t_[i_] != ',' && t_[i_] != ':' && t_[i_] != '}' && t_[i_] != ']')
+          ++i_;
+      }
+    } while (depth > 0 && i_ < t_.size());
+  }
+
+  // The string starting at i_ (a '"'), through its closing quote. Compact
+  // when every escape is the one write_string() chooses: \" \\ \b \f \n \r
+  // \t, and \u00xx (lower-case hex) for the other control characters.
+  void skip_string(bool& compact) {
+    ++i_;
+    const std::size_t n = t_.size();
+    while (i_ < n) {
+      if (i_ + 8 <= n) {
+        std::uint64_t w;
+        std::memcpy(&w, t_.data() + i_, 8);
+        if (!word_needs_escape(w)) {
+          i_ += 8;
+          continue;
+        }
+      }
+      const char c = t_[i_];
+      if (c == '"') {
+        ++i_;
+        return;
+      }
+      if (c != '\\') {
+        // A raw control character cannot be in parsed text; never compact.
+        if (static_cast<unsigned char>(c) < 0x20) compact = false;
+        ++i_;
+        continue;
+      }
+      const char e = i_ + 1 < n ? t_[i_ + 1] : '\0';
+      if (e == 'u') {
+        const std::string_view hex = i_ + 2 <= n ? t_.substr(i_ + 2, 4) : std::string_view();
+        const auto lower_hex = [](char h) { return (h >= '0' && h <= '9') || (h >= 'a' && h <= 'f'); };
+        const bool control =
+            hex.size() == 4 && hex[0] == '0' && hex[1] == '0' && (hex[2] == '0' || hex[2] == '1') && lower_hex(hex[3]);
+        // Control characters with a short escape are written with it.
+        const bool short_form = control && hex[2] == '0' &&
+                                (hex[3] == '8' || hex[3] == '9' || hex[3] == 'a' || hex[3] == 'c' || hex[3] == 'd');
+        if (!control || short_form) compact = false;
+        i_ += 6;
+        continue;
+      }
+      if (e != '"' && e != '\\' && e != 'b' && e != 'f' && e != 'n' && e != 'r' && e != 't') compact = false;
+      i_ += 2;
+    }
+  }
+
+  std::string_view t_;
+  std::size_t i_ = 0;
+};
+
+}  // namespace
+
+std::optional<std::vector<ElementSpan>> element_spans(std::string_view text, std::string_view key) {
+  return SpanScanner(text).spans(key);
+}
+
 // ---------------------------------------------------------------- RFC 8785
 
 namespace {

@@ -381,6 +381,34 @@ struct IdState {
 // E040 into a W203, so the fast library hash is enough.
 std::uint64_t hash64(std::string_view data) { return std::hash<std::string_view>{}(data); }
 
+// A hash of a value's content as write() would show it (kinds, text, order),
+// made from its strings directly: serialising every member of every object
+// only to hash it cost taxii-serve about 4% of its CPU per object ingested.
+std::uint64_t value_hash(const json::Value& v) {
+  const auto combine = [](std::uint64_t h, std::uint64_t x) { return ((h ^ x) * 0x9E3779B97F4A7C15ULL) ^ (h >> 31); };
+  switch (v.kind()) {
+    case json::Value::Kind::null:
+      return 1;
+    case json::Value::Kind::boolean:
+      return v.as_bool() ? 2 : 3;
+    case json::Value::Kind::number:
+      return combine(4, hash64(v.as_number().text));
+    case json::Value::Kind::string:
+      return combine(5, hash64(v.as_string()));
+    case json::Value::Kind::array: {
+      std::uint64_t h = 6;
+      for (const json::Value& e : v.as_array()) h = combine(h, value_hash(e));
+      return combine(h, v.as_array().size());
+    }
+    case json::Value::Kind::object: {
+      std::uint64_t h = 7;
+      for (const auto& [name, e] : v.as_object()) h = combine(combine(h, hash64(name)), value_hash(e));
+      return combine(h, v.as_object().size());
+    }
+  }
+  return 0;
+}
+
 }  // namespace
 
 // --- the validator -------------------------------------------------------
@@ -1243,10 +1271,8 @@ struct Validator::Impl {
     for (const auto& [name, value] : o.as_object()) {
       if ((name == "revoked" || name == "defanged" || name == "summary") && value.is_bool() && !value.as_bool()) continue;
       if (name == "lang" && value.is_string() && value.as_string() == "en") continue;
-      scratch.assign(name);
-      scratch += '\0';
-      json::write(value, scratch);
-      sum += hash64(scratch) * 0x9E3779B97F4A7C15ULL + 1;  // commutative: order-free
+      const std::uint64_t member = (hash64(name) * 0xC2B2AE3D27D4EB4FULL) ^ value_hash(value);
+      sum += member * 0x9E3779B97F4A7C15ULL + 1;  // commutative: order-free
     }
     return sum;
   }

@@ -145,6 +145,51 @@ TEST_CASE("json: write_string escapes quotes, backslashes and control characters
   }
 }
 
+// The TAXII server stores a POSTed object's received bytes when
+// element_spans() calls them compact: that must hold only when they are
+// exactly what to_string() writes for the parsed object.
+TEST_CASE("json: element_spans finds array elements and says which are written compactly", "[core][json]") {
+  const std::vector<std::string> elements = {
+      R"({"a":1,"b":[true,null,-1.50e3],"c":{},"d":[],"e":{"x":"y"}})",  // compact
+      R"({"s":"\"\\\b\f\n\r\t\u0001\u001f\u0000/\u00e9é"})",             // \u00e9 is written raw
+      R"({"s":"\u000a"})",                                               // \n is the short form
+      R"({"s":"\u001F"})",                                               // upper-case hex
+      R"({"s":"\/"})",
+      R"({"s":"\ud83d\ude00"})",
+      R"({"a": 1})",
+      R"({"a":[1 ,2]})",
+      R"("plain")",
+      R"("tab\tand\u001b")",
+      R"(12.50)",
+      R"([{"k":"v"},{"k":[]}])",
+      R"({"nested":{"deeper":{"s":"a\"b}]"}}})",
+  };
+  std::string body = "{\"more\":[{\"objects\":[]}], \"objects\" : [ ";
+  for (std::size_t i = 0; i < elements.size(); ++i) body += (i == 0 ? "" : " ,\n") + elements[i];
+  body += " ] ,\"z\":null}";
+  const Value parsed = parse_ok(body);
+  const Array& items = parsed.find("objects")->as_array();
+  const auto spans = element_spans(body, "objects");
+  REQUIRE(spans);
+  REQUIRE(spans->size() == items.size());
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    INFO(elements[i]);
+    const std::string_view raw = std::string_view(body).substr((*spans)[i].offset, (*spans)[i].size);
+    CHECK(raw == elements[i]);
+    CHECK((*spans)[i].compact == (raw == to_string(items[i])));
+  }
+  CHECK((*spans)[0].compact);
+  CHECK((*spans)[1].compact == false);
+  CHECK((*spans)[3].compact == false);
+  CHECK((*spans)[9].compact);
+
+  CHECK(element_spans(R"({"objects":[]})", "objects")->empty());
+  CHECK_FALSE(element_spans(R"({"other":[1]})", "objects"));
+  CHECK_FALSE(element_spans(R"({"objects":{}})", "objects"));
+  CHECK_FALSE(element_spans(R"([{"objects":[1]}])", "objects"));
+  CHECK_FALSE(element_spans(R"({"obj\u0065cts":[1]})", "objects"));  // escaped name: not looked into
+}
+
 TEST_CASE("json: compact and pretty layouts", "[core][json]") {
   Value v = parse_ok(R"( { "a" : 1 , "b" : [ true , null ] , "c" : { } , "d" : [ ] , "e" : { "x" : "y" } } )");
   CHECK(to_string(v) == R"({"a":1,"b":[true,null],"c":{},"d":[],"e":{"x":"y"}})");

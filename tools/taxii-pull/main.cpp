@@ -215,7 +215,7 @@ int main(int argc, char** argv) {
             pulls.push_back(std::move(*pull));
           }
 
-          // Audit facts are taken before delivery moves the objects out.
+          // Audit facts are taken before delivery, so a failed one is recorded too.
           std::vector<std::vector<audit::Event>> events(pulls.size());
           for (std::size_t i = 0; i < pulls.size(); ++i) {
             for (const auto& c : pulls[i].collections) {
@@ -223,7 +223,7 @@ int main(int argc, char** argv) {
                                    static_cast<std::int64_t>(c.objects.size()), "ok", "",
                                    std::to_string(c.pages) + " page(s), " + std::to_string(c.received) + " received, " +
                                        std::to_string(c.duplicates) + " duplicate(s) dropped",
-                                   audit::ids_digest(c.versions)});
+                                   audit::ids_digest(c.versions())});
               ctx.diagnostics(Severity::info, "partner " + quote(pulls[i].partner) + ": collection " +
                                                   quote(c.collection.alias.empty() ? c.collection.id : c.collection.alias) +
                                                   ": " + std::to_string(c.objects.size()) + " new, " +

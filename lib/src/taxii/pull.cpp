@@ -3,12 +3,17 @@
 #include "ctishare/taxii/pull.h"
 
 #include <openssl/evp.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <future>
@@ -24,10 +29,13 @@
 #include "core/digest.h"
 #include "ctishare/file.h"
 #include "ctishare/object.h"
+#include "taxii/pull_envelope.h"
 
 namespace ctishare::taxii {
 namespace {
 
+using internal::Envelope;
+using internal::EnvelopeObject;
 
 // Sorted and without repeats: the same filter set always gives the same
 // query, and so the same cursor, whatever order the flags came in.
@@ -60,25 +68,33 @@ std::string key_of(std::string_view id, std::string_view version) {
   return k;
 }
 
+// Adds the keys a cursor's boundary entry ("id|version", as key_of writes
+// it) stands for: one per '|' in it, so an id or version holding a '|'
+// still matches the entry it was written as.
+void add_boundary_keys(std::string_view entry, ObjectKeys& keys) {
+  for (std::size_t bar = entry.find('|'); bar != std::string_view::npos; bar = entry.find('|', bar + 1))
+    keys.insert(ObjectKey{entry.substr(0, bar), entry.substr(bar + 1)});
+}
+
 // Writes the objects in the chosen framing; the bundle id follows the content.
-Status render_to(Sink& sink, const std::vector<std::string>& objects,
-                 const std::vector<std::pair<std::string, std::string>>& versions, stix::OutputFraming framing) {
+Status render_to(Sink& sink, const std::vector<PulledObject>& objects, stix::OutputFraming framing) {
   std::string bundle_id;
   if (framing == stix::OutputFraming::bundle) {
     stix::BundleIdDigest digest;
-    for (const auto& [id, version] : versions) digest.add(id, version);
+    for (const PulledObject& o : objects) digest.add(o.id, o.version);
     bundle_id = digest.finish();
   }
   stix::BundleWriter writer(sink, framing, json::Layout::compact, bundle_id);
-  for (const auto& o : objects) CTI_TRY_STATUS(writer.add_serialized(o));
+  for (const PulledObject& o : objects) CTI_TRY_STATUS(writer.add_serialized(o.json));
   return writer.finish();
 }
 
-// Passes writes on and keeps the SHA-256 of everything written, so the
-// journal can name an output's digest without holding the output in memory.
+// Passes writes on (to `inner`, when there is one) and keeps the SHA-256 of
+// everything written, so the journal can name an output's digest without
+// holding the output in memory.
 class HashingSink final : public Sink {
  public:
-  explicit HashingSink(Sink& inner) : inner_(inner), ctx_(EVP_MD_CTX_new()) {
+  explicit HashingSink(Sink* inner) : inner_(inner), ctx_(EVP_MD_CTX_new()) {
     if (ctx_ != nullptr) EVP_DigestInit_ex(ctx_, EVP_sha256(), nullptr);
   }
   ~HashingSink() override { EVP_MD_CTX_free(ctx_); }
@@ -87,7 +103,7 @@ class HashingSink final : public Sink {
   Status write(std::string_view data) override {
     if (ctx_ == nullptr || EVP_DigestUpdate(ctx_, data.data(), data.size()) != 1)
       return Error(ErrorCategory::internal, "OpenSSL: SHA-256 failed");
-    return inner_.write(data);
+    return inner_ == nullptr ? Status{} : inner_->write(data);
   }
   Result<std::string> finish() {
     std::array<std::uint8_t, 32> d{};
@@ -98,29 +114,16 @@ class HashingSink final : public Sink {
   }
 
  private:
-  Sink& inner_;
+  Sink* inner_;
   EVP_MD_CTX* ctx_;
 };
 
-
-// One TAXII envelope read in a single pass, without a tree: each element of
-// "objects" is taken byte for byte from the body when the body is on one
-// line (what servers send), and otherwise re-written compactly as it is
-// parsed (numbers keep their text), so every object is one line of output
-// either way; the members the engine needs are picked up on the way, and the
-// limits on untrusted JSON (depth, string length, members, duplicate names,
-// lone surrogates) checked as the suite's parser checks them. A page of a
-// thousand objects costs a fraction of building and re-serialising trees.
-struct EnvelopeObject {
-  std::string json, id, type, version;
-};
-struct Envelope {
-  std::vector<EnvelopeObject> objects;
-  std::optional<bool> more;
-  std::string next;
-  bool next_present = false, objects_not_list = false, more_not_bool = false, next_not_string = false;
-};
-
+// The reader's way (parse_envelope): RapidJSON's SAX reader with a handler
+// that picks up the members the engine needs and checks the limits as the
+// suite's parser does; objects are taken byte for byte from a body on one
+// line and otherwise re-written compactly as they are parsed (numbers keep
+// their text), so every object is one line of output either way. Decoded
+// strings and re-written objects go to the envelope's arena.
 class EnvelopeHandler : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, EnvelopeHandler> {
  public:
   // `raw`: objects are copied from `body` at the stream's positions instead
@@ -151,10 +154,10 @@ class EnvelopeHandler : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, E
     if (depth_ == 2 && in_objects_) return fail("an element of 'objects' is not an object");
     if (object_open_ && depth_ == 3) {
       // A top-level member of an object: remember what the engine needs.
-      if (key_ == "id") current_.id.assign(s, len);
-      else if (key_ == "type") current_.type.assign(s, len);
-      else if (key_ == "modified") current_.version.assign(s, len), has_modified_ = true;
-      else if (key_ == "created" && !has_modified_) current_.version.assign(s, len);
+      if (key_ == "id") current_.id = keep(s, len);
+      else if (key_ == "type") current_.type = keep(s, len);
+      else if (key_ == "modified") current_.version = keep(s, len), has_modified_ = true;
+      else if (key_ == "created" && !has_modified_) current_.version = keep(s, len);
     }
     return !in_object() || writer_.String(s, len);
   }
@@ -188,10 +191,10 @@ class EnvelopeHandler : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, E
     names_.pop_back();
     if (in_object() && !writer_.EndObject(n)) return false;
     if (depth_ == 3 && object_open_) {
-      if (raw_) current_.json.assign(body_.substr(begin_, stream_.Tell() + 1 - begin_));  // brace not yet taken
-      else current_.json.assign(buffer_.GetString(), buffer_.GetSize());
+      if (raw_) current_.json = body_.substr(begin_, stream_.Tell() + 1 - begin_);  // brace not yet taken
+      else current_.json = keep(buffer_.GetString(), buffer_.GetSize());
       object_open_ = false;
-      out_.objects.push_back(std::move(current_));
+      out_.objects.push_back(current_);
     }
     --depth_;
     return true;
@@ -276,6 +279,12 @@ class EnvelopeHandler : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, E
     if (error_.empty()) error_ = std::move(what);
     return false;
   }
+  // A copy of a decoded string or a re-written object in the envelope's
+  // arena, whose strings stay where they are.
+  std::string_view keep(const char* s, std::size_t len) {
+    if (!out_.arena) out_.arena = std::make_shared<std::deque<std::string>>();
+    return out_.arena->emplace_back(s, len);
+  }
 
   Envelope& out_;
   const json::Limits& limits_;
@@ -292,18 +301,414 @@ class EnvelopeHandler : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, E
   bool in_objects_ = false, object_open_ = false, has_modified_ = false;
 };
 
-Result<Envelope> read_envelope(const std::string& url, std::string_view body, const json::Limits& limits) {
+// A line break can only be formatting (JSON strings hold none raw): a body
+// without one inside has its objects copied, anything else re-written.
+bool one_line(std::string_view body) {
+  while (!body.empty() && (body.back() == '\n' || body.back() == '\r' || body.back() == ' ')) body.remove_suffix(1);
+  // (memchr per character: find_first_of would call it once per byte.)
+  return std::memchr(body.data(), '\n', body.size()) == nullptr &&
+         std::memchr(body.data(), '\r', body.size()) == nullptr;
+}
+
+// ---- The envelope scan ---------------------------------------------------------------
+
+// read_envelope's fast path. RapidJSON's reader copies every string into its
+// own stack and calls the handler once per token, and the handler keeps the
+// names of every open object as strings: for a page of a thousand objects
+// that is most of taxii-pull's CPU. The scan walks the bytes once instead,
+// checks what the reader checks (the grammar, UTF-8, the limits, duplicate
+// names) and keeps only views of the body. It knows the envelopes servers
+// send: one line, names without escapes, plain numbers. For anything else
+// (an error included) it gives up and the reader reads the page, so every
+// page the scan passes on is one the reader accepts with the same result,
+// and every message is the reader's.
+class EnvelopeScan {
+ public:
+  EnvelopeScan(std::string_view body, const json::Limits& limits)
+      : p_(body.data()), end_(body.data() + body.size()), limits_(limits) {}
+
+  // Fills `out` (views of the body); false to leave the page to the reader.
+  bool run(Envelope& out) {
+    skip_space();
+    if (p_ == end_ || *p_ != '{' || !enter(1)) return false;
+    ++p_;
+    Names& names = names_at(1);
+    skip_space();
+    if (p_ < end_ && *p_ == '}') {
+      ++p_;
+    } else {
+      for (;;) {
+        std::string_view key;
+        if (!name(names, key)) return false;
+        skip_space();
+        if (p_ == end_) return false;
+        if (key == "more") {
+          if (literal("true")) {
+            out.more = true;
+          } else if (literal("false")) {
+            out.more = false;
+          } else {
+            return false;
+          }
+        } else if (key == "next") {
+          if (*p_ == '"') {
+            std::string_view token;
+            bool escaped = false;
+            if (!string(token, escaped) || escaped) return false;
+            out.next.assign(token);
+            out.next_present = true;
+          } else if (*p_ == '-' || (*p_ >= '0' && *p_ <= '9')) {
+            const char* begin = p_;
+            if (!number()) return false;
+            out.next.assign(begin, p_);
+            out.next_present = true;
+          } else if (!literal("null")) {
+            return false;
+          }
+        } else if (key == "objects") {
+          if (*p_ == '[') {
+            if (!objects(out)) return false;
+          } else if (!literal("null")) {
+            return false;
+          }
+        } else if (!value(1)) {
+          return false;
+        }
+        if (!next_member()) return false;
+        if (*p_ == '}') {
+          ++p_;
+          break;
+        }
+      }
+    }
+    skip_space();
+    return p_ == end_;
+  }
+
+ private:
+  // Deeper nesting than this goes to the reader, whose parse is iterative.
+  static constexpr int kMaxDepth = 200;
+  // The member names of one open object; a larger object goes to the reader
+  // (whose set of names keeps a long object from costing quadratic time).
+  static constexpr std::size_t kMaxNames = 64;
+  using Names = std::vector<std::string_view>;
+
+  static bool space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+  void skip_space() {
+    while (p_ < end_ && space(*p_)) ++p_;
+  }
+  // Whether a container at `depth` (the envelope is 1) is within the limit.
+  bool enter(int depth) const {
+    return depth <= kMaxDepth && (limits_.max_depth == 0 || static_cast<std::size_t>(depth) <= limits_.max_depth);
+  }
+  // The names of the object open at `depth`, emptied.
+  Names& names_at(int depth) {
+    if (names_.size() <= static_cast<std::size_t>(depth)) names_.resize(static_cast<std::size_t>(depth) + 1);
+    Names& n = names_[static_cast<std::size_t>(depth)];
+    n.clear();
+    return n;
+  }
+  // After a member or an element: skips to the ',' (taken, then to the next
+  // token) or the closing bracket (left for the caller).
+  bool next_member() {
+    skip_space();
+    if (p_ == end_) return false;
+    if (*p_ == ',') {
+      ++p_;
+      skip_space();
+      return p_ < end_ && *p_ != '}' && *p_ != ']';
+    }
+    return *p_ == '}' || *p_ == ']';
+  }
+  // A member name and its ':'; the name new in `names` and without escapes.
+  bool name(Names& names, std::string_view& key) {
+    if (p_ == end_ || *p_ != '"') return false;
+    bool escaped = false;
+    if (!string(key, escaped) || escaped) return false;
+    if (names.size() >= kMaxNames || (limits_.max_members != 0 && names.size() >= limits_.max_members)) return false;
+    if (std::find(names.begin(), names.end(), key) != names.end()) return false;
+    names.push_back(key);
+    skip_space();
+    if (p_ == end_ || *p_ != ':') return false;
+    ++p_;
+    skip_space();
+    return true;
+  }
+  bool literal(std::string_view word) {
+    if (static_cast<std::size_t>(end_ - p_) < word.size() || std::memcmp(p_, word.data(), word.size()) != 0)
+      return false;
+    p_ += word.size();
+    return true;
+  }
+  // -?(0|[1-9][0-9]*)(.[0-9]+)? with few enough digits that the reader
+  // cannot find it too big; an exponent goes to the reader.
+  bool number() {
+    if (*p_ == '-') ++p_;
+    const char* digits = p_;
+    if (p_ < end_ && *p_ == '0') {
+      ++p_;
+    } else {
+      while (p_ < end_ && *p_ >= '0' && *p_ <= '9') ++p_;
+      if (p_ == digits || p_ - digits > 15) return false;
+    }
+    if (p_ < end_ && *p_ == '.') {
+      const char* fraction = ++p_;
+      while (p_ < end_ && *p_ >= '0' && *p_ <= '9') ++p_;
+      if (p_ == fraction || p_ - fraction > 15) return false;
+    }
+    return p_ == end_ || (*p_ != 'e' && *p_ != 'E' && !(*p_ >= '0' && *p_ <= '9'));
+  }
+  // The bytes up to the first one a string needs to look at: '"', '\\', a
+  // control character or a byte of a multi-byte sequence.
+  static const char* skip_plain(const char* p, const char* end) {
+#if defined(__SSE2__)
+    const __m128i quote = _mm_set1_epi8('"');
+    const __m128i backslash = _mm_set1_epi8('\\');
+    const __m128i space = _mm_set1_epi8(0x20);
+    while (end - p >= 16) {
+      const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+      // Signed: bytes from 0x80 are negative, so "less than 0x20" takes them too.
+      const __m128i special =
+          _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)), _mm_cmplt_epi8(v, space));
+      const int mask = _mm_movemask_epi8(special);
+      if (mask != 0) return p + __builtin_ctz(static_cast<unsigned>(mask));
+      p += 16;
+    }
+#endif
+    while (p < end) {
+      const auto c = static_cast<unsigned char>(*p);
+      if (c == '"' || c == '\\' || c < 0x20 || c >= 0x80) break;
+      ++p;
+    }
+    return p;
+  }
+  // The length of the well-formed UTF-8 sequence (RFC 3629: no overlong
+  // forms, no surrogates, nothing past U+10FFFF) at `p`, a byte from 0x80;
+  // 0 when there is none.
+  static int utf8_sequence(const char* p, const char* end) {
+    const auto at = [&](int i) { return static_cast<unsigned char>(p[i]); };
+    const auto tail = [&](int i) { return (at(i) & 0xC0) == 0x80; };
+    const unsigned char c = at(0);
+    const std::ptrdiff_t left = end - p;
+    if (c >= 0xC2 && c <= 0xDF) return left >= 2 && tail(1) ? 2 : 0;
+    if (c >= 0xE0 && c <= 0xEF) {
+      if (left < 3 || !tail(1) || !tail(2)) return 0;
+      if (c == 0xE0 && at(1) < 0xA0) return 0;   // overlong
+      if (c == 0xED && at(1) >= 0xA0) return 0;  // a surrogate
+      return 3;
+    }
+    if (c >= 0xF0 && c <= 0xF4) {
+      if (left < 4 || !tail(1) || !tail(2) || !tail(3)) return 0;
+      if (c == 0xF0 && at(1) < 0x90) return 0;   // overlong
+      if (c == 0xF4 && at(1) >= 0x90) return 0;  // past U+10FFFF
+      return 4;
+    }
+    return 0;
+  }
+  static int hex(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  }
+  // A string at '"': `raw` is what lies between the quotes, `escaped` says
+  // whether it holds an escape. Its decoded length is checked against the
+  // limit; a \u escape of a surrogate goes to the reader.
+  bool string(std::string_view& raw, bool& escaped) {
+    const char* begin = ++p_;
+    std::size_t saved = 0;  // bytes the escapes take beyond what they stand for
+    escaped = false;
+    for (;;) {
+      p_ = skip_plain(p_, end_);
+      if (p_ == end_) return false;
+      const auto c = static_cast<unsigned char>(*p_);
+      if (c == '"') break;
+      if (c == '\\') {
+        escaped = true;
+        if (end_ - p_ < 2) return false;
+        switch (p_[1]) {
+          case '"':
+          case '\\':
+          case '/':
+          case 'b':
+          case 'f':
+          case 'n':
+          case 'r':
+          case 't':
+            p_ += 2;
+            ++saved;
+            break;
+          case 'u': {
+            if (end_ - p_ < 6) return false;
+            int code = 0;
+            for (int i = 2; i < 6; ++i) {
+              const int h = hex(p_[i]);
+              if (h < 0) return false;
+              code = code * 16 + h;
+            }
+            if (code >= 0xD800 && code <= 0xDFFF) return false;
+            p_ += 6;
+            saved += code < 0x80 ? 5 : code < 0x800 ? 4 : 3;
+            break;
+          }
+          default:
+            return false;
+        }
+        continue;
+      }
+      if (c < 0x20) return false;
+      const int n = utf8_sequence(p_, end_);
+      if (n == 0) return false;
+      p_ += n;
+    }
+    raw = std::string_view(begin, static_cast<std::size_t>(p_ - begin));
+    ++p_;
+    return limits_.max_string_bytes == 0 || raw.size() - saved <= limits_.max_string_bytes;
+  }
+  // Any value, inside a container at `depth`.
+  bool value(int depth) {
+    if (p_ == end_) return false;
+    switch (*p_) {
+      case '{':
+        return object(depth + 1);
+      case '[':
+        return array(depth + 1);
+      case '"': {
+        std::string_view s;
+        bool escaped = false;
+        return string(s, escaped);
+      }
+      case 't':
+        return literal("true");
+      case 'f':
+        return literal("false");
+      case 'n':
+        return literal("null");
+      default:
+        return number();
+    }
+  }
+  bool object(int depth) {
+    if (!enter(depth)) return false;
+    ++p_;
+    Names& names = names_at(depth);
+    skip_space();
+    if (p_ < end_ && *p_ == '}') {
+      ++p_;
+      return true;
+    }
+    for (;;) {
+      std::string_view key;
+      if (!name(names, key) || !value(depth) || !next_member()) return false;
+      if (*p_ == '}') {
+        ++p_;
+        return true;
+      }
+    }
+  }
+  bool array(int depth) {
+    if (!enter(depth)) return false;
+    ++p_;
+    skip_space();
+    if (p_ < end_ && *p_ == ']') {
+      ++p_;
+      return true;
+    }
+    for (;;) {
+      if (!value(depth) || !next_member()) return false;
+      if (*p_ == ']') {
+        ++p_;
+        return true;
+      }
+    }
+  }
+  // The "objects" list: every element an object, taken byte for byte.
+  bool objects(Envelope& out) {
+    if (!enter(2)) return false;
+    ++p_;
+    skip_space();
+    if (p_ < end_ && *p_ == ']') {
+      ++p_;
+      return true;
+    }
+    for (;;) {
+      if (p_ == end_ || *p_ != '{') return false;
+      EnvelopeObject o;
+      if (!stix_object(o)) return false;
+      out.objects.push_back(o);
+      if (!next_member()) return false;
+      if (*p_ == ']') {
+        ++p_;
+        return true;
+      }
+    }
+  }
+  // One element of "objects" (depth 3), picking up id, type and version.
+  bool stix_object(EnvelopeObject& o) {
+    if (!enter(3)) return false;
+    const char* begin = p_++;
+    Names& names = names_at(3);
+    std::string_view modified, created;
+    bool has_modified = false, has_created = false;
+    skip_space();
+    if (p_ < end_ && *p_ == '}') {
+      ++p_;
+    } else {
+      for (;;) {
+        std::string_view key;
+        if (!name(names, key) || p_ == end_) return false;
+        if (*p_ == '"') {
+          std::string_view s;
+          bool escaped = false;
+          if (!string(s, escaped)) return false;
+          std::string_view* kept = key == "id"         ? &o.id
+                                   : key == "type"     ? &o.type
+                                   : key == "modified" ? &modified
+                                   : key == "created"  ? &created
+                                                       : nullptr;
+          if (kept != nullptr) {
+            if (escaped) return false;  // the reader decodes it
+            *kept = s;
+            has_modified = has_modified || kept == &modified;
+            has_created = has_created || kept == &created;
+          }
+        } else if (!value(3)) {
+          return false;
+        }
+        if (!next_member()) return false;
+        if (*p_ == '}') {
+          ++p_;
+          break;
+        }
+      }
+    }
+    o.version = has_modified ? modified : has_created ? created : std::string_view();
+    o.json = std::string_view(begin, static_cast<std::size_t>(p_ - begin));
+    return true;
+  }
+
+  const char* p_;
+  const char* end_;
+  const json::Limits& limits_;
+  std::deque<Names> names_;  // by depth; a deque, so growing it leaves open objects' names where they are
+};
+
+}  // namespace
+
+namespace internal {
+
+std::optional<Envelope> scan_envelope(std::string_view body, const json::Limits& limits) {
+  if (!one_line(body)) return std::nullopt;
+  Envelope out;
+  if (!EnvelopeScan(body, limits).run(out)) return std::nullopt;
+  return out;
+}
+
+Result<Envelope> parse_envelope(const std::string& url, std::string_view body, const json::Limits& limits) {
   Envelope out;
   rapidjson::Reader reader;
   rapidjson::MemoryStream stream(body.data(), body.size());
-  // A line break can only be formatting (JSON strings hold none raw): a
-  // body without one inside is copied, anything else re-written.
-  std::string_view inner = body;
-  while (!inner.empty() && (inner.back() == '\n' || inner.back() == '\r' || inner.back() == ' ')) inner.remove_suffix(1);
-  // (memchr per character: find_first_of would call it once per byte.)
-  const bool one_line = std::memchr(inner.data(), '\n', inner.size()) == nullptr &&
-                        std::memchr(inner.data(), '\r', inner.size()) == nullptr;
-  EnvelopeHandler handler(out, limits, stream, body, one_line);
+  EnvelopeHandler handler(out, limits, stream, body, one_line(body));
   constexpr unsigned kFlags = rapidjson::kParseValidateEncodingFlag | rapidjson::kParseNumbersAsStringsFlag |
                               rapidjson::kParseIterativeFlag;
   const rapidjson::ParseResult ok = reader.Parse<kFlags>(stream, handler);
@@ -318,6 +723,15 @@ Result<Envelope> read_envelope(const std::string& url, std::string_view body, co
   if (out.next_not_string) return protocol(url, "'next' is not a string");
   return out;
 }
+
+Result<Envelope> read_envelope(const std::string& url, std::string_view body, const json::Limits& limits) {
+  if (auto scanned = scan_envelope(body, limits)) return std::move(*scanned);
+  return parse_envelope(url, body, limits);
+}
+
+}  // namespace internal
+
+namespace {
 
 // The next token an envelope names in its first members, read without
 // parsing: `{"more":true,"next":"TOKEN"` with no escape in TOKEN, the shape
@@ -425,9 +839,79 @@ Status CursorStore::reset(const std::string& partner) const {
 
 // ---- Pulling ---------------------------------------------------------------------
 
+namespace {
+
+// Where a pull keeps the objects of its pages. Keeping each page's buffer
+// would cost a fresh allocation per page, faulted in 4 kB at a time as
+// libcurl fills it (a quarter of the pull's CPU on a VM); copied here in one
+// piece instead, a page's buffer goes back to the allocator and comes back,
+// already mapped, for the next page. Chunks are mapped with transparent
+// huge pages where the kernel offers them: 2 MB at a fault instead of 4 kB.
+class ObjectArena {
+ public:
+  // Chunks go to `keep`, which outlives the views of them.
+  explicit ObjectArena(std::vector<std::shared_ptr<const void>>& keep) : keep_(keep) {}
+
+  // Moves the objects of `page` that are views of `body` into the arena in
+  // one copy, pointing their views at it. Returns false (nothing changed)
+  // when there is nothing to move or no memory to move it to: the caller
+  // then keeps the body.
+  bool take(std::string_view body, std::vector<EnvelopeObject>& page) {
+    const char* lo = nullptr;
+    const char* hi = nullptr;
+    const auto in = [](std::string_view v, const char* begin, const char* end) {
+      return v.data() >= begin && v.data() + v.size() <= end;
+    };
+    for (const EnvelopeObject& o : page) {
+      if (!in(o.json, body.data(), body.data() + body.size())) continue;  // re-written: in the envelope's arena
+      if (lo == nullptr || o.json.data() < lo) lo = o.json.data();
+      if (hi == nullptr || o.json.data() + o.json.size() > hi) hi = o.json.data() + o.json.size();
+    }
+    if (lo == nullptr) return false;
+    char* to = allocate(static_cast<std::size_t>(hi - lo));
+    if (to == nullptr) return false;
+    std::memcpy(to, lo, static_cast<std::size_t>(hi - lo));
+    const auto move = [&](std::string_view& v) {
+      if (in(v, lo, hi)) v = std::string_view(to + (v.data() - lo), v.size());
+    };
+    for (EnvelopeObject& o : page) {
+      move(o.json);
+      move(o.id);
+      move(o.type);
+      move(o.version);
+    }
+    return true;
+  }
+
+ private:
+  static constexpr std::size_t kChunk = 64U << 20;
+
+  char* allocate(std::size_t n) {
+    if (n > left_) {
+      const std::size_t size = std::max(kChunk, n);
+      void* p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+      if (p == MAP_FAILED) return nullptr;
+      (void)::madvise(p, size, MADV_HUGEPAGE);  // a hint: without it, 4 kB pages
+      keep_.push_back(std::shared_ptr<const void>(p, [size](const void* q) { ::munmap(const_cast<void*>(q), size); }));
+      next_ = static_cast<char*>(p);
+      left_ = size;
+    }
+    char* at = next_;
+    next_ += n;
+    left_ -= n;
+    return at;
+  }
+
+  std::vector<std::shared_ptr<const void>>& keep_;
+  char* next_ = nullptr;
+  std::size_t left_ = 0;
+};
+
+}  // namespace
+
 Result<CollectionPull> pull_collection(const Client& client, const CollectionInfo& collection,
                                        const std::optional<Cursor>& from, const PullSettings& settings,
-                                       std::unordered_set<std::string>& seen) {
+                                       ObjectKeys& seen) {
   CollectionPull out;
   out.collection = collection;
   const std::string label = collection.alias.empty() ? collection.id : collection.alias;
@@ -443,10 +927,11 @@ Result<CollectionPull> pull_collection(const Client& client, const CollectionInf
   // The cursor moves only to a date the server sent: an --added-after in
   // the future (a typo) must not make later runs skip what it passed over.
   out.cursor.added_after = from ? from->added_after : std::string();
-  std::unordered_set<std::string> boundary;
+  // The objects of the cursor's last page, not to be delivered again.
+  ObjectKeys boundary;
   if (from && f.added_after.empty()) {
-    boundary.insert(from->boundary.begin(), from->boundary.end());
     out.cursor.boundary = from->boundary;
+    for (const std::string& k : from->boundary) add_boundary_keys(k, boundary);
   }
   if (!added_after.empty() && !Timestamp::parse(added_after))
     return Error(ErrorCategory::usage, quote(added_after) + ": added_after is not a timestamp");
@@ -474,6 +959,10 @@ Result<CollectionPull> pull_collection(const Client& client, const CollectionInf
   // the future's destructor on every way out.)
   std::future<Result<Response>> prefetch;
   std::string prefetch_url;
+  ObjectArena arena(out.storage);
+  // The last page that held objects (and the bytes its views are of).
+  std::optional<Envelope> boundary_page;
+  std::shared_ptr<const std::string> boundary_body;
   for (;;) {
     const std::string url = page_url(next);
     std::optional<Result<Response>> fetched;
@@ -486,7 +975,10 @@ Result<CollectionPull> pull_collection(const Client& client, const CollectionInf
     if (!r) return std::move(r).error();
     if (r->status != 200) return http_error(*r, "GET");
     CTI_TRY_STATUS(check_taxii_media_type(*r));
-    if (auto hint = next_token_hint(r->body)) {
+    // The page's bytes stay with the pull (when it brings something new):
+    // its objects are views of them.
+    const auto body = std::make_shared<const std::string>(std::move(r->body));
+    if (auto hint = next_token_hint(*body)) {
       prefetch_url = page_url(*hint);
       try {
         prefetch = std::async(std::launch::async, [&client, u = prefetch_url]() -> Result<Response> {
@@ -500,25 +992,26 @@ Result<CollectionPull> pull_collection(const Client& client, const CollectionInf
         prefetch = {};  // no thread: fetched in turn instead
       }
     }
-    auto envelope = read_envelope(r->url, r->body, page_limits);
+    auto envelope = internal::read_envelope(r->url, *body, page_limits);
     if (!envelope) return std::move(envelope).error();
     ++out.pages;
+    const bool moved = arena.take(*body, envelope->objects);
     const bool more = envelope->more.value_or(false);
     std::string page_next = std::move(envelope->next);
-    const std::size_t new_before = out.objects.size();
-    std::vector<std::string> page_keys;
-    page_keys.reserve(envelope->objects.size());
-    for (auto& object : envelope->objects) {
+    const std::size_t new_before = out.objects.size(), page_objects = envelope->objects.size();
+    for (const EnvelopeObject& object : envelope->objects) {
       if (object.id.empty() || object.type.empty()) return protocol(r->url, "an object without a string id and type");
-      std::string key = key_of(object.id, object.version);
-      page_keys.push_back(key);
+      const ObjectKey key{object.id, object.version};
       ++out.received;
-      if (boundary.count(key) != 0 || !seen.insert(std::move(key)).second) {
+      if (boundary.count(key) != 0 || !seen.insert(key).second) {
         ++out.duplicates;
         continue;
       }
-      out.versions.emplace_back(std::move(object.id), std::move(object.version));
-      out.objects.push_back(std::move(object.json));
+      out.objects.push_back({object.json, object.id, object.version});
+    }
+    if (out.objects.size() != new_before) {
+      if (!moved) out.storage.push_back(body);
+      if (envelope->arena) out.storage.push_back(envelope->arena);
     }
     if (settings.limits.max_objects != 0 && out.objects.size() > settings.limits.max_objects)
       return Error(ErrorCategory::data, quote(r->url) + ": more than " + std::to_string(settings.limits.max_objects) +
@@ -531,7 +1024,7 @@ Result<CollectionPull> pull_collection(const Client& client, const CollectionInf
       if (!t) return protocol(r->url, "X-TAXII-Date-Added-Last " + quote(last->substr(0, 64)) + " is not a timestamp");
       last_time = *t;
     }
-    if (!page_keys.empty()) {
+    if (page_objects != 0) {
       if (!last_time)
         return protocol(r->url, "objects came without X-TAXII-Date-Added-Last, so no cursor can be kept");
       // The cursor only moves forward, even past a server that ignores added_after.
@@ -539,13 +1032,14 @@ Result<CollectionPull> pull_collection(const Client& client, const CollectionInf
         cursor_time = *last_time;
         out.cursor.added_after = *last;
       }
-      out.cursor.boundary = page_keys;
+      boundary_body = body;
+      boundary_page = std::move(*envelope);  // its keys become the boundary after the last page
       empty_pages = 0;
     } else if (++empty_pages > settings.max_empty_pages) {
       return protocol(r->url, std::to_string(empty_pages) + " empty pages in a row while the server says more");
     }
     if (settings.progress)
-      settings.progress(label + ": page " + std::to_string(out.pages) + ": " + std::to_string(page_keys.size()) +
+      settings.progress(label + ": page " + std::to_string(out.pages) + ": " + std::to_string(page_objects) +
                         " object(s), " + std::to_string(out.objects.size()) + " new so far");
     if (!more) break;
     if (!page_next.empty()) {
@@ -567,6 +1061,31 @@ Result<CollectionPull> pull_collection(const Client& client, const CollectionInf
     added_after = *last;
     next.clear();
   }
+  if (boundary_page) {
+    out.cursor.boundary.clear();
+    for (const EnvelopeObject& object : boundary_page->objects)
+      out.cursor.boundary.push_back(key_of(object.id, object.version));
+  }
+  return out;
+}
+
+std::size_t ObjectKeyHash::operator()(const ObjectKey& key) const {
+  const std::hash<std::string_view> hash;
+  return hash(key.id) * 31 + hash(key.version);
+}
+
+void CollectionPull::add(std::string json, std::string id, std::string version) {
+  // One allocation holds the three; its strings never move.
+  auto held = std::make_shared<const std::array<std::string, 3>>(
+      std::array<std::string, 3>{std::move(json), std::move(id), std::move(version)});
+  objects.push_back({(*held)[0], (*held)[1], (*held)[2]});
+  storage.push_back(std::move(held));
+}
+
+std::vector<std::pair<std::string, std::string>> CollectionPull::versions() const {
+  std::vector<std::pair<std::string, std::string>> out;
+  out.reserve(objects.size());
+  for (const PulledObject& o : objects) out.emplace_back(o.id, o.version);
   return out;
 }
 
@@ -585,7 +1104,7 @@ Result<PartnerPull> pull_partner(const Client& client, const Endpoint& endpoint,
     return Error(ErrorCategory::config, "partner " + quote(endpoint.name) + ": no collections to pull");
   auto offered = list_collections(client);
   if (!offered) return std::move(offered).error();
-  std::unordered_set<std::string> seen;
+  ObjectKeys seen;  // views of out.collections' objects
   for (const auto& name : endpoint.collections) {
     auto collection = find_collection(*offered, name, endpoint.name);
     if (!collection) return std::move(collection).error();
@@ -646,15 +1165,10 @@ Status save_cursors(const CursorStore& cursors, const PartnerPull& pull, const T
   return {};
 }
 
-// The objects of a file an earlier pull wrote and nobody has taken yet.
-struct Existing {
-  std::vector<std::string> objects;
-  std::vector<std::pair<std::string, std::string>> versions;
-  std::unordered_set<std::string> keys;
-};
-
-Result<Existing> read_existing(const std::string& path) {
-  Existing out;
+// The objects of a file an earlier pull wrote and nobody has taken yet, in
+// a CollectionPull of their own (which holds their bytes).
+Result<CollectionPull> read_existing(const std::string& path) {
+  CollectionPull out;
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) return out;
   if (!S_ISREG(st.st_mode))
@@ -662,11 +1176,11 @@ Result<Existing> read_existing(const std::string& path) {
   auto in = open_input(path);
   if (!in) return std::move(in).error();
   stix::ReadOptions options;
+  ObjectKeys keys;
   CTI_TRY_STATUS(stix::read_objects(**in, options, [&](stix::Object&& o, const stix::Origin&) -> Status {
-    std::string key = key_of(o.id(), o.version());
-    if (!out.keys.insert(key).second) return {};
-    out.versions.emplace_back(std::string(o.id()), std::string(o.version()));
-    out.objects.push_back(o.to_string());
+    if (keys.count(ObjectKey{o.id(), o.version()}) != 0) return {};
+    out.add(o.to_string(), std::string(o.id()), std::string(o.version()));
+    keys.insert(ObjectKey{out.objects.back().id, out.objects.back().version});
     return {};
   }));
   return out;
@@ -679,9 +1193,34 @@ Result<bool> commit_file(const std::vector<PartnerPull*>& pulls, const CursorSto
                          const std::function<Status(Sink&)>& write, const Timestamp& now) {
   auto file = AtomicFile::create(path);
   if (!file) return std::move(file).error();
-  HashingSink hashing(**file);
-  CTI_TRY_STATUS(write(hashing));
-  auto digest = hashing.finish();
+  // The digest comes from a second rendering of the same bytes (`write` is
+  // deterministic and only reads the pulls), on a thread of its own while
+  // this one writes the file: the server has answered by now, so the second
+  // core is free, and hashing 100 MB takes as long as writing it.
+  std::future<Result<std::string>> hashed;
+  try {
+    hashed = std::async(std::launch::async, [&write]() -> Result<std::string> {
+      try {
+        HashingSink hashing(nullptr);
+        CTI_TRY_STATUS(write(hashing));
+        return hashing.finish();
+      } catch (const std::exception& e) {
+        return Error(ErrorCategory::internal, std::string("digest of the output: ") + e.what());
+      }
+    });
+  } catch (const std::exception&) {
+    hashed = {};  // no thread: hashed as it is written instead
+  }
+  Result<std::string> digest = std::string();
+  if (hashed.valid()) {
+    const Status written = write(**file);
+    digest = hashed.get();
+    if (!written) return written.error();
+  } else {
+    HashingSink hashing(file->get());
+    CTI_TRY_STATUS(write(hashing));
+    digest = hashing.finish();
+  }
   if (!digest) return std::move(digest).error();
   for (const PartnerPull* p : pulls) CTI_TRY_STATUS(write_journal(cursors, *p, path, *digest, now));
   auto changed = (*file)->commit();
@@ -733,17 +1272,18 @@ Result<std::vector<Delivered>> deliver(std::vector<PartnerPull>& pulls, const Cu
       auto existing = read_existing(path);
       if (!existing) return std::move(existing).error();
       Delivered d{pull.partner, path, 0, false};
-      for (auto& c : pull.collections) {
-        for (std::size_t i = 0; i < c.objects.size(); ++i) {
-          if (!existing->keys.insert(key_of(c.versions[i].first, c.versions[i].second)).second) continue;
-          existing->objects.push_back(std::move(c.objects[i]));
-          existing->versions.push_back(c.versions[i]);
+      ObjectKeys keys;
+      for (const PulledObject& o : existing->objects) keys.insert(ObjectKey{o.id, o.version});
+      std::vector<PulledObject> objects = existing->objects;
+      for (const auto& c : pull.collections) {
+        for (const PulledObject& o : c.objects) {
+          if (!keys.insert(ObjectKey{o.id, o.version}).second) continue;
+          objects.push_back(o);
           ++d.objects;
         }
       }
       auto changed = commit_file(
-          {&pull}, cursors, path,
-          [&](Sink& sink) { return render_to(sink, existing->objects, existing->versions, options.framing); }, now);
+          {&pull}, cursors, path, [&](Sink& sink) { return render_to(sink, objects, options.framing); }, now);
       if (!changed) return std::move(changed).error();
       d.changed = *changed;
       out.push_back(std::move(d));
@@ -751,18 +1291,22 @@ Result<std::vector<Delivered>> deliver(std::vector<PartnerPull>& pulls, const Cu
     return out;
   }
 
-  std::vector<std::string> objects;
-  std::vector<std::pair<std::string, std::string>> versions;
-  std::unordered_set<std::string> keys;
+  // Views of the pulls' objects: the pulls hold their bytes until we return.
+  std::vector<PulledObject> objects;
+  std::size_t total = 0;
+  for (const auto& pull : pulls) total += pull.new_objects();
+  objects.reserve(total);
+  // One partner's pull holds no key twice (pull_partner saw to that); only
+  // a second partner can bring an object again.
+  ObjectKeys keys;
   std::vector<PartnerPull*> all;
   for (auto& pull : pulls) {
     all.push_back(&pull);
     Delivered d{pull.partner, options.output, 0, false};
-    for (auto& c : pull.collections) {
-      for (std::size_t i = 0; i < c.objects.size(); ++i) {
-        if (!keys.insert(key_of(c.versions[i].first, c.versions[i].second)).second) continue;
-        objects.push_back(std::move(c.objects[i]));
-        versions.push_back(c.versions[i]);
+    for (const auto& c : pull.collections) {
+      for (const PulledObject& o : c.objects) {
+        if (pulls.size() > 1 && !keys.insert(ObjectKey{o.id, o.version}).second) continue;
+        objects.push_back(o);
         ++d.objects;
       }
     }
@@ -772,15 +1316,14 @@ Result<std::vector<Delivered>> deliver(std::vector<PartnerPull>& pulls, const Cu
     // Nothing new writes nothing to standard output.
     if (!objects.empty()) {
       FdSink out_sink(STDOUT_FILENO, "<stdout>");
-      CTI_TRY_STATUS(render_to(out_sink, objects, versions, options.framing));
+      CTI_TRY_STATUS(render_to(out_sink, objects, options.framing));
       for (auto& d : out) d.changed = true;
     }
     for (auto& pull : pulls) CTI_TRY_STATUS(save_cursors(cursors, pull, now));
     return out;
   }
   auto changed = commit_file(
-      all, cursors, options.output, [&](Sink& sink) { return render_to(sink, objects, versions, options.framing); },
-      now);
+      all, cursors, options.output, [&](Sink& sink) { return render_to(sink, objects, options.framing); }, now);
   if (!changed) return std::move(changed).error();
   for (auto& d : out) d.changed = *changed;
   return out;

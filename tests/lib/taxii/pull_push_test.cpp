@@ -7,6 +7,7 @@
 #include <catch2/catch.hpp>
 #include <cstdio>
 #include <filesystem>
+#include <random>
 #include <set>
 #include <sstream>
 #include <string>
@@ -21,6 +22,7 @@
 #include "ctishare/taxii/push.h"
 #include "ctishare/time.h"
 #include "support/temp_dir.h"
+#include "taxii/pull_envelope.h"
 
 using namespace ctishare;
 using namespace ctishare::taxii;
@@ -140,8 +142,7 @@ CollectionPull collection_pull(const CursorStore& store, const std::string& part
   CollectionPull c;
   c.collection = collection(collection_id);
   for (int n : ns) {
-    c.objects.push_back(indicator(n, modified));
-    c.versions.emplace_back(indicator_id(n), modified);
+    c.add(indicator(n, modified), indicator_id(n), modified);
     c.cursor.boundary.push_back(indicator_id(n) + "|" + modified);
   }
   c.cursor.added_after = added_after;
@@ -830,6 +831,31 @@ TEST_CASE("deliver: a failing output leaves the cursors as they were", "[pull][t
   CHECK_FALSE(exists(store.partner_dir("bank-a") + "/pending.json"));
 }
 
+TEST_CASE("deliver: a journal left by a failed cursor names the output's digest (issue #5)", "[pull][taxii]") {
+  // The digest is taken on a thread of its own from a second rendering of
+  // the output: it must still be the digest of the bytes on disk.
+  TempDir dir;
+  CursorStore store(dir.path() + "/state");
+  spit(dir / "blocker", "a file where the cursor's directory should be");
+  std::vector<PartnerPull> pulls;
+  for (const auto& framing : {stix::OutputFraming::bundle, stix::OutputFraming::ndjson}) {
+    pulls.clear();
+    pulls.push_back(partner_pull(
+        "bank-a", kRootA, {collection_pull(store, "bank-a", kRootA, "coll-1", {1, 2, 3}, "2024-02-01T00:00:00Z")}));
+    pulls[0].collections[0].cursor_path = dir / "blocker/x.cursor";
+    DeliveryOptions options;
+    options.framing = framing;
+    options.output = dir / "out.json";
+    REQUIRE_FALSE(deliver(pulls, store, options, now()));
+    const std::string journal = store.partner_dir("bank-a") + "/pending.json";
+    REQUIRE(exists(journal));
+    auto j = json::parse(slurp(journal));
+    REQUIRE(j);
+    CHECK(j->find_string("sha256") == ctishare::detail::sha256_hex(slurp(options.output)));
+    std::remove(journal.c_str());
+  }
+}
+
 TEST_CASE("deliver to a missing output_dir fails and leaves the cursors", "[pull][taxii]") {
   TempDir dir;
   CursorStore store(dir.path() + "/state");
@@ -896,8 +922,7 @@ TEST_CASE("deliver to output_dir adds to a file not yet taken, without duplicate
   // The second pull repeats indicator 2 (same version), brings 3, and a new version of 1.
   std::vector<PartnerPull> second;
   CollectionPull c = collection_pull(store, "bank-a", kRootA, "coll-1", {2, 3}, "2024-02-05T00:00:00Z");
-  c.objects.push_back(indicator(1, "2024-03-01T00:00:00.000Z"));
-  c.versions.emplace_back(indicator_id(1), "2024-03-01T00:00:00.000Z");
+  c.add(indicator(1, "2024-03-01T00:00:00.000Z"), indicator_id(1), "2024-03-01T00:00:00.000Z");
   second.push_back(partner_pull("bank-a", kRootA, {std::move(c)}));
   auto d = deliver(second, store, options, now());
   REQUIRE(d);
@@ -1052,4 +1077,148 @@ TEST_CASE("deliver: the same file delivered again is unchanged", "[pull][taxii]"
     REQUIRE(d);
     CHECK((*d)[0].changed == (round == 0));
   }
+}
+
+// =====================================================================================
+// envelopes (issue #5: the scan that replaced RapidJSON's reader on the hot path
+// must give what the reader gives, or leave the page to it)
+// =====================================================================================
+
+namespace {
+
+// A page like taxii-serve's, with what makes scanning hard: escapes, UTF-8,
+// numbers, nesting, "created" without "modified", members in any order.
+const std::string kPage =
+    R"({"more":true,"next":"tok-1","objects":[)"
+    R"({"type":"attack-pattern","spec_version":"2.1","id":"attack-pattern--1","created":"2024-01-01T00:00:00.000Z",)"
+    R"("modified":"2024-02-01T00:00:00.000Z","name":"Spear\"phish\\ing \u00e9\u4e2d\n","x_n":[1,-2.5,0,{"a":null}],)"
+    R"("description":"cafÃ© ä¸­ð","kill_chain_phases":[{"kill_chain_name":"k","phase_name":"p"}]},)"
+    R"({"id":"identity--2","created":"2023-01-01T00:00:00Z","type":"identity","confidence":100,"labels":[],"ext":{}},)"
+    R"({"type":"marking-definition","id":"marking-definition--3","name":"TLP","definition":{"tlp":"red"},"x":true,"y":false})"
+    R"(],"x_extra":{"nested":[[[]]]}})";
+
+void check_same(const internal::Envelope& a, const internal::Envelope& b) {
+  REQUIRE(a.objects.size() == b.objects.size());
+  for (std::size_t i = 0; i < a.objects.size(); ++i) {
+    CHECK(a.objects[i].json == b.objects[i].json);
+    CHECK(a.objects[i].id == b.objects[i].id);
+    CHECK(a.objects[i].type == b.objects[i].type);
+    CHECK(a.objects[i].version == b.objects[i].version);
+  }
+  CHECK(a.more == b.more);
+  CHECK(a.next == b.next);
+  CHECK(a.next_present == b.next_present);
+}
+
+}  // namespace
+
+TEST_CASE("scan_envelope reads a page as the reader does, views of the body", "[pull][taxii]") {
+  const json::Limits limits;
+  auto scanned = internal::scan_envelope(kPage, limits);
+  REQUIRE(scanned);
+  auto parsed = internal::parse_envelope("u", kPage, limits);
+  REQUIRE(parsed);
+  check_same(*scanned, *parsed);
+  REQUIRE(scanned->objects.size() == 3);
+  CHECK(scanned->objects[0].version == "2024-02-01T00:00:00.000Z");
+  CHECK(scanned->objects[1].version == "2023-01-01T00:00:00Z");
+  CHECK(scanned->objects[2].version.empty());
+  CHECK(scanned->objects[2].json.front() == '{');
+  CHECK(scanned->objects[2].json.back() == '}');
+  CHECK(scanned->next == "tok-1");
+  CHECK(!scanned->arena);
+  CHECK(scanned->objects[0].json.data() >= kPage.data());
+  CHECK(scanned->objects[0].json.data() < kPage.data() + kPage.size());
+}
+
+TEST_CASE("scan_envelope leaves to the reader what it does not read itself", "[pull][taxii]") {
+  const json::Limits limits;
+  const char* pages[] = {
+      "{\"objects\":[{\"id\":\"a\",\n\"type\":\"b\"}]}",          // on two lines: re-written
+      R"({"objects":[{"id":"a--\u0031","type":"b"}]})",                 // an id with an escape
+      R"({"objects":[{"i\u0064":"a","type":"b"}]})",                    // a name with an escape
+      R"({"objects":[{"id":"a","type":"b","n":1e5}]})",                  // an exponent
+      R"({"objects":[{"id":"a","type":"b","s":"\udc00"}]})",            // a lone surrogate (65)
+      R"({"objects":[1]})",                                               // not an object (65)
+      R"({"objects":[{"id":"a","id":"b"}]})",                            // a duplicate name (65)
+      R"({"more":"yes"})",                                                // 76
+      R"({"objects":{}})",                                                // 76
+      R"({"next":["t"]})",                                                // 76
+      R"([])",                                                            // not an object: the reader's call
+      R"({"objects":[]} x)",                                              // trailing bytes
+      "{\"objects\":[]}\0x",                                              // what RapidJSON takes for the end
+      R"({"a":"\xff"})",                                                 // not UTF-8
+      R"({"a":12345678901234567890})",                                   // many digits
+  };
+  for (const char* text : pages) {
+    INFO(text);
+    const std::string page = text == pages[12] ? std::string("{\"objects\":[]}\0x", 17) : std::string(text);
+    CHECK(!internal::scan_envelope(page, limits));
+    auto read = internal::read_envelope("u", page, limits);
+    auto parsed = internal::parse_envelope("u", page, limits);
+    REQUIRE(bool(read) == bool(parsed));
+    if (read) {
+      check_same(*read, *parsed);
+    } else {
+      CHECK(read.error().message() == parsed.error().message());
+      CHECK(read.error().category() == parsed.error().category());
+    }
+  }
+}
+
+TEST_CASE("scan_envelope: limits are the reader's, to the byte", "[pull][taxii]") {
+  json::Limits limits;
+  limits.max_depth = 4;  // envelope, objects, object, one more
+  CHECK(internal::scan_envelope(R"({"objects":[{"id":"a","type":"b","x":[1]}]})", limits));
+  CHECK(!internal::scan_envelope(R"({"objects":[{"id":"a","type":"b","x":[[1]]}]})", limits));
+  limits = {};
+  limits.max_string_bytes = 7;  // "objects", and names count too
+  CHECK(internal::scan_envelope(R"({"objects":[{"id":"a","type":"b","x":"\u00e9\u00e9\u00e9\n"}]})", limits));  // 7 decoded
+  CHECK(!internal::scan_envelope(R"({"objects":[{"id":"abcdefgh","type":"b"}]})", limits));
+  limits = {};
+  limits.max_members = 2;
+  CHECK(internal::scan_envelope(R"({"objects":[{"id":"a","type":"b"}]})", limits));
+  CHECK(!internal::scan_envelope(R"({"objects":[{"id":"a","type":"b","c":1}]})", limits));
+}
+
+TEST_CASE("scan_envelope agrees with the reader on mutated pages", "[pull][taxii]") {
+  // Whatever the scan accepts, the reader accepts with the same result.
+  std::mt19937 random(5);
+  const std::string alphabet = "{}[]\":,\\ \t\n0123456789-.eEtrufalsn\x80\xc3\xa9\xed\xa0\xf0\x00abu";
+  const json::Limits defaults;
+  const json::Limits tight = [] {
+    json::Limits l;
+    l.max_depth = 5;
+    l.max_string_bytes = 24;
+    l.max_members = 6;
+    return l;
+  }();
+  std::size_t accepted = 0;
+  for (int round = 0; round < 20000; ++round) {
+    std::string page = kPage;
+    const int edits = 1 + static_cast<int>(random() % 3);
+    for (int e = 0; e < edits; ++e) {
+      const std::size_t at = random() % page.size();
+      switch (random() % 4) {
+        case 0: page[at] = alphabet[random() % alphabet.size()]; break;
+        case 1: page.erase(at, 1 + random() % 3); break;
+        case 2: page.insert(at, 1, alphabet[random() % alphabet.size()]); break;
+        default: {
+          const std::size_t from = random() % page.size();
+          page.insert(at, page.substr(from, 1 + random() % 12));
+        }
+      }
+      if (page.empty()) page = "{}";
+    }
+    for (const json::Limits* limits : {&defaults, &tight}) {
+      auto scanned = internal::scan_envelope(page, *limits);
+      if (!scanned) continue;
+      ++accepted;
+      auto parsed = internal::parse_envelope("u", page, *limits);
+      INFO(page);
+      REQUIRE(parsed);
+      check_same(*scanned, *parsed);
+    }
+  }
+  CHECK(accepted > 1000);  // the mutations leave many pages valid
 }

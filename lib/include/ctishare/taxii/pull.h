@@ -30,8 +30,10 @@
 
 #include <cstddef>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_set>
 #include <vector>
 
@@ -82,14 +84,40 @@ class CursorStore {
   std::string dir_;
 };
 
-// What a pull of one collection brought.
+// What dedup goes by: an object's id and version ("modified", else
+// "created", else empty).
+struct ObjectKey {
+  std::string_view id, version;
+  bool operator==(const ObjectKey&) const = default;
+};
+struct ObjectKeyHash {
+  // Not noexcept on purpose: libstdc++ then keeps each key's hash in the
+  // set, so growing it and walking a bucket do not hash the strings again.
+  std::size_t operator()(const ObjectKey& key) const;
+};
+// Keys already delivered; views of the objects' bytes, which must outlive the set.
+using ObjectKeys = std::unordered_set<ObjectKey, ObjectKeyHash>;
+
+// One object a pull brought: its compact JSON (one line) and its key.
+struct PulledObject {
+  std::string_view json, id, version;
+};
+
+// What a pull of one collection brought. Its objects are views of bytes
+// it keeps in `storage` (each page's objects, taken in one copy, never
+// object by object); copies of the pull share them.
 struct CollectionPull {
   CollectionInfo collection;
-  std::vector<std::string> objects;                           // compact JSON, new ones only, in server order
-  std::vector<std::pair<std::string, std::string>> versions;  // (id, version) of each, same order
-  Cursor cursor;                                              // where the next run starts
+  std::vector<PulledObject> objects;  // new ones only, in server order
+  Cursor cursor;                      // where the next run starts
   std::string cursor_path;
   std::size_t pages = 0, received = 0, duplicates = 0;
+  std::vector<std::shared_ptr<const void>> storage;  // what `objects` point into
+
+  // Adds an object held in strings of its own (a pull built by hand).
+  void add(std::string json, std::string id, std::string version);
+  // (id, version) of every object, in order.
+  std::vector<std::pair<std::string, std::string>> versions() const;
 };
 
 struct PullSettings {
@@ -100,13 +128,14 @@ struct PullSettings {
 };
 
 // Pulls one collection: from the cursor (or filters.added_after) to the end,
-// skipping keys in `seen` and adding the new ones to it. Errors: those of
+// skipping keys in `seen` and adding the new ones to it (views of the
+// returned pull's objects: keep it while `seen` is used). Errors: those of
 // the client and http_error(); protocol (76) for a non-TAXII body, an
 // envelope of the wrong shape, or a cursor that does not advance; permission
 // (77) when the collection cannot be read.
 Result<CollectionPull> pull_collection(const Client& client, const CollectionInfo& collection,
                                        const std::optional<Cursor>& from, const PullSettings& settings,
-                                       std::unordered_set<std::string>& seen);
+                                       ObjectKeys& seen);
 
 // One partner's pull: its collections and their cursors.
 struct PartnerPull {

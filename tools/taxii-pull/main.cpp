@@ -223,7 +223,7 @@ int main(int argc, char** argv) {
                                    static_cast<std::int64_t>(c.objects.size()), "ok", "",
                                    std::to_string(c.pages) + " page(s), " + std::to_string(c.received) + " received, " +
                                        std::to_string(c.duplicates) + " duplicate(s) dropped",
-                                   audit::ids_digest(c.versions())});
+                                   audit::ids_digest_views(c.versions())});
               ctx.diagnostics(Severity::info, "partner " + quote(pulls[i].partner) + ": collection " +
                                                   quote(c.collection.alias.empty() ? c.collection.id : c.collection.alias) +
                                                   ": " + std::to_string(c.objects.size()) + " new, " +

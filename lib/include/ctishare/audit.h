@@ -34,6 +34,7 @@
 #include <istream>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -66,6 +67,8 @@ struct Event {
 // (or "" for unversioned objects). Neither may contain '|' or a newline
 // (STIX ids and timestamps do not).
 std::string ids_digest(std::vector<std::pair<std::string, std::string>> id_versions);
+// The same, of views: for a caller holding many objects, no copy of each.
+std::string ids_digest_views(std::vector<std::pair<std::string_view, std::string_view>> id_versions);
 
 // Longest value of one string field, in bytes; longer ones are cut at a
 // UTF-8 boundary and end in "...".

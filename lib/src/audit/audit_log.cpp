@@ -251,9 +251,17 @@ Status replace_file_durably(const std::string& path, std::string_view content) {
 }  // namespace
 
 std::string ids_digest(std::vector<std::pair<std::string, std::string>> id_versions) {
+  return ids_digest_views(
+      std::vector<std::pair<std::string_view, std::string_view>>(id_versions.begin(), id_versions.end()));
+}
+
+std::string ids_digest_views(std::vector<std::pair<std::string_view, std::string_view>> id_versions) {
   if (id_versions.empty()) return {};
   std::sort(id_versions.begin(), id_versions.end());
+  std::size_t bytes = 0;
+  for (const auto& [id, version] : id_versions) bytes += id.size() + version.size() + 2;
   std::string text;
+  text.reserve(bytes);
   for (const auto& [id, version] : id_versions) {
     text += id;
     text += '|';

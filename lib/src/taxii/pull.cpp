@@ -1082,8 +1082,8 @@ void CollectionPull::add(std::string json, std::string id, std::string version) 
   storage.push_back(std::move(held));
 }
 
-std::vector<std::pair<std::string, std::string>> CollectionPull::versions() const {
-  std::vector<std::pair<std::string, std::string>> out;
+std::vector<std::pair<std::string_view, std::string_view>> CollectionPull::versions() const {
+  std::vector<std::pair<std::string_view, std::string_view>> out;
   out.reserve(objects.size());
   for (const PulledObject& o : objects) out.emplace_back(o.id, o.version);
   return out;

@@ -585,6 +585,9 @@ TEST_CASE("the ids digest is a sorted, order-independent SHA-256", "[audit]") {
   // Sorting is by id first, then version.
   CHECK(audit::ids_digest({{a, "2"}, {a, "1"}}) == "sha256:" + hex(detail::sha256(a + "|1\n" + a + "|2\n")));
   CHECK(audit::ids_digest({{a, ""}}) == "sha256:" + hex(detail::sha256(a + "|\n")));
+  // Of views (taxii-pull's many objects): the same digest.
+  CHECK(audit::ids_digest_views({{b, "2026-03-01T00:00:00.000Z"}, {a, "2026-02-01T00:00:00.000Z"}}) == digest);
+  CHECK(audit::ids_digest_views({}).empty());
 }
 
 TEST_CASE("the ids member round-trips between detail and prev", "[audit]") {

@@ -116,8 +116,8 @@ struct CollectionPull {
 
   // Adds an object held in strings of its own (a pull built by hand).
   void add(std::string json, std::string id, std::string version);
-  // (id, version) of every object, in order.
-  std::vector<std::pair<std::string, std::string>> versions() const;
+  // (id, version) of every object, in order; views of `objects`.
+  std::vector<std::pair<std::string_view, std::string_view>> versions() const;
 };
 
 struct PullSettings {

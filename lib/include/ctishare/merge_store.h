@@ -81,10 +81,12 @@ std::string suppression_target(const Entry& entry);
 
 class Store {
  public:
-  // Opens (creating it, mode 0600, when missing) the store at `path`.
-  // Errors: cannot_create (73) when it cannot be created or opened; data
-  // (65) when the file is not a feed-merge store or comes from a newer
-  // version; temp_fail (75) when another process holds it too long.
+  // Opens (creating it, mode 0600, when missing) the store at `path`; a
+  // store of an earlier schema is converted first, in one transaction (the
+  // caller holds the lock). Errors: cannot_create (73) when it cannot be
+  // created or opened; data (65) when the file is not a feed-merge store
+  // or comes from a newer version; temp_fail (75) when another process
+  // holds it too long.
   static Result<std::unique_ptr<Store>> open(const std::string& path);
   ~Store();
   Store(const Store&) = delete;

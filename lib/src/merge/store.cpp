@@ -5,7 +5,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -28,22 +30,30 @@ using ::ctishare::detail::version_key;
 
 // "CTIM": a feed-merge store (the TAXII server's is "CTIS").
 constexpr int kApplicationId = 0x4354494D;
-constexpr int kSchemaVersion = 1;
+constexpr int kSchemaVersion = 2;
 constexpr int kBusyTimeoutMs = 5000;
 
 // Observable types are stored as stix::ObservableType's numbers (their
 // order is the files' order); changing that enum needs a new schema version.
+//
+// Schema 2 keeps the rows narrow, as both tables carry every version
+// property and a run writes a million of each: a timestamp written
+// "YYYY-MM-DDTHH:MM:SS.sssZ" (nearly all) is an integer, milliseconds since
+// the epoch, and an id "indicator--<uuid>" or "identity--<uuid>" with the
+// UUID in lower case is its 16 bytes; any other text is stored as it is (so
+// those columns are declared BLOB: no affinity converts what is bound). The
+// instant-ordered version key is computed when read, not stored. Schema 1
+// stored all of these as text; open() converts such a store once.
 constexpr const char* kSchema = R"sql(
 CREATE TABLE indicators (
-  id TEXT PRIMARY KEY,
-  version TEXT NOT NULL,
-  version_key TEXT NOT NULL,
-  created TEXT NOT NULL,
-  created_by TEXT NOT NULL,
+  id BLOB PRIMARY KEY,
+  version BLOB NOT NULL,
+  created BLOB NOT NULL,
+  created_by BLOB NOT NULL,
   kind INTEGER NOT NULL,
   confidence REAL,
-  valid_from TEXT NOT NULL,
-  valid_until TEXT NOT NULL,
+  valid_from BLOB NOT NULL,
+  valid_until BLOB NOT NULL,
   revoked INTEGER NOT NULL,
   tlp TEXT NOT NULL,
   observables TEXT NOT NULL,
@@ -52,21 +62,24 @@ CREATE TABLE indicators (
 CREATE TABLE observations (
   type INTEGER NOT NULL,
   value TEXT NOT NULL,
-  id TEXT NOT NULL,
+  id BLOB NOT NULL,
   source TEXT NOT NULL,
   trust REAL NOT NULL,
-  version TEXT NOT NULL,
-  version_key TEXT NOT NULL,
-  created TEXT NOT NULL,
-  created_by TEXT NOT NULL,
+  version BLOB NOT NULL,
+  created BLOB NOT NULL,
+  created_by BLOB NOT NULL,
   kind INTEGER NOT NULL,
   confidence REAL,
-  valid_from TEXT NOT NULL,
-  valid_until TEXT NOT NULL,
+  valid_from BLOB NOT NULL,
+  valid_until BLOB NOT NULL,
   revoked INTEGER NOT NULL,
   tlp TEXT NOT NULL,
   PRIMARY KEY (type, value, id, source)
 ) WITHOUT ROWID;
+)sql";
+
+// The tables that did not change from schema 1.
+constexpr const char* kSchemaRest = R"sql(
 CREATE TABLE decisions (
   type INTEGER NOT NULL,
   value TEXT NOT NULL,
@@ -93,6 +106,29 @@ CREATE TABLE meta (
   key TEXT PRIMARY KEY,
   value TEXT NOT NULL
 ) WITHOUT ROWID;
+)sql";
+
+// Schema 1 to 2: the two wide tables copied into their narrow form (the
+// functions are the encoders below), in one transaction with the version
+// bump, so a store is either wholly 1 or wholly 2.
+constexpr const char* kMigrate1to2 = R"sql(
+DROP INDEX IF EXISTS unassessed;
+ALTER TABLE indicators RENAME TO indicators_1;
+ALTER TABLE observations RENAME TO observations_1;
+)sql";
+constexpr const char* kMigrateCopy = R"sql(
+INSERT INTO indicators
+  SELECT ctim_ref(id, 'indicator--'), ctim_time(version), ctim_time(created), ctim_ref(created_by, 'identity--'),
+         kind, confidence, ctim_time(valid_from), ctim_time(valid_until), revoked, tlp, observables, channels
+  FROM indicators_1;
+INSERT INTO observations
+  SELECT type, value, ctim_ref(id, 'indicator--'), source, trust, ctim_time(version), ctim_time(created),
+         ctim_ref(created_by, 'identity--'), kind, confidence, ctim_time(valid_from), ctim_time(valid_until), revoked,
+         tlp
+  FROM observations_1;
+DROP TABLE indicators_1;
+DROP TABLE observations_1;
+PRAGMA user_version=2;
 )sql";
 
 // Local revocations (revoke): kept apart from the data, so undoing one
@@ -135,6 +171,183 @@ void for_each_observable(std::string_view text, F&& f) {
     if (tab == std::string_view::npos) continue;
     f(std::strtoll(std::string(line.substr(0, tab)).c_str(), nullptr, 10), line.substr(tab + 1));
   }
+}
+
+// ---- Schema 2's compact cells (see kSchema). Each encoder stores a value
+// in its compact form only when decoding that form gives back the same
+// text, so reading a store always returns exactly what was written.
+
+std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) {
+  y -= m <= 2 ? 1 : 0;
+  const std::int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const auto yoe = static_cast<unsigned>(y - era * 400);
+  const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
+}
+
+// Milliseconds since the epoch (not negative) as "YYYY-MM-DDTHH:MM:SS.sssZ".
+void format_time(std::int64_t ms, char (&text)[24]) {
+  const std::int64_t z = ms / 86400000 + 719468;
+  std::int64_t rest = ms % 86400000;
+  const std::int64_t era = z / 146097;
+  const auto doe = static_cast<unsigned>(z - era * 146097);
+  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const unsigned mp = (5 * doy + 2) / 153;
+  const unsigned d = doy - (153 * mp + 2) / 5 + 1;
+  const unsigned m = mp < 10 ? mp + 3 : mp - 9;
+  const std::int64_t y = static_cast<std::int64_t>(yoe) + era * 400 + (m <= 2 ? 1 : 0);
+  static constexpr char kForm[] = "0000-00-00T00:00:00.000Z";
+  std::memcpy(text, kForm, sizeof text);
+  const auto put = [&](int at, int width, std::int64_t v) {
+    for (int i = at + width - 1; i >= at; --i, v /= 10) text[i] = static_cast<char>('0' + v % 10);
+  };
+  put(0, 4, y);
+  put(5, 2, m);
+  put(8, 2, d);
+  put(11, 2, rest / 3600000);
+  rest %= 3600000;
+  put(14, 2, rest / 60000);
+  rest %= 60000;
+  put(17, 2, rest / 1000);
+  put(20, 3, rest % 1000);
+}
+
+void format_time(std::int64_t ms, std::string& out) {
+  char text[24];
+  format_time(ms, text);
+  out.assign(text, sizeof text);
+}
+
+// The number a timestamp is stored as, when it has that form (years
+// 1970-9999, a real date).
+std::optional<std::int64_t> time_number(std::string_view text) {
+  static constexpr std::string_view kShape = "dddd-dd-ddTdd:dd:dd.dddZ";
+  if (text.size() != kShape.size()) return std::nullopt;
+  for (std::size_t i = 0; i < kShape.size(); ++i) {
+    const bool digit = text[i] >= '0' && text[i] <= '9';
+    if (kShape[i] == 'd' ? !digit : text[i] != kShape[i]) return std::nullopt;
+  }
+  const auto num = [&](std::size_t at, std::size_t width) {
+    std::int64_t v = 0;
+    for (std::size_t i = at; i < at + width; ++i) v = v * 10 + (text[i] - '0');
+    return v;
+  };
+  const std::int64_t y = num(0, 4), mo = num(5, 2), d = num(8, 2), h = num(11, 2), mi = num(14, 2), sec = num(17, 2);
+  static constexpr std::int64_t kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  if (y < 1970 || mo < 1 || mo > 12 || d < 1 || h > 23 || mi > 59 || sec > 59) return std::nullopt;
+  const bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+  if (d > kDays[mo - 1] + (mo == 2 && leap ? 1 : 0)) return std::nullopt;
+  // Every field in range and written with its digits: format_time gives
+  // this text back.
+  return ((days_from_civil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d)) * 24 + h) * 60 + mi) * 60000 +
+         sec * 1000 + num(20, 3);
+}
+
+// "<prefix><uuid>" with the UUID in canonical lower-case form, as its 16 bytes.
+bool uuid_bytes(std::string_view text, std::string_view prefix, unsigned char (&out)[16]) {
+  if (text.size() != prefix.size() + 36 || text.substr(0, prefix.size()) != prefix) return false;
+  // The value of each lower-case hex digit, 16 for anything else.
+  static constexpr auto kValue = [] {
+    std::array<unsigned char, 256> v{};
+    v.fill(16);
+    for (int c = 0; c < 10; ++c) v['0' + c] = static_cast<unsigned char>(c);
+    for (int c = 0; c < 6; ++c) v['a' + c] = static_cast<unsigned char>(10 + c);
+    return v;
+  }();
+  const char* p = text.data() + prefix.size();
+  if (p[8] != '-' || p[13] != '-' || p[18] != '-' || p[23] != '-') return false;
+  unsigned bad = 0;
+  for (int i = 0, at = 0; i < 16; ++i, at += 2) {
+    if (at == 8 || at == 13 || at == 18 || at == 23) ++at;
+    const unsigned char hi = kValue[static_cast<unsigned char>(p[at])];
+    const unsigned char lo = kValue[static_cast<unsigned char>(p[at + 1])];
+    bad |= (hi | lo) & 16U;
+    out[i] = static_cast<unsigned char>((hi << 4) | (lo & 15U));
+  }
+  return bad == 0;
+}
+
+void format_uuid(const unsigned char* bytes, std::string_view prefix, std::string& out) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  char uuid[36];
+  char* p = uuid;
+  for (int i = 0; i < 16; ++i) {
+    if (i == 4 || i == 6 || i == 8 || i == 10) *p++ = '-';
+    *p++ = kHex[bytes[i] >> 4];
+    *p++ = kHex[bytes[i] & 0xf];
+  }
+  out.assign(prefix);
+  out.append(uuid, sizeof uuid);
+}
+
+constexpr std::string_view kIndicatorPrefix = "indicator--";
+constexpr std::string_view kIdentityPrefix = "identity--";
+
+// Binding and reading the compact cells of a statement (Stmt binds text
+// and numbers; blobs and a cell's storage class need the raw statement).
+class Cells {
+ public:
+  Cells(Stmt& stmt, sqlite3_stmt* raw) : stmt_(stmt), raw_(raw) {}
+
+  void bind_time(int index, std::string_view text) {
+    if (auto n = time_number(text)) {
+      stmt_.bind(index, *n);
+    } else {
+      stmt_.bind(index, text);
+    }
+  }
+  // Returns SQLite's code (blobs are bound here, not through Stmt).
+  int bind_ref(int index, std::string_view text, std::string_view prefix) {
+    unsigned char bytes[16];
+    if (!uuid_bytes(text, prefix, bytes)) {
+      stmt_.bind(index, text);
+      return SQLITE_OK;
+    }
+    return sqlite3_bind_blob(raw_, index, bytes, sizeof bytes, SQLITE_TRANSIENT);
+  }
+  void time_at(int col, std::string& out) const {
+    if (sqlite3_column_type(raw_, col) == SQLITE_INTEGER) {
+      format_time(sqlite3_column_int64(raw_, col), out);
+    } else {
+      out.assign(stmt_.text_at(col));
+    }
+  }
+  void ref_at(int col, std::string_view prefix, std::string& out) const {
+    if (sqlite3_column_type(raw_, col) == SQLITE_BLOB && sqlite3_column_bytes(raw_, col) == 16) {
+      format_uuid(static_cast<const unsigned char*>(sqlite3_column_blob(raw_, col)), prefix, out);
+    } else {
+      out.assign(stmt_.text_at(col));
+    }
+  }
+
+ private:
+  Stmt& stmt_;
+  sqlite3_stmt* raw_;
+};
+
+// The SQL functions schema 1's conversion uses: ctim_time(text) and
+// ctim_ref(text, prefix), each the compact form of a text cell.
+void sql_time(sqlite3_context* ctx, int, sqlite3_value** argv) {
+  if (sqlite3_value_type(argv[0]) == SQLITE_TEXT) {
+    const std::string_view text(reinterpret_cast<const char*>(sqlite3_value_text(argv[0])),
+                                static_cast<std::size_t>(sqlite3_value_bytes(argv[0])));
+    if (auto n = time_number(text)) return sqlite3_result_int64(ctx, *n);
+  }
+  sqlite3_result_value(ctx, argv[0]);
+}
+
+void sql_ref(sqlite3_context* ctx, int, sqlite3_value** argv) {
+  if (sqlite3_value_type(argv[0]) == SQLITE_TEXT && sqlite3_value_type(argv[1]) == SQLITE_TEXT) {
+    const std::string_view text(reinterpret_cast<const char*>(sqlite3_value_text(argv[0])),
+                                static_cast<std::size_t>(sqlite3_value_bytes(argv[0])));
+    const std::string_view prefix(reinterpret_cast<const char*>(sqlite3_value_text(argv[1])),
+                                  static_cast<std::size_t>(sqlite3_value_bytes(argv[1])));
+    unsigned char bytes[16];
+    if (uuid_bytes(text, prefix, bytes)) return sqlite3_result_blob(ctx, bytes, sizeof bytes, SQLITE_TRANSIENT);
+  }
+  sqlite3_result_value(ctx, argv[0]);
 }
 
 }  // namespace
@@ -201,6 +414,9 @@ struct Store::Impl {
     bool open_ = false;
   };
   bool batch = false;
+
+  // The statement behind a Stmt from prepare(sql) (for Cells).
+  sqlite3_stmt* raw(const char* sql) const { return cache.at(sql); }
 
   Result<std::int64_t> read_int(const char* sql) {
     auto stmt = prepare(sql);
@@ -274,9 +490,28 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& path) {
                              "PRAGMA temp_store=MEMORY"}) {
     if (auto s = impl->exec(pragma); !s) return discard(std::move(s).error());
   }
+  if (!fresh && *version < 2) {
+    // Schema 1 (ctishare before the compact rows): converted once, in one
+    // transaction (the caller holds the store's lock).
+    constexpr int kFlags = SQLITE_UTF8 | SQLITE_DETERMINISTIC;
+    rc = sqlite3_create_function_v2(impl->db, "ctim_time", 1, kFlags, nullptr, sql_time, nullptr, nullptr, nullptr);
+    if (rc == SQLITE_OK)
+      rc = sqlite3_create_function_v2(impl->db, "ctim_ref", 2, kFlags, nullptr, sql_ref, nullptr, nullptr, nullptr);
+    if (rc != SQLITE_OK) return discard(impl->fail(rc));
+    std::string ddl = "BEGIN IMMEDIATE;";
+    ddl += kMigrate1to2;
+    ddl += kSchema;
+    ddl += kMigrateCopy;
+    ddl += "COMMIT;";
+    if (auto s = impl->exec(ddl.c_str()); !s) {
+      (void)impl->exec("ROLLBACK");
+      return discard(std::move(s).error());
+    }
+  }
   if (fresh) {
     std::string ddl = "BEGIN IMMEDIATE;";
     ddl += kSchema;
+    ddl += kSchemaRest;
     ddl += "PRAGMA application_id=" + std::to_string(kApplicationId) + ";";
     ddl += "PRAGMA user_version=" + std::to_string(kSchemaVersion) + ";COMMIT;";
     if (auto s = impl->exec(ddl.c_str()); !s) {
@@ -305,6 +540,12 @@ struct Channel {
   double trust = 0.3;
 };
 
+// One assessment of ours as read: the indicator it names and the channel.
+struct Assessed {
+  std::string indicator;
+  Channel channel;
+};
+
 // The channels column: "source\ttrust\n" per channel.
 std::vector<Channel> parse_channels(std::string_view text) {
   std::vector<Channel> out;
@@ -325,9 +566,10 @@ std::string format_channels(const std::vector<Channel>& channels) {
   for (const auto& c : channels) {
     out += c.source;
     out += '\t';
+    // As "%.17g" writes it, without printf's machinery (a row each).
     char buf[32];
-    std::snprintf(buf, sizeof buf, "%.17g", c.trust);
-    out += buf;
+    const auto [end, ec] = std::to_chars(buf, buf + sizeof buf, c.trust, std::chars_format::general, 17);
+    out.append(buf, ec == std::errc() ? end : buf);
     out += '\n';
   }
   return out;
@@ -370,23 +612,44 @@ struct Observation {
 };
 
 // Binds a version's stored properties (version … tlp, the columns both
-// tables share, in that order) from index `first` on.
-void bind_version(Stmt& stmt, int first, const Version& v) {
-  stmt.bind(first, v.version);
-  stmt.bind(first + 1, v.version_key);
-  stmt.bind(first + 2, v.created);
-  stmt.bind(first + 3, v.created_by);
-  stmt.bind(first + 4, v.kind);
+// tables share, in that order) from index `first` on; SQLite's code.
+int bind_version(Stmt& stmt, Cells& cells, int first, const Version& v) {
+  cells.bind_time(first, v.version);
+  cells.bind_time(first + 1, v.created);
+  const int rc = cells.bind_ref(first + 2, v.created_by, kIdentityPrefix);
+  stmt.bind(first + 3, v.kind);
   if (v.confidence) {
-    stmt.bind(first + 5, *v.confidence);
+    stmt.bind(first + 4, *v.confidence);
   } else {
-    stmt.bind_null(first + 5);
+    stmt.bind_null(first + 4);
   }
-  stmt.bind(first + 6, v.valid_from);
-  stmt.bind(first + 7, v.valid_until);
-  stmt.bind(first + 8, static_cast<std::int64_t>(v.revoked ? 1 : 0));
-  stmt.bind(first + 9, v.tlp);
+  cells.bind_time(first + 5, v.valid_from);
+  cells.bind_time(first + 6, v.valid_until);
+  stmt.bind(first + 7, static_cast<std::int64_t>(v.revoked ? 1 : 0));
+  stmt.bind(first + 8, v.tlp);
+  return rc;
 }
+
+constexpr const char* kGetIndicator = R"sql(
+    SELECT version, created, created_by, kind, confidence, valid_from, valid_until, revoked, tlp, observables, channels
+    FROM indicators WHERE id = ?1)sql";
+constexpr const char* kPutIndicator = R"sql(
+    INSERT OR REPLACE INTO indicators (id, version, created, created_by, kind, confidence, valid_from, valid_until,
+                                       revoked, tlp, observables, channels)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12))sql";
+constexpr const char* kDropObservation = "DELETE FROM observations WHERE type = ?1 AND value = ?2 AND id = ?3";
+constexpr const char* kPutObservation = R"sql(
+    INSERT OR REPLACE INTO observations (type, value, id, source, trust, version, created, created_by, kind,
+                                         confidence, valid_from, valid_until, revoked, tlp)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14))sql";
+constexpr const char* kScanAll = R"sql(
+      SELECT type, value, id, source, trust, version, created, created_by, kind, confidence, valid_from, valid_until,
+             revoked, tlp
+      FROM observations ORDER BY type, value)sql";
+constexpr const char* kScanValue = R"sql(
+      SELECT type, value, id, source, trust, version, created, created_by, kind, confidence, valid_from, valid_until,
+             revoked, tlp
+      FROM observations WHERE type = ?1 AND value = ?2)sql";
 
 }  // namespace
 
@@ -408,11 +671,17 @@ Result<IngestStats> Store::ingest(std::istream& in, const json::Limits& limits, 
   //    and the channels our assessments name. Nothing is written yet, so a
   //    broken input leaves no trace.
   std::vector<Version> versions;
-  std::unordered_map<std::string, std::vector<Channel>> assessed;
+  // Our assessments in input order; grouped by indicator below, then
+  // walked beside the versions (both in id order) instead of looked up in
+  // a hash map per indicator.
+  std::vector<Assessed> assessments;
   std::vector<std::string> refused;
   Status read = detail::read_raw_objects(in, limits, [&](const detail::RawObject& o) -> Status {
     ++stats.objects;
-    const std::string where = "object " + std::to_string(o.index + 1) + " (line " + std::to_string(o.line) + ")";
+    // Only built for a message: most objects need none.
+    const auto where = [&] {
+      return "object " + std::to_string(o.index + 1) + " (line " + std::to_string(o.line) + ")";
+    };
     if (o.type == "x-ctishare-assessment") {
       // Only our own assessments name a channel; anyone can write one that
       // claims a source, so one created by someone else is ignored.
@@ -420,24 +689,18 @@ Result<IngestStats> Store::ingest(std::istream& in, const json::Limits& limits, 
       char* end = nullptr;
       const double trust = o.source_trust.empty() ? -1 : std::strtod(o.source_trust.c_str(), &end);
       if (o.indicator_ref.empty() || o.source.empty() || trust < 0 || trust > 1) {
-        report(where + ": assessment " + quote(o.id) + " lacks indicator_ref, source or source_trust; ignored");
+        report(where() + ": assessment " + quote(o.id) + " lacks indicator_ref, source or source_trust; ignored");
         return {};
       }
       ++stats.assessments;
-      auto& list = assessed[o.indicator_ref];
-      auto it = std::find_if(list.begin(), list.end(), [&](const Channel& c) { return c.source == o.source; });
-      if (it == list.end()) {
-        list.push_back(Channel{o.source, trust});
-      } else {
-        it->trust = trust;
-      }
+      assessments.push_back(Assessed{o.indicator_ref, Channel{o.source, trust}});
       return {};
     }
     if (o.type != "indicator") return {};
     ++stats.indicators;
     const auto unusable = [&](const std::string& what) -> Status {
       ++stats.unusable;
-      report(where + ": indicator " + quote(o.id) + ": " + what + "; skipped");
+      report(where() + ": indicator " + quote(o.id) + ": " + what + "; skipped");
       return {};
     };
     if (o.id.empty()) return unusable("no id");
@@ -457,7 +720,7 @@ Result<IngestStats> Store::ingest(std::istream& in, const json::Limits& limits, 
     refused.clear();
     const auto found = trust::observables_of_pattern(o.pattern, &refused);
     for (const auto& why : refused)
-      report(where + ": indicator " + quote(o.id) + ": " + why + "; that value is skipped");
+      report(where() + ": indicator " + quote(o.id) + ": " + why + "; that value is skipped");
     if (!refused.empty()) ++stats.unusable;
     if (found.empty()) return {};  // nothing a list can hold (e.g. a process name)
     v.id = o.id;
@@ -503,17 +766,36 @@ Result<IngestStats> Store::ingest(std::istream& in, const json::Limits& limits, 
     versions = std::move(latest);
   }
 
+  // The channels each assessed indicator gets from this input, in id
+  // order: its sources in order of first appearance, each with the last
+  // trust given (a stable sort keeps the input's order within an id).
+  std::stable_sort(assessments.begin(), assessments.end(),
+                   [](const Assessed& a, const Assessed& b) { return a.indicator < b.indicator; });
+  struct AssessedIndicator {
+    std::string_view id;
+    std::vector<Channel> channels;
+    bool used = false;  // merged with a version of this input
+  };
+  std::vector<AssessedIndicator> assessed;
+  for (auto& a : assessments) {
+    if (assessed.empty() || assessed.back().id != a.indicator) assessed.push_back(AssessedIndicator{a.indicator, {}});
+    auto& list = assessed.back().channels;
+    auto it = std::find_if(list.begin(), list.end(), [&](const Channel& c) { return c.source == a.channel.source; });
+    if (it == list.end()) {
+      list.push_back(std::move(a.channel));
+    } else {
+      it->trust = a.channel.trust;
+    }
+  }
+
   Impl::Transaction tx(*impl_);
   CTI_TRY_STATUS(tx.begin());
-  CTI_TRY_STMT(get, R"sql(
-    SELECT version, version_key, created, created_by, kind, confidence, valid_from, valid_until, revoked, tlp,
-           observables, channels
-    FROM indicators WHERE id = ?1)sql");
-  CTI_TRY_STMT(put, R"sql(
-    INSERT OR REPLACE INTO indicators (id, version, version_key, created, created_by, kind, confidence, valid_from,
-                                       valid_until, revoked, tlp, observables, channels)
-    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13))sql");
-  CTI_TRY_STMT(drop, "DELETE FROM observations WHERE type = ?1 AND value = ?2 AND id = ?3");
+  CTI_TRY_STMT(get, kGetIndicator);
+  Cells get_cells(get, impl_->raw(kGetIndicator));
+  CTI_TRY_STMT(put, kPutIndicator);
+  Cells put_cells(put, impl_->raw(kPutIndicator));
+  CTI_TRY_STMT(drop, kDropObservation);
+  Cells drop_cells(drop, impl_->raw(kDropObservation));
 
   // Versions kept alive for the observations written at the end.
   std::deque<Version> stored;
@@ -527,7 +809,7 @@ Result<IngestStats> Store::ingest(std::istream& in, const json::Limits& limits, 
 
   // Reads the stored version of `id`, if any, into `v` and `channels`.
   const auto load = [&](const std::string& id, Version& v, std::vector<Channel>& channels) -> Result<bool> {
-    get.bind(1, id);
+    if (const int bound = get_cells.bind_ref(1, id, kIndicatorPrefix); bound != SQLITE_OK) return impl_->fail(bound);
     const int rc = get.step();
     if (rc == SQLITE_DONE) {
       get.reset();
@@ -539,38 +821,42 @@ Result<IngestStats> Store::ingest(std::istream& in, const json::Limits& limits, 
     }
     v = Version{};
     v.id = id;
-    v.version = std::string(get.text_at(0));
-    v.version_key = std::string(get.text_at(1));
-    v.created = std::string(get.text_at(2));
-    v.created_by = std::string(get.text_at(3));
-    v.kind = get.int_at(4);
-    if (!get.null_at(5)) v.confidence = get.double_at(5);
-    v.valid_from = std::string(get.text_at(6));
-    v.valid_until = std::string(get.text_at(7));
-    v.revoked = get.int_at(8) != 0;
-    v.tlp = std::string(get.text_at(9));
-    v.observables = std::string(get.text_at(10));
-    channels = parse_channels(get.text_at(11));
+    get_cells.time_at(0, v.version);
+    v.version_key = version_key(v.version);
+    get_cells.time_at(1, v.created);
+    get_cells.ref_at(2, kIdentityPrefix, v.created_by);
+    v.kind = get.int_at(3);
+    if (!get.null_at(4)) v.confidence = get.double_at(4);
+    get_cells.time_at(5, v.valid_from);
+    get_cells.time_at(6, v.valid_until);
+    v.revoked = get.int_at(7) != 0;
+    v.tlp = std::string(get.text_at(8));
+    v.observables = std::string(get.text_at(9));
+    channels = parse_channels(get.text_at(10));
     get.reset();
     return true;
   };
   const auto save = [&](const Version& v, const std::vector<Channel>& channels) -> Status {
     const std::string channel_text = format_channels(channels);
-    put.bind(1, v.id);
-    bind_version(put, 2, v);
-    put.bind(12, v.observables);
-    put.bind(13, channel_text);
-    const int rc = put.step();
+    int rc = put_cells.bind_ref(1, v.id, kIndicatorPrefix);
+    if (rc == SQLITE_OK) rc = bind_version(put, put_cells, 2, v);
+    put.bind(11, v.observables);
+    put.bind(12, channel_text);
+    if (rc == SQLITE_OK) rc = put.step();
     put.reset();
     if (rc != SQLITE_DONE) return impl_->fail(rc);
     return {};
   };
-  // Adds the channels this input names for `id`; true when one is new or changed.
+  // Adds the channels this input names for `id`; true when one is new or
+  // changed. Called in increasing id order (the versions' order), so the
+  // assessed indicators are a walk, not a search.
+  auto next_assessed = assessed.begin();
   const auto merge_channels = [&](const std::string& id, std::vector<Channel>& channels) {
     bool changed = false;
-    auto it = assessed.find(id);
-    if (it == assessed.end()) return false;
-    for (const auto& c : it->second) {
+    while (next_assessed != assessed.end() && next_assessed->id < id) ++next_assessed;
+    if (next_assessed == assessed.end() || next_assessed->id != id) return false;
+    next_assessed->used = true;
+    for (const auto& c : next_assessed->channels) {
       auto have =
           std::find_if(channels.begin(), channels.end(), [&](const Channel& x) { return x.source == c.source; });
       if (have == channels.end()) {
@@ -581,7 +867,6 @@ Result<IngestStats> Store::ingest(std::istream& in, const json::Limits& limits, 
         changed = true;
       }
     }
-    assessed.erase(it);
     return changed;
   };
 
@@ -603,8 +888,7 @@ Result<IngestStats> Store::ingest(std::istream& in, const json::Limits& limits, 
           if (("\n" + v.observables).find("\n" + line) != std::string::npos) return;
           drop.bind(1, type);
           drop.bind(2, value);
-          drop.bind(3, v.id);
-          (void)drop.step();
+          if (drop_cells.bind_ref(3, v.id, kIndicatorPrefix) == SQLITE_OK) (void)drop.step();
           drop.reset();
         });
       }
@@ -621,8 +905,9 @@ Result<IngestStats> Store::ingest(std::istream& in, const json::Limits& limits, 
   }
   // Assessments of indicators this input did not carry (stored earlier).
   std::vector<std::string> rest;
-  for (const auto& [id, list] : assessed) rest.push_back(id);
-  std::sort(rest.begin(), rest.end());
+  for (const auto& a : assessed)
+    if (!a.used) rest.emplace_back(a.id);
+  next_assessed = assessed.begin();
   for (const auto& id : rest) {
     auto found = load(id, old, old_channels);
     if (!found) return std::move(found).error();
@@ -640,19 +925,17 @@ Result<IngestStats> Store::ingest(std::istream& in, const json::Limits& limits, 
     if (a.v->id != b.v->id) return a.v->id < b.v->id;
     return a.channel->source < b.channel->source;
   });
-  CTI_TRY_STMT(obs, R"sql(
-    INSERT OR REPLACE INTO observations (type, value, id, source, trust, version, version_key, created, created_by,
-                                         kind, confidence, valid_from, valid_until, revoked, tlp)
-    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15))sql");
+  CTI_TRY_STMT(obs, kPutObservation);
+  Cells obs_cells(obs, impl_->raw(kPutObservation));
   for (const auto& o : observations) {
     const Version& v = *o.v;
     obs.bind(1, o.type);
     obs.bind(2, o.value);
-    obs.bind(3, v.id);
+    int rc = obs_cells.bind_ref(3, v.id, kIndicatorPrefix);
     obs.bind(4, o.channel->source);
     obs.bind(5, o.channel->trust);
-    bind_version(obs, 6, v);
-    const int rc = obs.step();
+    if (rc == SQLITE_OK) rc = bind_version(obs, obs_cells, 6, v);
+    if (rc == SQLITE_OK) rc = obs.step();
     obs.reset();
     if (rc != SQLITE_DONE) return impl_->fail(rc);
   }
@@ -722,6 +1005,14 @@ Status Store::scan_rows(const MergePolicy& policy, const Timestamp& now, const s
 
   const auto finish = [&]() -> Status {
     if (used == 0) return {};
+    // In (id, source) order as text, as schema 1's key gave them: ties
+    // between reports go to the first, and a compact id sorts apart from
+    // one stored as text. Nearly always in order already.
+    const auto by_key = [](const Report& a, const Report& b) {
+      return a.id != b.id ? a.id < b.id : a.source < b.source;
+    };
+    if (!std::is_sorted(pool.begin(), pool.begin() + static_cast<std::ptrdiff_t>(used), by_key))
+      std::sort(pool.begin(), pool.begin() + static_cast<std::ptrdiff_t>(used), by_key);
     const std::span<const Report> reports(pool.data(), used);
     Row r;
     r.type = static_cast<stix::ObservableType>(type);
@@ -747,7 +1038,8 @@ Status Store::scan_rows(const MergePolicy& policy, const Timestamp& now, const s
       list->erase(std::unique(list->begin(), list->end()), list->end());
     }
     const std::string* local = nullptr;
-    if (auto v = suppression("value", std::to_string(type) + "\t" + value)) {
+    // The key is built only when there are revocations to look it up in.
+    if (auto v = suppressed.empty() ? nullptr : suppression("value", std::to_string(type) + "\t" + value)) {
       local = &v->second;
       live = false;
     }
@@ -877,7 +1169,7 @@ Status Store::scan_rows(const MergePolicy& policy, const Timestamp& now, const s
   };
 
   // One observation: a report on the value being gathered.
-  const auto take = [&](Stmt& scan) -> Status {
+  const auto take = [&](Stmt& scan, const Cells& cells) -> Status {
     const std::int64_t t = scan.int_at(0);
     const std::string_view v = scan.text_at(1);
     if (t != type || v != value) {
@@ -888,7 +1180,7 @@ Status Store::scan_rows(const MergePolicy& policy, const Timestamp& now, const s
     }
     if (used == pool.size()) pool.emplace_back();
     Report& p = pool[used++];
-    p.id.assign(scan.text_at(2));
+    cells.ref_at(2, kIndicatorPrefix, p.id);
     p.source.assign(scan.text_at(3));
     // The configured trust wins; a source no longer configured counts as
     // unverified, whatever it once had.
@@ -901,19 +1193,19 @@ Status Store::scan_rows(const MergePolicy& policy, const Timestamp& now, const s
       }
     }
     p.trust = it->second;
-    p.version.assign(scan.text_at(5));
-    p.version_key.assign(scan.text_at(6));
-    p.created.assign(scan.text_at(7));
-    p.producer.assign(scan.text_at(8));
+    cells.time_at(5, p.version);
+    p.version_key = version_key(p.version);
+    cells.time_at(6, p.created);
+    cells.ref_at(7, kIdentityPrefix, p.producer);
     if (p.producer.empty()) p.producer = "source:" + p.source;
-    const auto kind = static_cast<trust::Kind>(scan.int_at(9));
-    p.confidence = scan.null_at(10) ? scoring.default_confidence : scan.double_at(10);
-    p.valid_from.assign(scan.text_at(11));
-    p.valid_until.assign(scan.text_at(12));
-    p.revoked = scan.int_at(13) != 0;
+    const auto kind = static_cast<trust::Kind>(scan.int_at(8));
+    p.confidence = scan.null_at(9) ? scoring.default_confidence : scan.double_at(9);
+    cells.time_at(10, p.valid_from);
+    cells.time_at(11, p.valid_until);
+    p.revoked = scan.int_at(12) != 0;
     p.expired = false;
     p.suppressed = nullptr;
-    p.tlp.assign(scan.text_at(14));
+    p.tlp.assign(scan.text_at(13));
     auto from = Timestamp::parse(p.valid_from);
     if (!from) return store_error(ErrorCategory::data, impl_->path, "indicator " + quote(p.id) + ": bad valid_from");
     if (!p.valid_until.empty()) {
@@ -935,20 +1227,16 @@ Status Store::scan_rows(const MergePolicy& policy, const Timestamp& now, const s
 
   int rc = SQLITE_DONE;
   if (only == nullptr) {
-    CTI_TRY_STMT(scan, R"sql(
-      SELECT type, value, id, source, trust, version, version_key, created, created_by, kind, confidence, valid_from,
-             valid_until, revoked, tlp
-      FROM observations ORDER BY type, value)sql");
-    while ((rc = scan.step()) == SQLITE_ROW) CTI_TRY_STATUS(take(scan));
+    CTI_TRY_STMT(scan, kScanAll);
+    const Cells cells(scan, impl_->raw(kScanAll));
+    while ((rc = scan.step()) == SQLITE_ROW) CTI_TRY_STATUS(take(scan, cells));
   } else {
-    CTI_TRY_STMT(scan, R"sql(
-      SELECT type, value, id, source, trust, version, version_key, created, created_by, kind, confidence, valid_from,
-             valid_until, revoked, tlp
-      FROM observations WHERE type = ?1 AND value = ?2)sql");
+    CTI_TRY_STMT(scan, kScanValue);
+    const Cells cells(scan, impl_->raw(kScanValue));
     for (const auto& e : *only) {
       scan.bind(1, number_of(e.type));
       scan.bind(2, e.value);
-      while ((rc = scan.step()) == SQLITE_ROW) CTI_TRY_STATUS(take(scan));
+      while ((rc = scan.step()) == SQLITE_ROW) CTI_TRY_STATUS(take(scan, cells));
       scan.reset();
       if (rc != SQLITE_DONE) break;
     }
@@ -1106,8 +1394,10 @@ Result<std::vector<Suppression>> Store::suppressions() {
 }
 
 Result<std::vector<Entry>> Store::entries_of_indicator(const std::string& id) {
-  CTI_TRY_STMT(q, "SELECT observables FROM indicators WHERE id = ?1");
-  q.bind(1, id);
+  static constexpr const char* kSql = "SELECT observables FROM indicators WHERE id = ?1";
+  CTI_TRY_STMT(q, kSql);
+  Cells cells(q, impl_->raw(kSql));
+  if (const int bound = cells.bind_ref(1, id, kIndicatorPrefix); bound != SQLITE_OK) return impl_->fail(bound);
   std::vector<Entry> out;
   const int rc = q.step();
   if (rc == SQLITE_ROW) {
@@ -1121,27 +1411,38 @@ Result<std::vector<Entry>> Store::entries_of_indicator(const std::string& id) {
 }
 
 Result<std::vector<Entry>> Store::entries_of_source(const std::string& source, const std::string& since) {
-  CTI_TRY_STMT(q, "SELECT DISTINCT type, value FROM observations WHERE source = ?1 AND version_key >= ?2");
+  // The version key is not stored (schema 2): compared here.
+  static constexpr const char* kSql = "SELECT type, value, version FROM observations WHERE source = ?1";
+  CTI_TRY_STMT(q, kSql);
+  const Cells cells(q, impl_->raw(kSql));
   const std::string since_key = since.empty() ? std::string() : version_key(since);
   q.bind(1, source);
-  q.bind(2, since_key);
   std::vector<Entry> out;
+  std::string version;
   int rc;
-  while ((rc = q.step()) == SQLITE_ROW)
+  while ((rc = q.step()) == SQLITE_ROW) {
+    cells.time_at(2, version);
+    if (version_key(version) < since_key) continue;
     if (auto t = type_of(q.int_at(0))) out.push_back(Entry{*t, std::string(q.text_at(1))});
+  }
   if (rc != SQLITE_DONE) return impl_->fail(rc);
   std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
   return out;
 }
 
 Result<std::vector<std::string>> Store::ids_of_entry(const Entry& entry) {
-  CTI_TRY_STMT(q, "SELECT DISTINCT id FROM observations WHERE type = ?1 AND value = ?2");
+  static constexpr const char* kSql = "SELECT DISTINCT id FROM observations WHERE type = ?1 AND value = ?2";
+  CTI_TRY_STMT(q, kSql);
+  const Cells cells(q, impl_->raw(kSql));
   q.bind(1, number_of(entry.type));
   q.bind(2, entry.value);
   std::vector<std::string> out;
   int rc;
-  while ((rc = q.step()) == SQLITE_ROW) out.emplace_back(q.text_at(0));
+  while ((rc = q.step()) == SQLITE_ROW) cells.ref_at(0, kIndicatorPrefix, out.emplace_back());
   if (rc != SQLITE_DONE) return impl_->fail(rc);
+  // In text order, as schema 1 gave them (a compact id sorts apart).
+  std::sort(out.begin(), out.end());
   return out;
 }
 

@@ -2,6 +2,7 @@
 // channels, bad input), the rows (tier gates, decay, corroboration,
 // decisions, allowlist) and publish (unchanged files, the sanity gate,
 // removed.csv, the RPZ serial).
+#include <sqlite3.h>
 #include <sys/stat.h>
 
 #include <catch2/catch.hpp>
@@ -401,4 +402,171 @@ TEST_CASE("file hashes and e-mail addresses are rows, never blocklist entries", 
   REQUIRE(master);
   CHECK(master->find("\ne3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855,sha256,block,active,") !=
         std::string::npos);
+}
+
+namespace {
+
+// A store as ctishare wrote it before schema 2 (issue #6: the compact
+// rows): every timestamp and id as text, and a stored version key.
+constexpr const char* kSchema1 = R"sql(
+CREATE TABLE indicators (
+  id TEXT PRIMARY KEY, version TEXT NOT NULL, version_key TEXT NOT NULL, created TEXT NOT NULL,
+  created_by TEXT NOT NULL, kind INTEGER NOT NULL, confidence REAL, valid_from TEXT NOT NULL,
+  valid_until TEXT NOT NULL, revoked INTEGER NOT NULL, tlp TEXT NOT NULL, observables TEXT NOT NULL,
+  channels TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE observations (
+  type INTEGER NOT NULL, value TEXT NOT NULL, id TEXT NOT NULL, source TEXT NOT NULL, trust REAL NOT NULL,
+  version TEXT NOT NULL, version_key TEXT NOT NULL, created TEXT NOT NULL, created_by TEXT NOT NULL,
+  kind INTEGER NOT NULL, confidence REAL, valid_from TEXT NOT NULL, valid_until TEXT NOT NULL,
+  revoked INTEGER NOT NULL, tlp TEXT NOT NULL, PRIMARY KEY (type, value, id, source)
+) WITHOUT ROWID;
+CREATE TABLE decisions (type INTEGER NOT NULL, value TEXT NOT NULL, verdict TEXT NOT NULL, reason TEXT NOT NULL,
+  by TEXT NOT NULL, at TEXT NOT NULL, PRIMARY KEY (type, value)) WITHOUT ROWID;
+CREATE TABLE published (type INTEGER NOT NULL, value TEXT NOT NULL, PRIMARY KEY (type, value)) WITHOUT ROWID;
+CREATE TABLE removals (type INTEGER NOT NULL, value TEXT NOT NULL, removed_at TEXT NOT NULL, status TEXT NOT NULL,
+  reason TEXT NOT NULL);
+CREATE INDEX removals_by_time ON removals(removed_at);
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE suppressions (kind TEXT NOT NULL, target TEXT NOT NULL, since TEXT NOT NULL, reason TEXT NOT NULL,
+  by TEXT NOT NULL, at TEXT NOT NULL, PRIMARY KEY (kind, target)) WITHOUT ROWID;
+CREATE INDEX unassessed ON indicators(id) WHERE channels = '';
+PRAGMA application_id=1129597261;  -- "CTIM"
+PRAGMA user_version=1;
+-- One indicator in the usual forms, one in forms that stay text: an id in
+-- upper case, timestamps without milliseconds or with other precision,
+-- no producer.
+INSERT INTO indicators VALUES ('indicator--00000001-0000-4000-8000-000000000000', '2026-11-28T00:00:00.000Z',
+  '2026-11-28T00:00:00.', '2026-11-28T00:00:00.000Z', 'identity--11111111-1111-4111-8111-111111111111', 1, 90,
+  '2026-11-28T00:00:00Z', '', 0, '', '0	phish.example
+', 'partner-b	0.80000000000000004
+');
+INSERT INTO observations VALUES (0, 'phish.example', 'indicator--00000001-0000-4000-8000-000000000000', 'partner-b',
+  0.8, '2026-11-28T00:00:00.000Z', '2026-11-28T00:00:00.', '2026-11-28T00:00:00.000Z',
+  'identity--11111111-1111-4111-8111-111111111111', 1, 90, '2026-11-28T00:00:00Z', '', 0, '');
+INSERT INTO indicators VALUES ('indicator--00000002-0000-4000-8000-00000000000A', '2026-11-29T00:00:00Z',
+  '2026-11-29T00:00:00.', '2026-11-27T00:00:00.5Z', '', 1, NULL, '2026-11-27T00:00:00.250Z',
+  '2027-01-01T00:00:00.000Z', 0, 'amber', '0	other.example
+', 'partner-b	0.80000000000000004
+');
+INSERT INTO observations VALUES (0, 'other.example', 'indicator--00000002-0000-4000-8000-00000000000A', 'partner-b',
+  0.8, '2026-11-29T00:00:00Z', '2026-11-29T00:00:00.', '2026-11-27T00:00:00.5Z', '', 1, NULL,
+  '2026-11-27T00:00:00.250Z', '2027-01-01T00:00:00.000Z', 0, 'amber');
+)sql";
+
+std::int64_t user_version(const std::string& path) {
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+  sqlite3_stmt* q = nullptr;
+  REQUIRE(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &q, nullptr) == SQLITE_OK);
+  REQUIRE(sqlite3_step(q) == SQLITE_ROW);
+  const std::int64_t v = sqlite3_column_int64(q, 0);
+  sqlite3_finalize(q);
+  sqlite3_close(db);
+  return v;
+}
+
+void exec_sql(const std::string& path, const char* sql) {
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+  const int rc = sqlite3_exec(db, sql, nullptr, nullptr, nullptr);
+  sqlite3_close(db);
+  REQUIRE(rc == SQLITE_OK);
+}
+
+}  // namespace
+
+TEST_CASE("a store of schema 1 is converted once on open and reads as it did (issue #6)", "[merge]") {
+  test::TempDir dir;
+  const std::string path = dir / "merge.db";
+  exec_sql(path, kSchema1);
+  MergePolicy policy;
+  const auto check_rows = [&](Store& store) {
+    auto rows = store.rows(policy, at("2026-11-29T12:00:00Z"));
+    REQUIRE(rows);
+    REQUIRE(rows->size() == 2);
+    const Row& other = (*rows)[0];
+    CHECK(other.value == "other.example");
+    CHECK(other.stix_ids == std::vector<std::string>{"indicator--00000002-0000-4000-8000-00000000000A"});
+    CHECK(other.first_seen == "2026-11-27T00:00:00.5Z");
+    CHECK(other.last_seen == "2026-11-29T00:00:00Z");
+    CHECK(other.valid_from == "2026-11-27T00:00:00.250Z");
+    CHECK(other.valid_until == "2027-01-01T00:00:00.000Z");
+    CHECK(other.tlp == "amber");
+    const Row& phish = (*rows)[1];
+    CHECK(phish.value == "phish.example");
+    CHECK(phish.stix_ids == std::vector<std::string>{"indicator--00000001-0000-4000-8000-000000000000"});
+    CHECK(phish.first_seen == "2026-11-28T00:00:00.000Z");
+    CHECK(phish.last_seen == "2026-11-28T00:00:00.000Z");
+    CHECK(phish.valid_from == "2026-11-28T00:00:00Z");
+    CHECK(phish.valid_until.empty());
+    CHECK(phish.producer_confidence == 90);
+    CHECK(phish.sources == std::vector<std::string>{"partner-b"});
+  };
+  {
+    auto store = Store::open(path);
+    if (!store) FAIL(store.error().message());
+    CHECK(user_version(path) == 2);
+    check_rows(**store);
+    auto ids = (*store)->ids_of_entry(Entry{stix::ObservableType::domain, "other.example"});
+    REQUIRE(ids);
+    CHECK(*ids == std::vector<std::string>{"indicator--00000002-0000-4000-8000-00000000000A"});
+    auto entries = (*store)->entries_of_indicator("indicator--00000002-0000-4000-8000-00000000000A");
+    REQUIRE(entries);
+    CHECK(*entries == std::vector<Entry>{Entry{stix::ObservableType::domain, "other.example"}});
+    auto since = (*store)->entries_of_source("partner-b", "2026-11-28T12:00:00Z");
+    REQUIRE(since);
+    CHECK(*since == std::vector<Entry>{Entry{stix::ObservableType::domain, "other.example"}});
+    auto unassessed = (*store)->count_unassessed();
+    REQUIRE(unassessed);
+    CHECK(*unassessed == 0);
+  }
+  // Opened again: already converted, the same rows; and it takes new versions.
+  auto store = Store::open(path);
+  REQUIRE(store);
+  check_rows(**store);
+  Ind newer(1);
+  newer.modified = "2026-11-29T06:00:00.000Z";
+  std::istringstream in(indicator(newer) + assessment(1, "partner-b", 0.8));
+  auto stats = (*store)->ingest(in, json::Limits{}, kIdentity, [](const std::string&) {});
+  REQUIRE(stats);
+  CHECK(stats->stored == 1);
+  auto rows = (*store)->rows(policy, at("2026-11-29T12:00:00Z"));
+  REQUIRE(rows);
+  REQUIRE(rows->size() == 2);
+  CHECK((*rows)[1].last_seen == "2026-11-29T06:00:00.000Z");
+}
+
+TEST_CASE("a store of a newer schema is refused with one line", "[merge]") {
+  test::TempDir dir;
+  const std::string path = dir / "merge.db";
+  { REQUIRE(Store::open(path)); }
+  exec_sql(path, "PRAGMA user_version=3");
+  auto store = Store::open(path);
+  REQUIRE_FALSE(store);
+  CHECK(store.error().category() == ErrorCategory::data);
+  CHECK(store.error().message().find("written by a newer ctishare (schema 3, this build knows 2)") !=
+        std::string::npos);
+}
+
+TEST_CASE("every timestamp and id reads back exactly as written, compact or not (issue #6)", "[merge]") {
+  // Compact: milliseconds and lower-case UUIDs; kept as text: any other
+  // precision, a date that does not exist, an upper-case UUID.
+  for (const char* modified : {"2028-02-29T12:00:00.000Z", "2026-02-29T12:00:00.000Z", "2026-11-28T01:02:03Z",
+                               "2026-11-28T01:02:03.123456Z", "1969-12-31T23:59:59.999Z", "9999-12-31T23:59:59.999Z"}) {
+    for (const char* producer : {"identity--11111111-1111-4111-8111-111111111111",
+                                 "identity--11111111-1111-4111-8111-11111111111A", "identity--not-a-uuid"}) {
+      Fixture f;
+      Ind i(7);
+      i.modified = modified;
+      i.producer = producer;
+      REQUIRE(f.ingest(indicator(i) + assessment(7, "partner-b", 0.8)));
+      const Row r = f.only_row();
+      CHECK(r.last_seen == modified);
+      CHECK(r.stix_ids == std::vector<std::string>{"indicator--" + uuid(7)});
+      auto ids = f.store->ids_of_entry(Entry{stix::ObservableType::domain, "phish.example"});
+      REQUIRE(ids);
+      CHECK(*ids == std::vector<std::string>{"indicator--" + uuid(7)});
+    }
+  }
 }

@@ -334,9 +334,7 @@ class EnvelopeScan {
     ++p_;
     Names& names = names_at(1);
     skip_space();
-    if (p_ < end_ && *p_ == '}') {
-      ++p_;
-    } else {
+    if (!(p_ < end_ && closes('}'))) {
       for (;;) {
         std::string_view key;
         if (!name(names, key)) return false;
@@ -375,10 +373,7 @@ class EnvelopeScan {
           return false;
         }
         if (!next_member()) return false;
-        if (*p_ == '}') {
-          ++p_;
-          break;
-        }
+        if (closes('}')) break;
       }
     }
     skip_space();
@@ -419,6 +414,12 @@ class EnvelopeScan {
       return p_ < end_ && *p_ != '}' && *p_ != ']';
     }
     return *p_ == '}' || *p_ == ']';
+  }
+  // After next_member(): whether the container ends here (then past it).
+  bool closes(char bracket) {
+    if (*p_ != bracket) return false;
+    ++p_;
+    return true;
   }
   // A member name and its ':'; the name new in `names` and without escapes.
   bool name(Names& names, std::string_view& key) {
@@ -593,33 +594,21 @@ class EnvelopeScan {
     ++p_;
     Names& names = names_at(depth);
     skip_space();
-    if (p_ < end_ && *p_ == '}') {
-      ++p_;
-      return true;
-    }
+    if (p_ < end_ && closes('}')) return true;
     for (;;) {
       std::string_view key;
       if (!name(names, key) || !value(depth) || !next_member()) return false;
-      if (*p_ == '}') {
-        ++p_;
-        return true;
-      }
+      if (closes('}')) return true;
     }
   }
   bool array(int depth) {
     if (!enter(depth)) return false;
     ++p_;
     skip_space();
-    if (p_ < end_ && *p_ == ']') {
-      ++p_;
-      return true;
-    }
+    if (p_ < end_ && closes(']')) return true;
     for (;;) {
       if (!value(depth) || !next_member()) return false;
-      if (*p_ == ']') {
-        ++p_;
-        return true;
-      }
+      if (closes(']')) return true;
     }
   }
   // The "objects" list: every element an object, taken byte for byte.
@@ -627,20 +616,14 @@ class EnvelopeScan {
     if (!enter(2)) return false;
     ++p_;
     skip_space();
-    if (p_ < end_ && *p_ == ']') {
-      ++p_;
-      return true;
-    }
+    if (p_ < end_ && closes(']')) return true;
     for (;;) {
       if (p_ == end_ || *p_ != '{') return false;
       EnvelopeObject o;
       if (!stix_object(o)) return false;
       out.objects.push_back(o);
       if (!next_member()) return false;
-      if (*p_ == ']') {
-        ++p_;
-        return true;
-      }
+      if (closes(']')) return true;
     }
   }
   // One element of "objects" (depth 3), picking up id, type and version.
@@ -651,9 +634,7 @@ class EnvelopeScan {
     std::string_view modified, created;
     bool has_modified = false, has_created = false;
     skip_space();
-    if (p_ < end_ && *p_ == '}') {
-      ++p_;
-    } else {
+    if (!(p_ < end_ && closes('}'))) {
       for (;;) {
         std::string_view key;
         if (!name(names, key) || p_ == end_) return false;
@@ -676,10 +657,7 @@ class EnvelopeScan {
           return false;
         }
         if (!next_member()) return false;
-        if (*p_ == '}') {
-          ++p_;
-          break;
-        }
+        if (closes('}')) break;
       }
     }
     o.version = has_modified ? modified : has_created ? created : std::string_view();

@@ -185,6 +185,13 @@ int main(int argc, char** argv) {
             audit::Event event{"taxii-pull", e.name, "pull", e.api_root, "", -1, "error", "", error.message(), ""};
             return log->append(event);
           };
+          taxii::DeliveryOptions delivery_options;
+          delivery_options.framing = o.ndjson ? stix::OutputFraming::ndjson : stix::OutputFraming::bundle;
+          delivery_options.output = o.output;
+          delivery_options.output_dir = o.output_dir;
+          // Objects go to the output's temporary file as they arrive.
+          auto delivery = taxii::Delivery::open(delivery_options);
+          if (!delivery) return std::move(delivery).error();
           std::vector<FileLock> locks;
           std::vector<taxii::PartnerPull> pulls;
           for (const auto& e : *endpoints) {
@@ -206,7 +213,7 @@ int main(int argc, char** argv) {
               CTI_TRY_STATUS(fail(e, client.error()));
               continue;
             }
-            auto pull = taxii::pull_partner(*client, e, cursors, settings);
+            auto pull = taxii::pull_partner(*client, e, cursors, settings, **delivery);
             if (!pull) {
               CTI_TRY_STATUS(fail(e, pull.error()));
               continue;
@@ -220,21 +227,17 @@ int main(int argc, char** argv) {
           for (std::size_t i = 0; i < pulls.size(); ++i) {
             for (const auto& c : pulls[i].collections) {
               events[i].push_back({"taxii-pull", pulls[i].partner, "pull", pulls[i].api_root, c.collection.id,
-                                   static_cast<std::int64_t>(c.objects.size()), "ok", "",
+                                   static_cast<std::int64_t>(c.keys.size()), "ok", "",
                                    std::to_string(c.pages) + " page(s), " + std::to_string(c.received) + " received, " +
                                        std::to_string(c.duplicates) + " duplicate(s) dropped",
                                    audit::ids_digest_views(c.versions())});
               ctx.diagnostics(Severity::info, "partner " + quote(pulls[i].partner) + ": collection " +
                                                   quote(c.collection.alias.empty() ? c.collection.id : c.collection.alias) +
-                                                  ": " + std::to_string(c.objects.size()) + " new, " +
+                                                  ": " + std::to_string(c.keys.size()) + " new, " +
                                                   std::to_string(c.duplicates) + " duplicate(s), " +
                                                   std::to_string(c.pages) + " page(s)");
             }
           }
-          taxii::DeliveryOptions delivery;
-          delivery.framing = o.ndjson ? stix::OutputFraming::ndjson : stix::OutputFraming::bundle;
-          delivery.output = o.output;
-          delivery.output_dir = o.output_dir;
           // Records what delivering pulls [begin, end) came to: each record is
           // "ok", or "error" with the reason when the objects did not reach the output.
           const auto record = [&](std::size_t begin, std::size_t end, const Error* error) -> Status {
@@ -254,7 +257,7 @@ int main(int argc, char** argv) {
             for (std::size_t i = 0; i < pulls.size(); ++i) {
               std::vector<taxii::PartnerPull> one;
               one.push_back(std::move(pulls[i]));
-              auto delivered = taxii::deliver(one, cursors, delivery, (*clock)->now());
+              auto delivered = (*delivery)->commit(one, cursors, (*clock)->now());
               if (!delivered) {
                 ctx.diagnostics(Severity::error, "partner " + quote(one[0].partner) + ": " + delivered.error().message());
                 status = std::max(status, exit_code(delivered.error().category()));
@@ -262,7 +265,7 @@ int main(int argc, char** argv) {
               CTI_TRY_STATUS(record(i, i + 1, delivered ? nullptr : &delivered.error()));
             }
           } else if (!pulls.empty()) {
-            auto delivered = taxii::deliver(pulls, cursors, delivery, (*clock)->now());
+            auto delivered = (*delivery)->commit(pulls, cursors, (*clock)->now());
             if (!delivered) {
               (void)record(0, pulls.size(), &delivered.error());
               return std::move(delivered).error();

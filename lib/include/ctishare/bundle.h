@@ -93,6 +93,16 @@ class BundleIdDigest {
   void* ctx_;
 };
 
+// The compact bundle framing BundleWriter writes, for writers that place
+// the objects themselves: the head, the objects (each on one line) joined
+// by kCompactBundleSeparator, then kCompactBundleTail; a bundle without
+// objects is compact_empty_bundle() alone ("objects" must not be empty).
+// Every bundle id ("bundle--" and a UUID) gives a head of the same length.
+std::string compact_bundle_head(const std::string& bundle_id);
+inline constexpr std::string_view kCompactBundleSeparator = ",\n";
+inline constexpr std::string_view kCompactBundleTail = "\n]}\n";
+std::string compact_empty_bundle(const std::string& bundle_id);
+
 // Writes what BundleWriter writes in compact layout, for output whose bundle
 // id follows its content (the BundleIdDigest of every object's (id, version)
 // in the order added), however many objects there are: they are kept in an

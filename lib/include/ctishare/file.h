@@ -67,6 +67,9 @@ class AtomicFile final : public Sink {
   Result<bool> commit();
 
   const std::string& path() const noexcept { return path_; }
+  // The temporary file, for writers that place bytes themselves (writev,
+  // pwrite, ftruncate) instead of calling write(); commit() as usual.
+  int descriptor() const noexcept { return fd_; }
 
  private:
   AtomicFile(std::string path, std::string tmp, int fd) : path_(std::move(path)), tmp_(std::move(tmp)), fd_(fd) {}
@@ -97,6 +100,11 @@ class Output {
   std::unique_ptr<Sink> sink_;
   AtomicFile* file_ = nullptr;  // owned by sink_ when writing a file
 };
+
+// An unnamed temporary file in `dir` ("" for "."), read-write, gone when
+// closed: O_TMPFILE where the file system has it, else a named one
+// unlinked at once. -1 with errno set on failure.
+int open_unnamed_file(const std::string& dir);
 
 // Writes `content` to `path` atomically; returns whether the file changed.
 Result<bool> write_file_atomically(const std::string& path, std::string_view content);

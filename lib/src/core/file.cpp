@@ -82,6 +82,16 @@ bool same_content(const std::string& path, int fd) {
 
 Status FdSink::write(std::string_view data) { return write_all(fd_, data, name_); }
 
+int open_unnamed_file(const std::string& dir) {
+  const std::string where = dir.empty() ? std::string(".") : dir;
+  int fd = ::open(where.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+  if (fd >= 0 || (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)) return fd;
+  std::string name = where + "/.ctishare-spool.XXXXXX";
+  fd = ::mkostemp(name.data(), O_CLOEXEC);
+  if (fd >= 0) ::unlink(name.c_str());
+  return fd;
+}
+
 Result<std::unique_ptr<AtomicFile>> AtomicFile::create(const std::string& path) {
   struct stat st {};
   if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode))

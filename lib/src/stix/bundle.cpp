@@ -21,20 +21,21 @@ const EVP_MD* fetched_sha256() {
   return md;
 }
 
-// The compact framing's fixed text, shared by BundleWriter and
-// SpooledBundleWriter so that both write the same bytes.
-void compact_bundle_start(const std::string& bundle_id, std::string& out) {
-  out += "{\"type\":\"bundle\",\"id\":";
+}  // namespace
+
+std::string compact_bundle_head(const std::string& bundle_id) {
+  std::string out = "{\"type\":\"bundle\",\"id\":";
   json::write_string(bundle_id, out);
   out += ",\"objects\":[\n";
+  return out;
 }
-constexpr std::string_view kCompactBundleEnd = "\n]}\n";
-void compact_empty_bundle(const std::string& bundle_id, std::string& out) {
-  out += "{\"type\":\"bundle\",\"id\":";
+
+std::string compact_empty_bundle(const std::string& bundle_id) {
+  std::string out = "{\"type\":\"bundle\",\"id\":";
   json::write_string(bundle_id, out);
   out += "}\n";
+  return out;
 }
-}  // namespace
 
 std::string Origin::where() const {
   return "object " + std::to_string(index + 1) + " (line " + std::to_string(line) + ")";
@@ -117,10 +118,10 @@ std::string& BundleWriter::begin_object() {
   }
   if (framing_ == OutputFraming::bundle) {
     if (!started_) {
-      compact_bundle_start(bundle_id_, buf_);
+      buf_ += compact_bundle_head(bundle_id_);
       started_ = true;
     } else {
-      buf_ += ",\n";
+      buf_ += kCompactBundleSeparator;
     }
   }
   return buf_;
@@ -171,12 +172,12 @@ Status BundleWriter::finish() {
         json::write_string(bundle_id_, buf_);
         buf_ += "\n}\n";
       } else {
-        compact_empty_bundle(bundle_id_, buf_);
+        buf_ += compact_empty_bundle(bundle_id_);
       }
     } else if (layout_ == json::Layout::pretty) {
       buf_ += "\n  ]\n}\n";
     } else {
-      buf_ += kCompactBundleEnd;
+      buf_ += kCompactBundleTail;
     }
   }
   Status s = sink_.write(buf_);
@@ -225,17 +226,6 @@ Error spool_error(ErrorCategory category, const std::string& dir, std::string_vi
   return Error(category, quote(dir) + ": " + std::string(what) + ": " + errno_text(err));
 }
 
-// An unnamed file in `dir`: O_TMPFILE where the file system has it, else a
-// named one unlinked at once. -1 with errno set on failure.
-int open_unnamed_file(const std::string& dir) {
-  const std::string where = dir.empty() ? std::string(".") : dir;
-  int fd = ::open(where.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-  if (fd >= 0 || (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)) return fd;
-  std::string name = where + "/.ctishare-spool.XXXXXX";
-  fd = ::mkostemp(name.data(), O_CLOEXEC);
-  if (fd >= 0) ::unlink(name.c_str());
-  return fd;
-}
 }  // namespace
 
 Result<std::unique_ptr<SpooledBundleWriter>> SpooledBundleWriter::create(Sink& sink, OutputFraming framing,
@@ -281,7 +271,7 @@ Status SpooledBundleWriter::flush() {
 void SpooledBundleWriter::begin_object(std::string_view id, std::string_view version) {
   // The spool holds what goes between the bundle's first and last line.
   if (framing_ == OutputFraming::bundle) {
-    if (count_ != 0) buf_ += ",\n";
+    if (count_ != 0) buf_ += kCompactBundleSeparator;
     digest_.add(id, version);
   }
 }
@@ -316,9 +306,9 @@ Status SpooledBundleWriter::finish() {
   if (framing_ == OutputFraming::bundle) {
     const std::string bundle_id = digest_.finish();
     if (count_ == 0) {
-      compact_empty_bundle(bundle_id, head);
+      head = compact_empty_bundle(bundle_id);
     } else {
-      compact_bundle_start(bundle_id, head);
+      head = compact_bundle_head(bundle_id);
     }
   }
   if (!head.empty()) CTI_TRY_STATUS(sink_.write(head));
@@ -337,7 +327,7 @@ Status SpooledBundleWriter::finish() {
   ::close(fd_);
   fd_ = -1;
   buf_ = std::string();
-  if (framing_ == OutputFraming::bundle && count_ != 0) return sink_.write(kCompactBundleEnd);
+  if (framing_ == OutputFraming::bundle && count_ != 0) return sink_.write(kCompactBundleTail);
   return {};
 }
 

@@ -6,7 +6,6 @@
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -28,7 +27,6 @@
 
 #include "core/digest.h"
 #include "ctishare/file.h"
-#include "ctishare/memory.h"
 #include "ctishare/object.h"
 #include "taxii/pull_envelope.h"
 
@@ -76,48 +74,6 @@ void add_boundary_keys(std::string_view entry, ObjectKeys& keys) {
   for (std::size_t bar = entry.find('|'); bar != std::string_view::npos; bar = entry.find('|', bar + 1))
     keys.insert(ObjectKey{entry.substr(0, bar), entry.substr(bar + 1)});
 }
-
-// Writes the objects in the chosen framing; the bundle id follows the content.
-Status render_to(Sink& sink, const std::vector<PulledObject>& objects, stix::OutputFraming framing) {
-  std::string bundle_id;
-  if (framing == stix::OutputFraming::bundle) {
-    stix::BundleIdDigest digest;
-    for (const PulledObject& o : objects) digest.add(o.id, o.version);
-    bundle_id = digest.finish();
-  }
-  stix::BundleWriter writer(sink, framing, json::Layout::compact, bundle_id);
-  for (const PulledObject& o : objects) CTI_TRY_STATUS(writer.add_serialized(o.json));
-  return writer.finish();
-}
-
-// Passes writes on (to `inner`, when there is one) and keeps the SHA-256 of
-// everything written, so the journal can name an output's digest without
-// holding the output in memory.
-class HashingSink final : public Sink {
- public:
-  explicit HashingSink(Sink* inner) : inner_(inner), ctx_(EVP_MD_CTX_new()) {
-    if (ctx_ != nullptr) EVP_DigestInit_ex(ctx_, EVP_sha256(), nullptr);
-  }
-  ~HashingSink() override { EVP_MD_CTX_free(ctx_); }
-  HashingSink(const HashingSink&) = delete;
-  HashingSink& operator=(const HashingSink&) = delete;
-  Status write(std::string_view data) override {
-    if (ctx_ == nullptr || EVP_DigestUpdate(ctx_, data.data(), data.size()) != 1)
-      return Error(ErrorCategory::internal, "OpenSSL: SHA-256 failed");
-    return inner_ == nullptr ? Status{} : inner_->write(data);
-  }
-  Result<std::string> finish() {
-    std::array<std::uint8_t, 32> d{};
-    unsigned int n = 0;
-    if (ctx_ == nullptr || EVP_DigestFinal_ex(ctx_, d.data(), &n) != 1 || n != d.size())
-      return Error(ErrorCategory::internal, "OpenSSL: SHA-256 failed");
-    return detail::to_hex(d);
-  }
-
- private:
-  Sink* inner_;
-  EVP_MD_CTX* ctx_;
-};
 
 // The reader's way (parse_envelope): RapidJSON's SAX reader with a handler
 // that picks up the members the engine needs and checks the limits as the
@@ -776,10 +732,8 @@ Result<std::optional<Cursor>> CursorStore::load(const std::string& path) const {
   return std::optional<Cursor>(std::move(c));
 }
 
-namespace {
-
-std::string render_cursor(const Cursor& cursor, const std::string& api_root, const std::string& collection_id,
-                          const PullFilters& filters, const Timestamp& now) {
+std::string CursorStore::render(const Cursor& cursor, const std::string& api_root, const std::string& collection_id,
+                                const PullFilters& filters, const Timestamp& now) {
   json::Array boundary;
   for (const auto& k : cursor.boundary) boundary.emplace_back(k);
   json::Object o;
@@ -792,12 +746,10 @@ std::string render_cursor(const Cursor& cursor, const std::string& api_root, con
   return json::to_string(json::Value(std::move(o)), json::Layout::pretty) + "\n";
 }
 
-}  // namespace
-
 Status CursorStore::save(const std::string& path, const Cursor& cursor, const std::string& api_root,
                          const std::string& collection_id, const PullFilters& filters, const Timestamp& now) const {
   CTI_TRY_STATUS(make_directories(path.substr(0, path.rfind('/'))));
-  auto written = write_file_atomically(path, render_cursor(cursor, api_root, collection_id, filters, now));
+  auto written = write_file_atomically(path, render(cursor, api_root, collection_id, filters, now));
   if (!written) return std::move(written).error();
   return {};
 }
@@ -818,79 +770,10 @@ Status CursorStore::reset(const std::string& partner) const {
 
 // ---- Pulling ---------------------------------------------------------------------
 
-namespace {
-
-// Where a pull keeps the objects of its pages. Keeping each page's buffer
-// would cost a fresh allocation per page, faulted in 4 kB at a time as
-// libcurl fills it (a quarter of the pull's CPU on a VM); copied here in one
-// piece instead, a page's buffer goes back to the allocator and comes back,
-// already mapped, for the next page. Chunks are mapped with transparent
-// huge pages where the kernel offers them: 2 MB at a fault instead of 4 kB.
-class ObjectArena {
- public:
-  // Chunks go to `keep`, which outlives the views of them.
-  explicit ObjectArena(std::vector<std::shared_ptr<const void>>& keep) : keep_(keep) {}
-
-  // Moves the objects of `page` that are views of `body` into the arena in
-  // one copy, pointing their views at it. Returns false (nothing changed)
-  // when there is nothing to move or no memory to move it to: the caller
-  // then keeps the body.
-  bool take(std::string_view body, std::vector<EnvelopeObject>& page) {
-    const char* lo = nullptr;
-    const char* hi = nullptr;
-    const auto in = [](std::string_view v, const char* begin, const char* end) {
-      return v.data() >= begin && v.data() + v.size() <= end;
-    };
-    for (const EnvelopeObject& o : page) {
-      if (!in(o.json, body.data(), body.data() + body.size())) continue;  // re-written: in the envelope's arena
-      if (lo == nullptr || o.json.data() < lo) lo = o.json.data();
-      if (hi == nullptr || o.json.data() + o.json.size() > hi) hi = o.json.data() + o.json.size();
-    }
-    if (lo == nullptr) return false;
-    char* to = allocate(static_cast<std::size_t>(hi - lo));
-    if (to == nullptr) return false;
-    std::memcpy(to, lo, static_cast<std::size_t>(hi - lo));
-    const auto move = [&](std::string_view& v) {
-      if (in(v, lo, hi)) v = std::string_view(to + (v.data() - lo), v.size());
-    };
-    for (EnvelopeObject& o : page) {
-      move(o.json);
-      move(o.id);
-      move(o.type);
-      move(o.version);
-    }
-    return true;
-  }
-
- private:
-  static constexpr std::size_t kChunk = 64U << 20;
-
-  char* allocate(std::size_t n) {
-    if (n > left_) {
-      const std::size_t size = std::max(kChunk, n);
-      void* p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-      if (p == MAP_FAILED) return nullptr;
-      advise_huge_pages(p, size);  // measurably fewer faults than 4 kB pages
-      keep_.push_back(std::shared_ptr<const void>(p, [size](const void* q) { ::munmap(const_cast<void*>(q), size); }));
-      next_ = static_cast<char*>(p);
-      left_ = size;
-    }
-    char* at = next_;
-    next_ += n;
-    left_ -= n;
-    return at;
-  }
-
-  std::vector<std::shared_ptr<const void>>& keep_;
-  char* next_ = nullptr;
-  std::size_t left_ = 0;
-};
-
-}  // namespace
 
 Result<CollectionPull> pull_collection(const Client& client, const CollectionInfo& collection,
                                        const std::optional<Cursor>& from, const PullSettings& settings,
-                                       ObjectKeys& seen) {
+                                       Delivery& delivery) {
   CollectionPull out;
   out.collection = collection;
   const std::string label = collection.alias.empty() ? collection.id : collection.alias;
@@ -938,7 +821,6 @@ Result<CollectionPull> pull_collection(const Client& client, const CollectionInf
   // the future's destructor on every way out.)
   std::future<Result<Response>> prefetch;
   std::string prefetch_url;
-  ObjectArena arena(out.storage);
   // The last page that held objects (and the bytes its views are of).
   std::optional<Envelope> boundary_page;
   std::shared_ptr<const std::string> boundary_body;
@@ -974,25 +856,26 @@ Result<CollectionPull> pull_collection(const Client& client, const CollectionInf
     auto envelope = internal::read_envelope(r->url, *body, page_limits);
     if (!envelope) return std::move(envelope).error();
     ++out.pages;
-    const bool moved = arena.take(*body, envelope->objects);
     const bool more = envelope->more.value_or(false);
     std::string page_next = std::move(envelope->next);
-    const std::size_t new_before = out.objects.size(), page_objects = envelope->objects.size();
+    const std::size_t new_before = out.keys.size(), page_objects = envelope->objects.size();
     for (const EnvelopeObject& object : envelope->objects) {
       if (object.id.empty() || object.type.empty()) return protocol(r->url, "an object without a string id and type");
-      const ObjectKey key{object.id, object.version};
       ++out.received;
-      if (boundary.count(key) != 0 || !seen.insert(key).second) {
+      if (boundary.count(ObjectKey{object.id, object.version}) != 0) {
         ++out.duplicates;
         continue;
       }
-      out.objects.push_back({object.json, object.id, object.version});
+      auto offer = delivery.add(object.json, object.id, object.version);
+      if (!offer) return std::move(offer).error();
+      if (offer->added == Delivery::Added::duplicate) {
+        ++out.duplicates;
+        continue;
+      }
+      out.keys.push_back(offer->key);
     }
-    if (out.objects.size() != new_before) {
-      if (!moved) out.storage.push_back(body);
-      if (envelope->arena) out.storage.push_back(envelope->arena);
-    }
-    if (settings.limits.max_objects != 0 && out.objects.size() > settings.limits.max_objects)
+    CTI_TRY_STATUS(delivery.flush());  // before the page's bytes go
+    if (settings.limits.max_objects != 0 && out.keys.size() > settings.limits.max_objects)
       return Error(ErrorCategory::data, quote(r->url) + ": more than " + std::to_string(settings.limits.max_objects) +
                                             " new objects in one run (--max-objects)");
 
@@ -1019,12 +902,12 @@ Result<CollectionPull> pull_collection(const Client& client, const CollectionInf
     }
     if (settings.progress)
       settings.progress(label + ": page " + std::to_string(out.pages) + ": " + std::to_string(page_objects) +
-                        " object(s), " + std::to_string(out.objects.size()) + " new so far");
+                        " object(s), " + std::to_string(out.keys.size()) + " new so far");
     if (!more) break;
     if (!page_next.empty()) {
       // Some servers keep one token for a whole walk (medallion does): the
       // same token is fine while it brings objects not seen before.
-      if (page_next == next && out.objects.size() == new_before)
+      if (page_next == next && out.keys.size() == new_before)
         return protocol(r->url, "the server sent the same next token again and nothing new; stopping rather than looping");
       next = std::move(page_next);
       continue;
@@ -1058,24 +941,27 @@ void CollectionPull::add(std::string json, std::string id, std::string version) 
   auto held = std::make_shared<const std::array<std::string, 3>>(
       std::array<std::string, 3>{std::move(json), std::move(id), std::move(version)});
   objects.push_back({(*held)[0], (*held)[1], (*held)[2]});
+  keys.push_back({(*held)[1], (*held)[2]});
   storage.push_back(std::move(held));
 }
 
 std::vector<std::pair<std::string_view, std::string_view>> CollectionPull::versions() const {
   std::vector<std::pair<std::string_view, std::string_view>> out;
-  out.reserve(objects.size());
-  for (const PulledObject& o : objects) out.emplace_back(o.id, o.version);
+  out.reserve(keys.size());
+  for (const ObjectKey& k : keys) out.emplace_back(k.id, k.version);
   return out;
 }
 
 std::size_t PartnerPull::new_objects() const {
   std::size_t n = 0;
-  for (const auto& c : collections) n += c.objects.size();
+  for (const auto& c : collections) n += c.keys.size();
   return n;
 }
 
-Result<PartnerPull> pull_partner(const Client& client, const Endpoint& endpoint, const CursorStore& cursors,
-                                 const PullSettings& settings) {
+namespace {
+
+Result<PartnerPull> pull_collections(const Client& client, const Endpoint& endpoint, const CursorStore& cursors,
+                                     const PullSettings& settings, Delivery& delivery) {
   PartnerPull out;
   out.partner = endpoint.name;
   out.api_root = endpoint.api_root;
@@ -1083,14 +969,13 @@ Result<PartnerPull> pull_partner(const Client& client, const Endpoint& endpoint,
     return Error(ErrorCategory::config, "partner " + quote(endpoint.name) + ": no collections to pull");
   auto offered = list_collections(client);
   if (!offered) return std::move(offered).error();
-  ObjectKeys seen;  // views of out.collections' objects
   for (const auto& name : endpoint.collections) {
     auto collection = find_collection(*offered, name, endpoint.name);
     if (!collection) return std::move(collection).error();
     const std::string path = cursors.cursor_path(endpoint.name, endpoint.api_root, collection->id, settings.filters);
     auto from = cursors.load(path);
     if (!from) return std::move(from).error();
-    auto pulled = pull_collection(client, *collection, *from, settings, seen);
+    auto pulled = pull_collection(client, *collection, *from, settings, delivery);
     if (!pulled) return std::move(pulled).error();
     pulled->cursor_path = path;
     out.collections.push_back(std::move(*pulled));
@@ -1099,213 +984,18 @@ Result<PartnerPull> pull_partner(const Client& client, const Endpoint& endpoint,
   return out;
 }
 
-// ---- Delivery --------------------------------------------------------------------
-
-std::string partner_output_path(const std::string& dir, const std::string& partner, stix::OutputFraming framing) {
-  return dir + "/" + partner + (framing == stix::OutputFraming::ndjson ? ".ndjson" : ".json");
-}
-
-namespace {
-
-std::string journal_path(const CursorStore& cursors, const std::string& partner) {
-  return cursors.partner_dir(partner) + "/pending.json";
-}
-
-// The journal of one partner: the output, its digest, and every cursor to write.
-Status write_journal(const CursorStore& cursors, const PartnerPull& pull, const std::string& output,
-                     const std::string& digest, const Timestamp& now) {
-  json::Array list;
-  for (const auto& c : pull.collections) {
-    json::Object entry;
-    entry.emplace_back("path", c.cursor_path);
-    entry.emplace_back("text", render_cursor(c.cursor, pull.api_root, c.collection.id, pull.filters, now));
-    list.emplace_back(std::move(entry));
-  }
-  json::Object j;
-  j.emplace_back("output", output);
-  j.emplace_back("sha256", digest);
-  j.emplace_back("cursors", std::move(list));
-  CTI_TRY_STATUS(make_directories(cursors.partner_dir(pull.partner)));
-  auto written = write_file_atomically(journal_path(cursors, pull.partner), json::to_string(json::Value(std::move(j))));
-  if (!written) return std::move(written).error();
-  return {};
-}
-
-Status remove_journal(const CursorStore& cursors, const std::string& partner) {
-  const std::string path = journal_path(cursors, partner);
-  if (::unlink(path.c_str()) != 0 && errno != ENOENT)
-    return Error(ErrorCategory::io, quote(path) + ": cannot remove: " + std::strerror(errno));
-  return {};
-}
-
-Status save_cursors(const CursorStore& cursors, const PartnerPull& pull, const Timestamp& now) {
-  for (const auto& c : pull.collections)
-    CTI_TRY_STATUS(cursors.save(c.cursor_path, c.cursor, pull.api_root, c.collection.id, pull.filters, now));
-  return {};
-}
-
-// The objects of a file an earlier pull wrote and nobody has taken yet, in
-// a CollectionPull of their own (which holds their bytes).
-Result<CollectionPull> read_existing(const std::string& path) {
-  CollectionPull out;
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) return out;
-  if (!S_ISREG(st.st_mode))
-    return Error(ErrorCategory::cannot_create, quote(path) + ": cannot write the output here: not a regular file");
-  auto in = open_input(path);
-  if (!in) return std::move(in).error();
-  stix::ReadOptions options;
-  ObjectKeys keys;
-  CTI_TRY_STATUS(stix::read_objects(**in, options, [&](stix::Object&& o, const stix::Origin&) -> Status {
-    if (keys.count(ObjectKey{o.id(), o.version()}) != 0) return {};
-    out.add(o.to_string(), std::string(o.id()), std::string(o.version()));
-    keys.insert(ObjectKey{out.objects.back().id, out.objects.back().version});
-    return {};
-  }));
-  return out;
-}
-
-// Writes the output `write` produces to `path` between the journal and the
-// cursors of `pulls`: temporary file, journal (naming the file's digest),
-// rename, cursors, journal removed.
-Result<bool> commit_file(const std::vector<PartnerPull*>& pulls, const CursorStore& cursors, const std::string& path,
-                         const std::function<Status(Sink&)>& write, const Timestamp& now) {
-  auto file = AtomicFile::create(path);
-  if (!file) return std::move(file).error();
-  // The digest comes from a second rendering of the same bytes (`write` is
-  // deterministic and only reads the pulls), on a thread of its own while
-  // this one writes the file: the server has answered by now, so the second
-  // core is free, and hashing 100 MB takes as long as writing it.
-  std::future<Result<std::string>> hashed;
-  try {
-    hashed = std::async(std::launch::async, [&write]() -> Result<std::string> {
-      try {
-        HashingSink hashing(nullptr);
-        CTI_TRY_STATUS(write(hashing));
-        return hashing.finish();
-      } catch (const std::exception& e) {
-        return Error(ErrorCategory::internal, std::string("digest of the output: ") + e.what());
-      }
-    });
-  } catch (const std::exception&) {
-    hashed = {};  // no thread: hashed as it is written instead
-  }
-  Result<std::string> digest = std::string();
-  if (hashed.valid()) {
-    const Status written = write(**file);
-    digest = hashed.get();
-    if (!written) return written.error();
-  } else {
-    HashingSink hashing(file->get());
-    CTI_TRY_STATUS(write(hashing));
-    digest = hashing.finish();
-  }
-  if (!digest) return std::move(digest).error();
-  for (const PartnerPull* p : pulls) CTI_TRY_STATUS(write_journal(cursors, *p, path, *digest, now));
-  auto changed = (*file)->commit();
-  if (!changed) return std::move(changed).error();  // the journal stays; the next run drops it
-  for (const PartnerPull* p : pulls) {
-    CTI_TRY_STATUS(save_cursors(cursors, *p, now));
-    CTI_TRY_STATUS(remove_journal(cursors, p->partner));
-  }
-  return *changed;
-}
-
 }  // namespace
 
-Result<bool> recover_journal(const CursorStore& cursors, const std::string& partner) {
-  const std::string path = journal_path(cursors, partner);
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) return false;
-  auto text = read_file(path);
-  if (!text) return std::move(text).error();
-  auto doc = json::parse(*text);
-  const json::Value* list = doc && doc->is_object() ? doc->find("cursors") : nullptr;
-  auto output = doc && doc->is_object() ? doc->find_string("output") : std::nullopt;
-  auto digest = doc && doc->is_object() ? doc->find_string("sha256") : std::nullopt;
-  if (list == nullptr || !list->is_array() || !output || !digest)
-    return Error(ErrorCategory::data, quote(path) + ": not a taxii-pull journal; remove it (the next pull may repeat objects)");
-  bool committed = false;
-  auto content = read_file(std::string(*output));
-  if (content && detail::sha256_hex(*content) == *digest) {
-    // The output was written: the cursors it describes are due.
-    for (const auto& e : list->as_array()) {
-      auto p = e.is_object() ? e.find_string("path") : std::nullopt;
-      auto t = e.is_object() ? e.find_string("text") : std::nullopt;
-      if (!p || !t) return Error(ErrorCategory::data, quote(path) + ": a journal entry without path and text");
-      auto written = write_file_atomically(std::string(*p), *t);
-      if (!written) return std::move(written).error();
-    }
-    committed = true;
+Result<PartnerPull> pull_partner(const Client& client, const Endpoint& endpoint, const CursorStore& cursors,
+                                 const PullSettings& settings, Delivery& out) {
+  CTI_TRY_STATUS(out.begin(endpoint.name));
+  auto pulled = pull_collections(client, endpoint, cursors, settings, out);
+  if (!pulled) {
+    out.abandon();
+    return pulled;
   }
-  CTI_TRY_STATUS(remove_journal(cursors, partner));
-  return committed;
-}
-
-Result<std::vector<Delivered>> deliver(std::vector<PartnerPull>& pulls, const CursorStore& cursors,
-                                       const DeliveryOptions& options, const Timestamp& now) {
-  std::vector<Delivered> out;
-  if (!options.output_dir.empty()) {
-    for (auto& pull : pulls) {
-      const std::string path = partner_output_path(options.output_dir, pull.partner, options.framing);
-      auto existing = read_existing(path);
-      if (!existing) return std::move(existing).error();
-      Delivered d{pull.partner, path, 0, false};
-      ObjectKeys keys;
-      for (const PulledObject& o : existing->objects) keys.insert(ObjectKey{o.id, o.version});
-      std::vector<PulledObject> objects = existing->objects;
-      for (const auto& c : pull.collections) {
-        for (const PulledObject& o : c.objects) {
-          if (!keys.insert(ObjectKey{o.id, o.version}).second) continue;
-          objects.push_back(o);
-          ++d.objects;
-        }
-      }
-      auto changed = commit_file(
-          {&pull}, cursors, path, [&](Sink& sink) { return render_to(sink, objects, options.framing); }, now);
-      if (!changed) return std::move(changed).error();
-      d.changed = *changed;
-      out.push_back(std::move(d));
-    }
-    return out;
-  }
-
-  // Views of the pulls' objects: the pulls hold their bytes until we return.
-  std::vector<PulledObject> objects;
-  std::size_t total = 0;
-  for (const auto& pull : pulls) total += pull.new_objects();
-  objects.reserve(total);
-  // One partner's pull holds no key twice (pull_partner saw to that); only
-  // a second partner can bring an object again.
-  ObjectKeys keys;
-  std::vector<PartnerPull*> all;
-  for (auto& pull : pulls) {
-    all.push_back(&pull);
-    Delivered d{pull.partner, options.output, 0, false};
-    for (const auto& c : pull.collections) {
-      for (const PulledObject& o : c.objects) {
-        if (pulls.size() > 1 && !keys.insert(ObjectKey{o.id, o.version}).second) continue;
-        objects.push_back(o);
-        ++d.objects;
-      }
-    }
-    out.push_back(std::move(d));
-  }
-  if (options.output == "-") {
-    // Nothing new writes nothing to standard output.
-    if (!objects.empty()) {
-      FdSink out_sink(STDOUT_FILENO, "<stdout>");
-      CTI_TRY_STATUS(render_to(out_sink, objects, options.framing));
-      for (auto& d : out) d.changed = true;
-    }
-    for (auto& pull : pulls) CTI_TRY_STATUS(save_cursors(cursors, pull, now));
-    return out;
-  }
-  auto changed = commit_file(
-      all, cursors, options.output, [&](Sink& sink) { return render_to(sink, objects, options.framing); }, now);
-  if (!changed) return std::move(changed).error();
-  for (auto& d : out) d.changed = *changed;
-  return out;
+  CTI_TRY_STATUS(out.end());
+  return pulled;
 }
 
 }  // namespace ctishare::taxii

@@ -7,6 +7,7 @@
 #include <catch2/catch.hpp>
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 #include <random>
 #include <set>
 #include <sstream>
@@ -546,7 +547,8 @@ namespace {
 
 // A journal as a dying run would have left it.
 void write_journal(const TempDir& dir, const std::string& partner, const std::string& output,
-                   const std::string& digest, const std::vector<std::pair<std::string, std::string>>& cursors) {
+                   const std::string& digest, const std::vector<std::pair<std::string, std::string>>& cursors,
+                   const std::optional<std::string>& head = std::nullopt) {
   json::Array list;
   for (const auto& [path, text] : cursors) {
     json::Object e;
@@ -556,6 +558,7 @@ void write_journal(const TempDir& dir, const std::string& partner, const std::st
   }
   json::Object j;
   j.emplace_back("output", output);
+  if (head) j.emplace_back("head", *head);
   j.emplace_back("sha256", digest);
   j.emplace_back("cursors", std::move(list));
   std::filesystem::create_directories(dir.path() + "/pull/" + partner);
@@ -633,6 +636,28 @@ TEST_CASE("recover_journal: output missing or different drops the journal, curso
   REQUIRE(l);
   REQUIRE(l->has_value());
   CHECK((*l)->added_after == "2024-01-01T00:00:00.000Z");
+}
+
+TEST_CASE("recover_journal: a head names the first bytes, the digest the rest", "[pull][taxii]") {
+  TempDir dir;
+  CursorStore store(dir.path());
+  const std::string c1 = store.cursor_path("bank-a", kRootA, "coll-1", {});
+  const std::string output = dir.file("out.json", "{head}abc");
+  const std::string digest = hex(detail::sha256("abc"));
+  struct Case {
+    std::string head;
+    bool committed;
+  };
+  for (const Case& c : {Case{"{head}", true}, Case{"{heap}", false}, Case{"", false}, Case{"{head}abc!", false}}) {
+    INFO(c.head);
+    std::filesystem::remove(c1);
+    write_journal(dir, "bank-a", output, digest, {{c1, cursor_text("2024-09-09T00:00:00.000Z")}}, c.head);
+    auto r = recover_journal(store, "bank-a");
+    REQUIRE(r);
+    CHECK(*r == c.committed);
+    CHECK(exists(c1) == c.committed);
+    CHECK_FALSE(exists(store.partner_dir("bank-a") + "/pending.json"));
+  }
 }
 
 TEST_CASE("recover_journal: no cursor before a dropped journal, none after", "[pull][taxii]") {
@@ -832,8 +857,9 @@ TEST_CASE("deliver: a failing output leaves the cursors as they were", "[pull][t
 }
 
 TEST_CASE("deliver: a journal left by a failed cursor names the output's digest (issue #5)", "[pull][taxii]") {
-  // The digest is taken on a thread of its own from a second rendering of
-  // the output: it must still be the digest of the bytes on disk.
+  // The digest is taken on a thread of its own, reading back the bytes
+  // after the bundle's head (written last): head and digest must still
+  // describe the bytes on disk.
   TempDir dir;
   CursorStore store(dir.path() + "/state");
   spit(dir / "blocker", "a file where the cursor's directory should be");
@@ -851,7 +877,11 @@ TEST_CASE("deliver: a journal left by a failed cursor names the output's digest 
     REQUIRE(exists(journal));
     auto j = json::parse(slurp(journal));
     REQUIRE(j);
-    CHECK(j->find_string("sha256") == ctishare::detail::sha256_hex(slurp(options.output)));
+    const std::string content = slurp(options.output);
+    const std::string head(j->find_string("head").value_or("-"));
+    REQUIRE(content.starts_with(head));
+    CHECK(head.empty() == (framing == stix::OutputFraming::ndjson));
+    CHECK(j->find_string("sha256") == ctishare::detail::sha256_hex(content.substr(head.size())));
     std::remove(journal.c_str());
   }
 }
@@ -1062,6 +1092,132 @@ TEST_CASE("deliver: the same input gives the same bytes", "[pull][taxii]") {
   const auto n1 = run("a.ndjson", stix::OutputFraming::ndjson);
   const auto n2 = run("b.ndjson", stix::OutputFraming::ndjson);
   CHECK(n1.first == n2.first);
+}
+
+TEST_CASE("Delivery writes what BundleWriter writes, over many writes", "[pull][taxii]") {
+  // 3,000 objects: more pieces than one writev takes, written page by page.
+  TempDir dir;
+  CursorStore store(dir.path() + "/state");
+  for (const auto framing : {stix::OutputFraming::bundle, stix::OutputFraming::ndjson}) {
+    INFO(static_cast<int>(framing));
+    DeliveryOptions options;
+    options.framing = framing;
+    options.output = dir / "out";
+    auto delivery = Delivery::open(options);
+    REQUIRE(delivery);
+    REQUIRE((*delivery)->begin("bank-a"));
+    CollectionPull c = collection_pull(store, "bank-a", kRootA, "coll-1", {}, "2024-02-01T00:00:00Z");
+    stix::BundleIdDigest id;
+    std::vector<std::string> objects;
+    for (int n = 0; n < 3000; ++n) {
+      objects.push_back(indicator(n, "2024-01-01T00:00:00.000Z"));
+      id.add(indicator_id(n), "2024-01-01T00:00:00.000Z");
+      auto offer = (*delivery)->add(objects.back(), indicator_id(n), "2024-01-01T00:00:00.000Z");
+      REQUIRE(offer);
+      CHECK(offer->added == Delivery::Added::written);
+      c.keys.push_back(offer->key);
+      if (n % 700 == 699) REQUIRE((*delivery)->flush());
+    }
+    REQUIRE((*delivery)->end());
+    std::vector<PartnerPull> pulls;
+    pulls.push_back(partner_pull("bank-a", kRootA, {std::move(c)}));
+    auto d = (*delivery)->commit(pulls, store, now());
+    REQUIRE(d);
+    REQUIRE(d->size() == 1);
+    CHECK((*d)[0].objects == 3000);
+    StringSink expected;
+    stix::BundleWriter writer(expected, framing, json::Layout::compact, id.finish());
+    for (const auto& o : objects) REQUIRE(writer.add_serialized(o));
+    REQUIRE(writer.finish());
+    CHECK(slurp(options.output) == expected.text());
+    CHECK(pulls[0].collections[0].versions().size() == 3000);
+    CHECK(pulls[0].collections[0].versions()[2999].first == indicator_id(2999));
+  }
+}
+
+TEST_CASE("Delivery: one output holds each key once; an abandoned partner leaves nothing", "[pull][taxii]") {
+  TempDir dir;
+  CursorStore store(dir.path() + "/state");
+  DeliveryOptions options;
+  options.output = dir / "out.json";
+  auto delivery = Delivery::open(options);
+  REQUIRE(delivery);
+  Delivery& d = **delivery;
+  const std::string v = "2024-01-01T00:00:00.000Z";
+  std::vector<std::string> held;  // the objects' bytes, kept until written
+  for (int n = 0; n < 5; ++n) held.push_back(indicator(n, v));
+  const auto offer = [&](int n) {
+    auto o = d.add(held[n], indicator_id(n), v);
+    REQUIRE(o);
+    return o->added;
+  };
+  using A = Delivery::Added;
+  REQUIRE(d.begin("bank-a"));
+  CHECK(offer(1) == A::written);
+  CHECK(offer(2) == A::written);
+  CHECK(offer(2) == A::duplicate);  // twice in one partner's pull
+  REQUIRE(d.end());
+
+  REQUIRE(d.begin("bank-b"));
+  CHECK(offer(2) == A::known);  // bank-a wrote it
+  CHECK(offer(3) == A::written);
+  REQUIRE(d.flush());
+  d.abandon();  // bank-b failed: neither its object nor its marks stay
+
+  REQUIRE(d.begin("bank-c"));
+  CHECK(offer(3) == A::written);  // forgotten with bank-b
+  CHECK(offer(2) == A::known);
+  CHECK(offer(3) == A::duplicate);
+  REQUIRE(d.end());
+
+  std::vector<PartnerPull> pulls;
+  pulls.push_back(partner_pull("bank-a", kRootA, {collection_pull(store, "bank-a", kRootA, "coll-1", {}, "2024-02-01T00:00:00Z")}));
+  pulls.push_back(partner_pull("bank-c", kRootB, {collection_pull(store, "bank-c", kRootB, "coll-1", {}, "2024-02-01T00:00:00Z")}));
+  auto done = d.commit(pulls, store, now());
+  REQUIRE(done);
+  REQUIRE(done->size() == 2);
+  CHECK((*done)[0].objects == 2);
+  CHECK((*done)[1].objects == 1);
+  std::istringstream in(slurp(options.output));
+  auto objects = stix::read_all(in);
+  REQUIRE(objects);
+  CHECK(ids_of(*objects) == std::vector<std::string>{indicator_id(1), indicator_id(2), indicator_id(3)});
+  // The journal-free end state: cursors written, no journal, no temporary file.
+  CHECK(exists(pulls[1].collections[0].cursor_path));
+  CHECK_FALSE(exists(store.partner_dir("bank-c") + "/pending.json"));
+  std::size_t files = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir.path())) files += e.is_regular_file() ? 1 : 0;
+  CHECK(files == 1);
+}
+
+TEST_CASE("Delivery to output_dir: an abandoned partner's file stays as it was", "[pull][taxii]") {
+  TempDir dir;
+  CursorStore store(dir.path() + "/state");
+  std::filesystem::create_directories(dir / "out");
+  DeliveryOptions options;
+  options.output_dir = dir / "out";
+  const std::string path = partner_output_path(options.output_dir, "bank-a", options.framing);
+  std::vector<PartnerPull> first;
+  first.push_back(partner_pull("bank-a", kRootA, {collection_pull(store, "bank-a", kRootA, "coll-1", {1}, "2024-02-01T00:00:00Z")}));
+  REQUIRE(deliver(first, store, options, now()));
+  const std::string before = slurp(path);
+
+  auto delivery = Delivery::open(options);
+  REQUIRE(delivery);
+  REQUIRE((*delivery)->begin("bank-a"));
+  const std::string object = indicator(1, "2024-01-01T00:00:00.000Z");
+  auto again = (*delivery)->add(object, indicator_id(1), "2024-01-01T00:00:00.000Z");
+  REQUIRE(again);
+  CHECK(again->added == Delivery::Added::known);  // in the file not yet taken
+  const std::string other = indicator(2, "2024-01-01T00:00:00.000Z");
+  REQUIRE((*delivery)->add(other, indicator_id(2), "2024-01-01T00:00:00.000Z"));
+  REQUIRE((*delivery)->flush());
+  (*delivery)->abandon();
+  delivery->reset();
+  CHECK(slurp(path) == before);
+  std::size_t files = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir / "out")) files += e.is_regular_file() ? 1 : 0;
+  CHECK(files == 1);
 }
 
 TEST_CASE("deliver: the same file delivered again is unchanged", "[pull][taxii]") {

@@ -1,0 +1,658 @@
+// taxii-pull's outputs: objects written as their pages arrive, then the
+// journal that makes a delivery exactly once, the output and the cursors.
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <climits>
+#include <condition_variable>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <thread>
+
+#include "core/digest.h"
+#include "ctishare/file.h"
+#include "ctishare/object.h"
+#include "ctishare/taxii/pull.h"
+
+namespace ctishare::taxii {
+
+std::string partner_output_path(const std::string& dir, const std::string& partner, stix::OutputFraming framing) {
+  return dir + "/" + partner + (framing == stix::OutputFraming::ndjson ? ".ndjson" : ".json");
+}
+
+namespace {
+
+std::string errno_text(int err) {
+  std::string s = std::strerror(err);
+  if (!s.empty()) s[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(s[0])));
+  return s;
+}
+
+Error io_error(const std::string& path, std::string_view what, int err) {
+  return Error(ErrorCategory::io, quote(path) + ": " + std::string(what) + ": " + errno_text(err));
+}
+
+Status pwrite_all(int fd, std::string_view data, off_t at, const std::string& name) {
+  while (!data.empty()) {
+    const ssize_t n = ::pwrite(fd, data.data(), data.size(), at);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return io_error(name, "write failed", errno);
+    }
+    data.remove_prefix(static_cast<std::size_t>(n));
+    at += n;
+  }
+  return {};
+}
+
+// The SHA-256 of a file's bytes from an offset on, taken on a thread of its
+// own that reads them back (from the page cache) as the writer says they
+// are written: hashing a 100 MB pull on the thread that scans the pages
+// would add a sixth to its time. Without a thread, finish() reads and
+// hashes all at once.
+class FileHasher {
+ public:
+  FileHasher() = default;
+  ~FileHasher() { stop(); }
+  FileHasher(const FileHasher&) = delete;
+  FileHasher& operator=(const FileHasher&) = delete;
+
+  // Starts over: the bytes of `fd` from `from` on, none written yet.
+  void start(int fd, off_t from) {
+    stop();
+    fd_ = fd;
+    done_ = written_ = from;
+    failed_ = 0;
+    if (ctx_ == nullptr) ctx_.reset(EVP_MD_CTX_new());
+    if (ctx_ == nullptr || EVP_DigestInit_ex(ctx_.get(), EVP_sha256(), nullptr) != 1) failed_ = ENOMEM;
+    try {
+      thread_ = std::thread([this] { run(); });
+    } catch (const std::exception&) {
+      // No thread: finish() does it all.
+    }
+  }
+  // The bytes before `to` are written.
+  void advance(off_t to) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      written_ = to;
+    }
+    wake_.notify_one();
+  }
+  // The digest of the bytes before `to`, all written.
+  Result<std::string> finish(off_t to) {
+    advance(to);
+    stop();
+    hash_to(to);  // what a missing thread left
+    std::array<std::uint8_t, 32> d{};
+    unsigned int n = 0;
+    if (failed_ != 0) return Error(ErrorCategory::io, std::string("cannot hash the output: ") + errno_text(failed_));
+    if (EVP_DigestFinal_ex(ctx_.get(), d.data(), &n) != 1 || n != d.size())
+      return Error(ErrorCategory::internal, "OpenSSL: SHA-256 failed");
+    return detail::to_hex(d);
+  }
+
+ private:
+  void run() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    for (;;) {
+      wake_.wait(lock, [&] { return stopping_ || written_ > done_; });
+      if (written_ <= done_ || failed_ != 0) return;  // stopping with all hashed, or failed (finish() says so)
+      const off_t to = written_;
+      lock.unlock();
+      hash_to(to);
+      lock.lock();
+    }
+  }
+  // Hashes from done_ to `to`, in pieces (the thread's alone while it runs).
+  void hash_to(off_t to) {
+    buffer_.resize(kPiece);
+    while (done_ < to && failed_ == 0) {
+      const ssize_t n = ::pread(fd_, buffer_.data(), std::min<std::size_t>(kPiece, to - done_), done_);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        failed_ = n < 0 ? errno : EIO;
+        break;
+      }
+      if (EVP_DigestUpdate(ctx_.get(), buffer_.data(), static_cast<std::size_t>(n)) != 1) failed_ = ENOMEM;
+      done_ += n;
+    }
+  }
+  void stop() {
+    if (!thread_.joinable()) return;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stopping_ = true;
+    }
+    wake_.notify_one();
+    thread_.join();
+    stopping_ = false;
+  }
+
+  static constexpr std::size_t kPiece = 1U << 20;
+  struct CtxFree {
+    void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
+  };
+  int fd_ = -1;
+  std::unique_ptr<EVP_MD_CTX, CtxFree> ctx_;
+  off_t done_ = 0, written_ = 0;
+  int failed_ = 0;
+  bool stopping_ = false;
+  std::string buffer_;
+  std::thread thread_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+};
+
+// Bytes that live as long as the pool: the keys of the objects written.
+class KeyPool {
+ public:
+  std::string_view keep(std::string_view s) {
+    if (s.size() > left_) {
+      const std::size_t size = std::max(kChunk, s.size());
+      chunks_.push_back(std::make_unique<char[]>(size));
+      next_ = chunks_.back().get();
+      left_ = size;
+    }
+    char* at = next_;
+    std::memcpy(at, s.data(), s.size());
+    next_ += s.size();
+    left_ -= s.size();
+    return {at, s.size()};
+  }
+
+ private:
+  static constexpr std::size_t kChunk = 1U << 20;
+  std::vector<std::unique_ptr<char[]>> chunks_;
+  char* next_ = nullptr;
+  std::size_t left_ = 0;
+};
+
+// The keys of one output, each with a tag (the partner that last brought
+// it): open addressing over 64-bit hashes, so a new key (nearly every one)
+// costs one probe into a flat array instead of a node of its own.
+class KeyTable {
+ public:
+  struct Entry {
+    ObjectKey key;
+    std::uint32_t tag;
+  };
+  // The entry of `key`, or nullptr.
+  Entry* find(const ObjectKey& key) {
+    if (slots_.empty()) return nullptr;
+    const std::uint64_t h = hash(key);
+    for (std::size_t i = h & mask_;; i = (i + 1) & mask_) {
+      const Slot& s = slots_[i];
+      if (s.index == 0) return nullptr;
+      if (s.hash == h && entries_[s.index - 1].key == key) return &entries_[s.index - 1];
+    }
+  }
+  // Adds a key not in the table.
+  void insert(const ObjectKey& key, std::uint32_t tag) {
+    if ((entries_.size() + 1) * 2 > slots_.size()) grow();
+    entries_.push_back({key, tag});
+    place(hash(key), static_cast<std::uint32_t>(entries_.size()));
+  }
+  // Keeps the entries `keep` accepts (rebuilding: for the rare way back).
+  template <typename Keep>
+  void filter(Keep keep) {
+    std::erase_if(entries_, [&](const Entry& e) { return !keep(e); });
+    std::fill(slots_.begin(), slots_.end(), Slot{});
+    for (std::size_t i = 0; i < entries_.size(); ++i) place(hash(entries_[i].key), static_cast<std::uint32_t>(i + 1));
+  }
+
+ private:
+  struct Slot {
+    std::uint64_t hash = 0;
+    std::uint32_t index = 0;  // into entries_, plus one; 0: empty
+  };
+  static std::uint64_t hash(const ObjectKey& key) { return ObjectKeyHash{}(key) * 0x9E3779B97F4A7C15ULL; }
+  void place(std::uint64_t h, std::uint32_t index) {
+    std::size_t i = h & mask_;
+    while (slots_[i].index != 0) i = (i + 1) & mask_;
+    slots_[i] = {h, index};
+  }
+  void grow() {
+    slots_.assign(std::max<std::size_t>(slots_.size() * 2, 1U << 16), Slot{});
+    mask_ = slots_.size() - 1;
+    for (std::size_t i = 0; i < entries_.size(); ++i) place(hash(entries_[i].key), static_cast<std::uint32_t>(i + 1));
+  }
+  std::vector<Slot> slots_;
+  std::size_t mask_ = 0;
+  std::vector<Entry> entries_;
+};
+
+std::string journal_path(const CursorStore& cursors, const std::string& partner) {
+  return cursors.partner_dir(partner) + "/pending.json";
+}
+
+// The journal of one partner: the output (its head, and the SHA-256 of the
+// bytes after it) and every cursor to write.
+Status write_journal(const CursorStore& cursors, const PartnerPull& pull, const std::string& output,
+                     const std::string& head, const std::string& digest, const Timestamp& now) {
+  json::Array list;
+  for (const auto& c : pull.collections) {
+    json::Object entry;
+    entry.emplace_back("path", c.cursor_path);
+    entry.emplace_back("text", CursorStore::render(c.cursor, pull.api_root, c.collection.id, pull.filters, now));
+    list.emplace_back(std::move(entry));
+  }
+  json::Object j;
+  j.emplace_back("output", output);
+  j.emplace_back("head", head);
+  j.emplace_back("sha256", digest);
+  j.emplace_back("cursors", std::move(list));
+  CTI_TRY_STATUS(make_directories(cursors.partner_dir(pull.partner)));
+  auto written = write_file_atomically(journal_path(cursors, pull.partner), json::to_string(json::Value(std::move(j))));
+  if (!written) return std::move(written).error();
+  return {};
+}
+
+Status remove_journal(const CursorStore& cursors, const std::string& partner) {
+  const std::string path = journal_path(cursors, partner);
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT)
+    return Error(ErrorCategory::io, quote(path) + ": cannot remove: " + std::strerror(errno));
+  return {};
+}
+
+Status save_cursors(const CursorStore& cursors, const PartnerPull& pull, const Timestamp& now) {
+  for (const auto& c : pull.collections)
+    CTI_TRY_STATUS(cursors.save(c.cursor_path, c.cursor, pull.api_root, c.collection.id, pull.filters, now));
+  return {};
+}
+
+}  // namespace
+
+// One output file being written: the objects after a head reserved for the
+// bundle's, each key once.
+struct Delivery::Target {
+  std::string path;                   // the target, "-" for stdout
+  std::unique_ptr<AtomicFile> file;   // a file target's temporary file
+  int spool = -1;                     // stdout's unnamed temporary file
+  int fd = -1;                        // the one written: file's or spool
+  stix::OutputFraming framing = stix::OutputFraming::bundle;
+  std::size_t head_size = 0;          // the bytes reserved for the bundle's head
+  off_t end = 0;                      // where the next object goes
+  FileHasher hash;                    // of the bytes after the head
+  KeyPool pool;
+  // Each key in the output, tagged with the partner ("generation") that
+  // last brought it: 0 for a file's earlier content, then 1, 2, ... per begin().
+  KeyTable keys;
+  std::vector<ObjectKey> order;       // the output's keys as written (the bundle id follows them)
+  std::unordered_map<std::string, std::size_t> written;  // objects written per partner
+  std::uint32_t generation = 0;
+  // Where the current partner began, to go back there (abandon()).
+  off_t begin_end = 0;
+  std::size_t begin_order = 0;
+  std::vector<std::pair<ObjectKey, std::uint32_t>> retagged;  // known keys this partner re-tagged, and their old tag
+  // Writes not yet made: views of the callers' bytes.
+  std::vector<iovec> pending;
+
+  ~Target() {
+    if (spool >= 0) ::close(spool);
+  }
+  const std::string& name() const { return path; }
+};
+
+Delivery::Delivery(DeliveryOptions options) : options_(std::move(options)) {}
+Delivery::~Delivery() = default;
+
+namespace {
+
+// A target with its head reserved (a bundle head has the same length for
+// every id, so the real one overwrites it at the end).
+// (Standard output needs no digest: it has no journal.)
+Status start_target(Delivery::Target& t) {
+  if (t.framing != stix::OutputFraming::bundle) {
+    if (t.file != nullptr) t.hash.start(t.fd, 0);
+    return {};
+  }
+  const std::string placeholder = stix::compact_bundle_head("bundle--00000000-0000-4000-8000-000000000000");
+  t.head_size = placeholder.size();
+  t.end = static_cast<off_t>(placeholder.size());
+  if (t.file != nullptr) t.hash.start(t.fd, t.end);
+  return pwrite_all(t.fd, placeholder, 0, t.name());
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Delivery>> Delivery::open(const DeliveryOptions& options) {
+  std::unique_ptr<Delivery> d(new Delivery(options));
+  if (!options.output_dir.empty()) return d;  // a file per partner, opened by begin()
+  auto t = std::make_unique<Target>();
+  t->path = options.output;
+  t->framing = options.framing;
+  if (options.output == "-") {
+    const char* tmp = std::getenv("TMPDIR");
+    const std::string dir = tmp != nullptr && *tmp != '\0' ? tmp : "/tmp";
+    t->spool = open_unnamed_file(dir);
+    if (t->spool < 0)
+      return Error(ErrorCategory::cannot_create, quote(dir) + ": cannot create a temporary file: " + errno_text(errno));
+    t->fd = t->spool;
+  } else {
+    auto file = AtomicFile::create(options.output);
+    if (!file) return std::move(file).error();
+    t->file = std::move(*file);
+    t->fd = t->file->descriptor();
+  }
+  CTI_TRY_STATUS(start_target(*t));
+  d->shared_ = std::move(t);
+  return d;
+}
+
+namespace {
+
+// The objects of a file an earlier pull wrote and nobody has taken yet, in
+// a CollectionPull of their own (which holds their bytes).
+Result<CollectionPull> read_existing(const std::string& path) {
+  CollectionPull out;
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return out;
+  if (!S_ISREG(st.st_mode))
+    return Error(ErrorCategory::cannot_create, quote(path) + ": cannot write the output here: not a regular file");
+  auto in = open_input(path);
+  if (!in) return std::move(in).error();
+  stix::ReadOptions options;
+  CTI_TRY_STATUS(stix::read_objects(**in, options, [&](stix::Object&& o, const stix::Origin&) -> Status {
+    out.add(o.to_string(), std::string(o.id()), std::string(o.version()));
+    return {};
+  }));
+  return out;
+}
+
+}  // namespace
+
+Status Delivery::begin(const std::string& partner) {
+  if (current_ != nullptr) return Error(ErrorCategory::internal, "Delivery: begin() before end() of " + quote(partner_));
+  partner_ = partner;
+  if (shared_ != nullptr) {
+    current_ = shared_.get();
+  } else {
+    auto t = std::make_unique<Target>();
+    t->path = partner_output_path(options_.output_dir, partner, options_.framing);
+    t->framing = options_.framing;
+    auto existing = read_existing(t->path);
+    if (!existing) return std::move(existing).error();
+    auto file = AtomicFile::create(t->path);
+    if (!file) return std::move(file).error();
+    t->file = std::move(*file);
+    t->fd = t->file->descriptor();
+    CTI_TRY_STATUS(start_target(*t));
+    per_partner_.push_back(std::move(t));
+    current_ = per_partner_.back().get();
+    // The file's objects come first, tagged 0: this partner's pull may bring them again.
+    for (const PulledObject& o : existing->objects) {
+      auto offer = add(o.json, o.id, o.version);
+      if (!offer) {
+        per_partner_.pop_back();
+        current_ = nullptr;
+        return std::move(offer).error();
+      }
+    }
+    if (Status s = flush(); !s) {
+      per_partner_.pop_back();
+      current_ = nullptr;
+      return s;
+    }
+    current_->written.clear();
+  }
+  Target& t = *current_;
+  ++t.generation;
+  t.begin_end = t.end;
+  t.begin_order = t.order.size();
+  t.retagged.clear();
+  t.written[partner] = 0;
+  return {};
+}
+
+Result<Delivery::Offer> Delivery::add(std::string_view json, std::string_view id, std::string_view version) {
+  if (current_ == nullptr) return Error(ErrorCategory::internal, "Delivery: add() outside begin() and end()");
+  Target& t = *current_;
+  if (KeyTable::Entry* found = t.keys.find(ObjectKey{id, version})) {
+    if (found->tag == t.generation) return Offer{Added::duplicate, {}};
+    t.retagged.emplace_back(found->key, found->tag);
+    found->tag = t.generation;
+    return Offer{Added::known, found->key};
+  }
+  const ObjectKey key{t.pool.keep(id), t.pool.keep(version)};
+  t.keys.insert(key, t.generation);
+  if (t.framing == stix::OutputFraming::bundle && !t.order.empty())
+    t.pending.push_back({const_cast<char*>(stix::kCompactBundleSeparator.data()), stix::kCompactBundleSeparator.size()});
+  t.pending.push_back({const_cast<char*>(json.data()), json.size()});
+  if (t.framing == stix::OutputFraming::ndjson) t.pending.push_back({const_cast<char*>("\n"), 1});
+  t.order.push_back(key);
+  ++t.written[partner_];
+  if (t.pending.size() >= IOV_MAX - 2) CTI_TRY_STATUS(flush());
+  return Offer{Added::written, key};
+}
+
+Status Delivery::flush() {
+  if (current_ == nullptr) return {};
+  Target& t = *current_;
+  std::size_t done = 0;
+  while (done < t.pending.size()) {
+    const int count = static_cast<int>(std::min<std::size_t>(t.pending.size() - done, IOV_MAX));
+    const ssize_t n = ::pwritev(t.fd, t.pending.data() + done, count, t.end);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      const int err = errno;
+      t.pending.clear();
+      return io_error(t.name() == "-" ? std::string("<temporary file>") : t.name(), "write failed", err);
+    }
+    // A short write resumes inside an iovec.
+    auto left = static_cast<std::size_t>(n);
+    t.end += n;
+    while (left > 0) {
+      iovec& v = t.pending[done];
+      const std::size_t k = std::min(left, v.iov_len);
+      left -= k;
+      if (k == v.iov_len) {
+        ++done;
+      } else {
+        v.iov_base = static_cast<char*>(v.iov_base) + k;
+        v.iov_len -= k;
+      }
+    }
+  }
+  t.pending.clear();
+  t.hash.advance(t.end);
+  return {};
+}
+
+Status Delivery::end() {
+  Status s = flush();
+  if (!s) {
+    abandon();
+    return s;
+  }
+  current_ = nullptr;
+  return {};
+}
+
+void Delivery::abandon() {
+  if (current_ == nullptr) return;
+  Target& t = *current_;
+  current_ = nullptr;
+  if (shared_ == nullptr) {  // the partner's own file: gone with it
+    per_partner_.pop_back();
+    return;
+  }
+  t.pending.clear();
+  (void)::ftruncate(t.fd, t.begin_end);
+  t.end = t.begin_end;
+  if (t.file != nullptr) {  // hashed again, without the partner's bytes
+    t.hash.start(t.fd, static_cast<off_t>(t.head_size));
+    t.hash.advance(t.end);
+  }
+  t.order.resize(t.begin_order);
+  // Keys the partner added go; keys it re-tagged get their tags back.
+  std::vector<std::pair<ObjectKey, std::uint32_t>> retagged = std::move(t.retagged);
+  t.keys.filter([&](const KeyTable::Entry& e) { return e.tag != t.generation; });
+  for (const auto& [key, tag] : retagged) t.keys.insert(key, tag);
+  t.written.erase(partner_);
+}
+
+namespace {
+
+// Completes a target: the bundle's tail and head. Returns the head (the
+// bytes before those the hash covers).
+Result<std::string> finish_target(Delivery::Target& t) {
+  if (t.framing != stix::OutputFraming::bundle) return std::string();
+  // (The hasher reads only bytes after the head; the tail is appended and
+  // the head overwritten before finish() waits for it.)
+  stix::BundleIdDigest id;
+  for (const ObjectKey& k : t.order) id.add(k.id, k.version);
+  const std::string bundle_id = id.finish();
+  if (t.order.empty()) {
+    // Nothing after the head: the whole file is the empty bundle.
+    const std::string empty = stix::compact_empty_bundle(bundle_id);
+    t.hash.start(t.fd, static_cast<off_t>(empty.size()));  // nothing after the head
+    if (::ftruncate(t.fd, 0) != 0) return io_error(t.name(), "write failed", errno);
+    CTI_TRY_STATUS(pwrite_all(t.fd, empty, 0, t.name()));
+    t.end = static_cast<off_t>(empty.size());
+    return empty;
+  }
+  CTI_TRY_STATUS(pwrite_all(t.fd, stix::kCompactBundleTail, t.end, t.name()));
+  t.end += static_cast<off_t>(stix::kCompactBundleTail.size());
+  std::string head = stix::compact_bundle_head(bundle_id);
+  if (head.size() != t.head_size) return Error(ErrorCategory::internal, "Delivery: a bundle head of another length");
+  CTI_TRY_STATUS(pwrite_all(t.fd, head, 0, t.name()));
+  return head;
+}
+
+// Copies the spool to standard output.
+Status copy_to_stdout(int spool, off_t size) {
+  FdSink out(STDOUT_FILENO, "<stdout>");
+  std::string buffer(std::min<off_t>(size, off_t{1} << 20), '\0');
+  for (off_t at = 0; at < size;) {
+    const ssize_t n = ::pread(spool, buffer.data(), std::min<std::size_t>(buffer.size(), size - at), at);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return io_error("<temporary file>", "read failed", n < 0 ? errno : EIO);
+    CTI_TRY_STATUS(out.write(std::string_view(buffer.data(), static_cast<std::size_t>(n))));
+    at += n;
+  }
+  return {};
+}
+
+// Publishes one file target between the journals and the cursors of
+// `pulls`: journal (naming the file's head and digest), rename (only when
+// the bytes changed), cursors, journal removed.
+Result<bool> commit_file(Delivery::Target& t, const std::vector<PartnerPull*>& pulls, const CursorStore& cursors,
+                         const Timestamp& now) {
+  auto head = finish_target(t);
+  if (!head) return std::move(head).error();
+  auto digest = t.hash.finish(t.end);
+  if (!digest) return std::move(digest).error();
+  for (const PartnerPull* p : pulls) CTI_TRY_STATUS(write_journal(cursors, *p, t.path, *head, *digest, now));
+  auto changed = t.file->commit();
+  if (!changed) return std::move(changed).error();  // the journal stays; the next run drops it
+  for (const PartnerPull* p : pulls) {
+    CTI_TRY_STATUS(save_cursors(cursors, *p, now));
+    CTI_TRY_STATUS(remove_journal(cursors, p->partner));
+  }
+  return *changed;
+}
+
+}  // namespace
+
+Result<std::vector<Delivered>> Delivery::commit(std::vector<PartnerPull>& pulls, const CursorStore& cursors,
+                                                const Timestamp& now) {
+  if (current_ != nullptr) return Error(ErrorCategory::internal, "Delivery: commit() before end() of " + quote(partner_));
+  std::vector<Delivered> out;
+  const auto written = [](const Target& t, const std::string& partner) {
+    auto w = t.written.find(partner);
+    return w == t.written.end() ? std::size_t{0} : w->second;
+  };
+  if (shared_ == nullptr) {
+    for (auto& pull : pulls) {
+      auto it = std::find_if(per_partner_.begin(), per_partner_.end(),
+                             [&](const auto& t) { return t->written.count(pull.partner) != 0; });
+      if (it == per_partner_.end())
+        return Error(ErrorCategory::internal, "Delivery: commit() of " + quote(pull.partner) + ", which has no output");
+      Target& t = **it;
+      Delivered d{pull.partner, t.path, written(t, pull.partner), false};
+      auto changed = commit_file(t, {&pull}, cursors, now);
+      per_partner_.erase(it);
+      if (!changed) return std::move(changed).error();
+      d.changed = *changed;
+      out.push_back(std::move(d));
+    }
+    return out;
+  }
+  Target& t = *shared_;
+  for (auto& pull : pulls) out.push_back({pull.partner, options_.output, written(t, pull.partner), false});
+  if (t.file == nullptr) {
+    // Standard output; nothing new writes nothing there.
+    if (!t.order.empty()) {
+      auto head = finish_target(t);
+      if (!head) return std::move(head).error();
+      CTI_TRY_STATUS(copy_to_stdout(t.fd, t.end));
+      for (auto& d : out) d.changed = true;
+    }
+    for (auto& pull : pulls) CTI_TRY_STATUS(save_cursors(cursors, pull, now));
+    return out;
+  }
+  std::vector<PartnerPull*> all;
+  for (auto& pull : pulls) all.push_back(&pull);
+  auto changed = commit_file(t, all, cursors, now);
+  if (!changed) return std::move(changed).error();
+  for (auto& d : out) d.changed = *changed;
+  return out;
+}
+
+Result<bool> recover_journal(const CursorStore& cursors, const std::string& partner) {
+  const std::string path = journal_path(cursors, partner);
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return false;
+  auto text = read_file(path);
+  if (!text) return std::move(text).error();
+  auto doc = json::parse(*text);
+  const json::Value* list = doc && doc->is_object() ? doc->find("cursors") : nullptr;
+  auto output = doc && doc->is_object() ? doc->find_string("output") : std::nullopt;
+  auto digest = doc && doc->is_object() ? doc->find_string("sha256") : std::nullopt;
+  if (list == nullptr || !list->is_array() || !output || !digest)
+    return Error(ErrorCategory::data, quote(path) + ": not a taxii-pull journal; remove it (the next pull may repeat objects)");
+  // The head is absent from journals of earlier versions, whose digest covers the whole file.
+  const std::string head(doc->find_string("head").value_or(""));
+  bool committed = false;
+  auto content = read_file(std::string(*output));
+  if (content && std::string_view(*content).starts_with(head) &&
+      detail::sha256_hex(std::string_view(*content).substr(head.size())) == *digest) {
+    // The output was written: the cursors it describes are due.
+    for (const auto& e : list->as_array()) {
+      auto p = e.is_object() ? e.find_string("path") : std::nullopt;
+      auto t = e.is_object() ? e.find_string("text") : std::nullopt;
+      if (!p || !t) return Error(ErrorCategory::data, quote(path) + ": a journal entry without path and text");
+      auto written = write_file_atomically(std::string(*p), *t);
+      if (!written) return std::move(written).error();
+    }
+    committed = true;
+  }
+  CTI_TRY_STATUS(remove_journal(cursors, partner));
+  return committed;
+}
+
+Result<std::vector<Delivered>> deliver(std::vector<PartnerPull>& pulls, const CursorStore& cursors,
+                                       const DeliveryOptions& options, const Timestamp& now) {
+  auto delivery = Delivery::open(options);
+  if (!delivery) return std::move(delivery).error();
+  for (const auto& pull : pulls) {
+    CTI_TRY_STATUS((*delivery)->begin(pull.partner));
+    for (const auto& c : pull.collections)
+      for (const PulledObject& o : c.objects) {
+        auto offer = (*delivery)->add(o.json, o.id, o.version);
+        if (!offer) return std::move(offer).error();
+      }
+    CTI_TRY_STATUS((*delivery)->end());
+  }
+  return (*delivery)->commit(pulls, cursors, now);
+}
+
+}  // namespace ctishare::taxii

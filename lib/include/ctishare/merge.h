@@ -48,6 +48,8 @@ enum class RowStatus { active, expired, revoked, allowlisted, suppressed };
 std::string_view status_name(RowStatus status);  // "active", "expired", "revoked", "allowlisted", "suppressed"
 
 // One row of threat_master.csv: one observable and the decision about it.
+// (Store::scan_rows reuses one Row and resets every member for each value:
+// a new member needs resetting there too.)
 struct Row {
   stix::ObservableType type = stix::ObservableType::domain;
   std::string value;  // canonical (classify_observable)

@@ -138,6 +138,7 @@ Result<PublishReport> publish(Store& store, const MergePolicy& policy, PublishOp
   auto master = AtomicFile::create(join_path(options.out_dir, "threat_master.csv"));
   if (!master) return std::move(master).error();
   std::vector<Row> rows;                             // the candidates for the blocklists
+  rows.reserve(old->size() + old->size() / 8);       // about as many as last time
   std::vector<std::pair<Entry, std::string>> noted;  // entries published last time: status, reason
   std::string buffer(master_csv_header());
   auto was = old->begin();  // rows come in Entry order: a walk, not a search per row
@@ -150,13 +151,24 @@ Result<PublishReport> publish(Store& store, const MergePolicy& policy, PublishOp
       if (!written) return written;
       buffer.clear();
     }
+    const bool candidate = listed_type(r.type) && r.action == trust::Action::block && r.status == RowStatus::active;
+    // (A candidate that leaves the lists does so for blockable()'s reason,
+    // found below; only the others need theirs kept.)
     const auto before = [&](const Entry& e) { return e.type != r.type ? e.type < r.type : e.value < r.value; };
     while (was != old->end() && before(*was)) ++was;
-    if (was != old->end() && was->type == r.type && was->value == r.value)
+    if (!candidate && was != old->end() && was->type == r.type && was->value == r.value)
       noted.emplace_back(*was, std::string(status_name(r.status)) + "\t" + std::string(trust::action_name(r.action)) +
                                    ": " + r.reason);
-    if (listed_type(r.type) && r.action == trust::Action::block && r.status == RowStatus::active)
-      rows.push_back(std::move(r));
+    if (candidate) {
+      // The blocklists read only these (republish() builds the same): a
+      // slim row instead of the whole one keeps a quarter of a million
+      // candidates from holding their reasons, ids and dates.
+      Row& kept = rows.emplace_back();
+      kept.type = r.type;
+      kept.value = std::move(r.value);
+      kept.action = r.action;
+      kept.status = r.status;
+    }
     return {};
   }));
   CTI_TRY_STATUS((*master)->write(buffer));
@@ -197,18 +209,19 @@ Result<PublishReport> publish(Store& store, const MergePolicy& policy, PublishOp
   const std::string now_text = Timestamp::from_unix(now.unix_seconds(), 0, 0).to_string();
   for (const auto& e : lost) {
     Removal r{e.type, e.value, now_text, "", "no longer reported by any source"};
+    auto row = std::lower_bound(rows.begin(), rows.end(), e, [](const Row& a, const Entry& x) {
+      return a.type != x.type ? a.type < x.type : a.value < x.value;
+    });
     auto it = std::lower_bound(noted.begin(), noted.end(), e,
                                [](const std::pair<Entry, std::string>& n, const Entry& x) { return n.first < x; });
-    if (it != noted.end() && it->first == e) {
+    if (row != rows.end() && row->type == e.type && row->value == e.value) {
+      // A candidate, so active: lost because blockable() refused it.
+      r.status = std::string(status_name(row->status));
+      if (std::string why; !blockable(*row, options.exports, &why)) r.reason = why;
+    } else if (it != noted.end() && it->first == e) {
       const auto tab = it->second.find('\t');
       r.status = it->second.substr(0, tab);
       r.reason = it->second.substr(tab + 1);
-      auto row = std::lower_bound(rows.begin(), rows.end(), e, [](const Row& a, const Entry& x) {
-        return a.type != x.type ? a.type < x.type : a.value < x.value;
-      });
-      std::string why;
-      if (row != rows.end() && row->type == e.type && row->value == e.value && !blockable(*row, options.exports, &why))
-        r.reason = why;
     }
     removed.push_back(std::move(r));
   }

@@ -1002,6 +1002,9 @@ Status Store::scan_rows(const MergePolicy& policy, const Timestamp& now, const s
   // would otherwise cost ten million allocations).
   std::vector<Report> pool;
   std::size_t used = 0;
+  // The row being built: one object, cleared for each value, so a sink that
+  // does not take its strings leaves their buffers for the next.
+  Row row;
 
   const auto finish = [&]() -> Status {
     if (used == 0) return {};
@@ -1014,9 +1017,20 @@ Status Store::scan_rows(const MergePolicy& policy, const Timestamp& now, const s
     if (!std::is_sorted(pool.begin(), pool.begin() + static_cast<std::ptrdiff_t>(used), by_key))
       std::sort(pool.begin(), pool.begin() + static_cast<std::ptrdiff_t>(used), by_key);
     const std::span<const Report> reports(pool.data(), used);
-    Row r;
+    Row& r = row;
     r.type = static_cast<stix::ObservableType>(type);
     r.value = value;
+    r.action = trust::Action::observe;
+    r.status = RowStatus::active;
+    r.score = 0;
+    r.producer_confidence = 0;
+    r.sources.clear();
+    r.source_tier.clear();
+    r.valid_from.clear();
+    r.valid_until.clear();
+    r.reason.clear();
+    r.tlp.clear();
+    r.stix_ids.clear();
     bool live = false, all_revoked = true;
     const Report* first = &reports.front();
     const Report* last = &reports.front();

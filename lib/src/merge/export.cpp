@@ -4,6 +4,10 @@
 // again, the value re-classified), so a bad row from the store or a hostile
 // value can never reach a resolver or firewall. All output uses LF line
 // ends, rows in the order given, nothing depending on the run.
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include <algorithm>
 #include <charconv>
 #include <cmath>
@@ -175,13 +179,33 @@ std::string_view status_name(RowStatus status) {
 // or a leading TAB or CR that some strip before looking) gets a leading
 // single quote unless `raw`; then a cell with a comma, double quote, CR or
 // LF is quoted, its quotes doubled.
+namespace {
+
+// Whether a cell holds a comma, a quote, CR or LF: sixteen bytes at a time
+// (a million rows of reasons and ids go through here), the rest one by one.
+bool needs_quotes(std::string_view text) {
+  const auto special = [](char c) { return c == ',' || c == '"' || c == '\r' || c == '\n'; };
+  std::size_t i = 0;
+#if defined(__SSE2__)
+  const __m128i comma = _mm_set1_epi8(','), quote = _mm_set1_epi8('"'), cr = _mm_set1_epi8('\r'),
+                lf = _mm_set1_epi8('\n');
+  for (; i + 16 <= text.size(); i += 16) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(text.data() + i));
+    const __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, comma), _mm_cmpeq_epi8(v, quote)),
+                                     _mm_or_si128(_mm_cmpeq_epi8(v, cr), _mm_cmpeq_epi8(v, lf)));
+    if (_mm_movemask_epi8(hit) != 0) return true;
+  }
+#endif
+  return std::any_of(text.begin() + static_cast<std::ptrdiff_t>(i), text.end(), special);
+}
+
+}  // namespace
+
 void append_csv_cell(std::string& out, std::string_view text, bool raw) {
   const bool neutralise = !raw && !text.empty() &&
                           (text.front() == '=' || text.front() == '+' || text.front() == '-' ||
                            text.front() == '@' || text.front() == '\t' || text.front() == '\r');
-  // A plain loop: find_first_of with a set runs memchr per character.
-  const bool quote = std::any_of(text.begin(), text.end(),
-                                 [](char c) { return c == ',' || c == '"' || c == '\r' || c == '\n'; });
+  const bool quote = needs_quotes(text);
   if (quote) out += '"';
   if (neutralise) out += '\'';
   if (!quote) {

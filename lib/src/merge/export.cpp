@@ -139,9 +139,34 @@ void append_number(std::string& out, double value) {
     out += '0';
     return;
   }
+  // The usual case first: a hundredfold value near a whole number (scores
+  // are rounded to 0.01, confidences are whole). Within 0.25 of it, the
+  // exact value is within 0.35 of it too (|value| < 1e12 keeps the product's
+  // error far below 0.1), so it is what "%.2f" rounds to.
+  const double scaled = value * 100.0;
+  if (std::fabs(scaled) < 1e12) {
+    const double nearest = std::nearbyint(scaled);
+    if (std::fabs(scaled - nearest) < 0.25) {
+      auto n = static_cast<long long>(nearest);
+      if (n < 0) {
+        out += '-';
+        n = -n;
+      }
+      char digits[24];
+      auto [end, ec] = std::to_chars(digits, digits + sizeof digits, n / 100);
+      out.append(digits, end);
+      const auto cents = static_cast<int>(n % 100);
+      if (cents != 0) {
+        out += '.';
+        out += static_cast<char>('0' + cents / 10);
+        if (cents % 10 != 0) out += static_cast<char>('0' + cents % 10);
+      }
+      return;
+    }
+  }
   char text[64];
   // Correctly rounded like printf's "%.2f", without its locale and
-  // arbitrary-precision machinery (a row has two of these).
+  // arbitrary-precision machinery.
   auto [end, ec] = std::to_chars(text, text + sizeof text, value, std::chars_format::fixed, 2);
   if (ec != std::errc()) {
     out += '0';

@@ -5,6 +5,8 @@
 
 #include <cmath>
 #include <cstdio>
+#include <random>
+#include <string>
 
 #include "ctishare/allowlist.h"
 #include "ctishare/merge.h"
@@ -122,7 +124,43 @@ TEST_CASE("format_number: at most two decimals, rounded as printf rounds, no tra
   }
 }
 
+TEST_CASE("format_number: random values, near and far from a tie, as printf gives them", "[merge][export]") {
+  // The short way (a hundredfold value near a whole number) and the long
+  // way (to_chars) must agree with "%.2f" everywhere, negative values too.
+  std::mt19937_64 random(20261130);
+  std::uniform_real_distribution<double> wide(-1e6, 1e6), unit(0.0, 1.0);
+  const auto want = [](double v) {
+    char text[64];
+    std::snprintf(text, sizeof text, "%.2f", v);
+    std::string w(text);
+    while (w.back() == '0') w.pop_back();
+    if (w.back() == '.') w.pop_back();
+    return w == "-0" ? std::string("0") : w;
+  };
+  for (int i = 0; i < 200000; ++i) {
+    double v = 0;
+    switch (i % 4) {
+      case 0: v = wide(random); break;
+      case 1: v = std::round(wide(random) * 100) / 100; break;          // a score
+      case 2: v = (std::floor(wide(random)) + 0.005) + (unit(random) - 0.5) * 1e-9; break;  // next to a tie
+      default: v = unit(random) * 1e13 * (unit(random) < 0.5 ? -1 : 1); break;  // past the short way
+    }
+    INFO(v);
+    REQUIRE(format_number(v) == want(v));
+  }
+}
+
 TEST_CASE("csv_cell: RFC 4180 quoting", "[merge][export]") {
+  // Long cells: a quoting character at every position of the first 40.
+  for (std::size_t at = 0; at < 40; ++at) {
+    for (char c : {',', '"', '\r', '\n'}) {
+      std::string text(40, 'x');
+      text[at] = c;
+      INFO(at << " " << static_cast<int>(c));
+      CHECK(csv_cell(text, true).front() == '"');
+    }
+    CHECK(csv_cell(std::string(at, 'x'), true) == std::string(at, 'x'));
+  }
   CHECK(csv_cell("plain", false) == "plain");
   CHECK(csv_cell("", false) == "");
   CHECK(csv_cell("a,b", false) == "\"a,b\"");

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <array>
+#include <optional>
 #include <cerrno>
 #include <charconv>
 #include <cmath>
@@ -214,12 +215,6 @@ void format_time(std::int64_t ms, char (&text)[24]) {
   put(20, 3, rest % 1000);
 }
 
-void format_time(std::int64_t ms, std::string& out) {
-  char text[24];
-  format_time(ms, text);
-  out.assign(text, sizeof text);
-}
-
 // The number a timestamp is stored as, when it has that form (years
 // 1970-9999, a real date).
 std::optional<std::int64_t> time_number(std::string_view text) {
@@ -307,9 +302,19 @@ class Cells {
     }
     return sqlite3_bind_blob(raw_, index, bytes, sizeof bytes, SQLITE_TRANSIENT);
   }
+  // The text of a time cell. The last text of each column is kept: the
+  // indicators of one bundle mostly share their times, so most cells are
+  // the one before.
   void time_at(int col, std::string& out) const {
     if (sqlite3_column_type(raw_, col) == SQLITE_INTEGER) {
-      format_time(sqlite3_column_int64(raw_, col), out);
+      const std::int64_t ms = sqlite3_column_int64(raw_, col);
+      Recent& r = recent_[static_cast<std::size_t>(col) % recent_.size()];
+      if (!r.known || r.ms != ms) {
+        format_time(ms, r.text);
+        r.ms = ms;
+        r.known = true;
+      }
+      out.assign(r.text, sizeof r.text);
     } else {
       out.assign(stmt_.text_at(col));
     }
@@ -323,8 +328,14 @@ class Cells {
   }
 
  private:
+  struct Recent {
+    bool known = false;
+    std::int64_t ms = 0;
+    char text[24];
+  };
   Stmt& stmt_;
   sqlite3_stmt* raw_;
+  mutable std::array<Recent, 16> recent_{};
 };
 
 // The SQL functions schema 1's conversion uses: ctim_time(text) and
@@ -1182,6 +1193,21 @@ Status Store::scan_rows(const MergePolicy& policy, const Timestamp& now, const s
     return sink(std::move(r));
   };
 
+  // The last valid_from and valid_until parsed (mostly the next ones too).
+  struct LastParsed {
+    std::string text;
+    std::optional<Timestamp> time;
+    const Timestamp* parse(const std::string& t) {
+      if (!time || t != text) {
+        auto parsed = Timestamp::parse(t);
+        if (!parsed) return nullptr;
+        time = *parsed;
+        text = t;
+      }
+      return &*time;
+    }
+  } last_from, last_until;
+
   // One observation: a report on the value being gathered.
   const auto take = [&](Stmt& scan, const Cells& cells) -> Status {
     const std::int64_t t = scan.int_at(0);
@@ -1220,11 +1246,12 @@ Status Store::scan_rows(const MergePolicy& policy, const Timestamp& now, const s
     p.expired = false;
     p.suppressed = nullptr;
     p.tlp.assign(scan.text_at(13));
-    auto from = Timestamp::parse(p.valid_from);
-    if (!from) return store_error(ErrorCategory::data, impl_->path, "indicator " + quote(p.id) + ": bad valid_from");
+    const Timestamp* from = last_from.parse(p.valid_from);
+    if (from == nullptr)
+      return store_error(ErrorCategory::data, impl_->path, "indicator " + quote(p.id) + ": bad valid_from");
     if (!p.valid_until.empty()) {
-      auto until = Timestamp::parse(p.valid_until);
-      if (!until)
+      const Timestamp* until = last_until.parse(p.valid_until);
+      if (until == nullptr)
         return store_error(ErrorCategory::data, impl_->path, "indicator " + quote(p.id) + ": bad valid_until");
       p.expired = *until <= now;
     }

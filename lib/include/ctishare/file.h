@@ -4,7 +4,6 @@
 // rewritten when unchanged) and advisory locks on "<name>.lock" files.
 #pragma once
 
-#include <cstdint>
 #include <istream>
 #include <memory>
 #include <string>
@@ -75,7 +74,6 @@ class AtomicFile final : public Sink {
  private:
   AtomicFile(std::string path, std::string tmp, int fd) : path_(std::move(path)), tmp_(std::move(tmp)), fd_(fd) {}
   Status flush();
-  Status write_through(std::string_view data);
   void discard();
 
   std::string path_;
@@ -83,7 +81,6 @@ class AtomicFile final : public Sink {
   int fd_;
   std::string buffer_;
   bool committed_ = false;
-  std::uint64_t written_ = 0, writing_back_ = 0;  // bytes written; bytes whose writeback has started
 };
 
 // An output named on the command line: "-" is stdout (written as it comes),

@@ -121,29 +121,15 @@ Status AtomicFile::write(std::string_view data) {
     return {};
   }
   CTI_TRY_STATUS(flush());
-  if (data.size() >= (1U << 16)) return write_through(data);
+  if (data.size() >= (1U << 16)) return write_all(fd_, data, path_);
   buffer_.append(data);
   return {};
 }
 
 Status AtomicFile::flush() {
-  Status s = write_through(buffer_);
+  Status s = write_all(fd_, buffer_, path_);
   buffer_.clear();
   return s;
-}
-
-// Writes, and every 8 MB starts writing the new bytes back to the disk
-// without waiting: a large output is then mostly on the disk before
-// commit()'s fsync, which would otherwise wait for all of it at the end.
-Status AtomicFile::write_through(std::string_view data) {
-  CTI_TRY_STATUS(write_all(fd_, data, path_));
-  written_ += data.size();
-  if (written_ - writing_back_ >= (8U << 20)) {
-    (void)::sync_file_range(fd_, static_cast<off_t>(writing_back_), static_cast<off_t>(written_ - writing_back_),
-                            SYNC_FILE_RANGE_WRITE);  // a hint: commit() still syncs
-    writing_back_ = written_;
-  }
-  return {};
 }
 
 Result<bool> AtomicFile::commit() {

@@ -155,6 +155,7 @@ class FileHasher {
 class KeyPool {
  public:
   std::string_view keep(std::string_view s) {
+    if (s.empty()) return {};  // (an object without a version)
     if (s.size() > left_) {
       const std::size_t size = std::max(kChunk, s.size());
       chunks_.push_back(std::make_unique<char[]>(size));

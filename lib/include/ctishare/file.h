@@ -101,6 +101,10 @@ class Output {
   AtomicFile* file_ = nullptr;  // owned by sink_ when writing a file
 };
 
+// strerror(err) with a lower-case first letter, for messages of the form
+// "'path': what failed: no such file or directory".
+std::string errno_text(int err);
+
 // An unnamed temporary file in `dir` ("" for "."), read-write, gone when
 // closed: O_TMPFILE where the file system has it, else a named one
 // unlinked at once. -1 with errno set on failure.

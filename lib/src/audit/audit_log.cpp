@@ -39,12 +39,6 @@ constexpr std::size_t kMaxCheckpointBytes = 4096;
 // The least time between two checkpoints under SyncPolicy::on_request.
 constexpr std::int64_t kCheckpointIntervalMillis = 1000;
 
-std::string errno_text(int err) {
-  std::string s = std::strerror(err);
-  if (!s.empty()) s[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(s[0])));
-  return s;
-}
-
 Error sys_error(ErrorCategory cat, const std::string& path, std::string_view what, int err) {
   return Error(cat, quote(path) + ": " + std::string(what) + ": " + errno_text(err));
 }

@@ -16,13 +16,13 @@
 
 namespace ctishare {
 
-namespace {
-
-std::string errno_text(int err) { 
+std::string errno_text(int err) {
   std::string s = std::strerror(err);
   if (!s.empty()) s[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(s[0])));
   return s;
 }
+
+namespace {
 
 Error sys_error(ErrorCategory cat, const std::string& subject, std::string_view what, int err) {
   return Error(cat, quote(subject) + ": " + std::string(what) + ": " + errno_text(err));

@@ -216,12 +216,6 @@ std::string BundleIdDigest::finish() {
 namespace {
 constexpr std::size_t kSpoolChunk = 1U << 20;
 
-std::string errno_text(int err) {
-  std::string s = std::strerror(err);
-  if (!s.empty()) s[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(s[0])));
-  return s;
-}
-
 Error spool_error(ErrorCategory category, const std::string& dir, std::string_view what, int err) {
   return Error(category, quote(dir) + ": " + std::string(what) + ": " + errno_text(err));
 }

@@ -29,12 +29,6 @@ std::string partner_output_path(const std::string& dir, const std::string& partn
 
 namespace {
 
-std::string errno_text(int err) {
-  std::string s = std::strerror(err);
-  if (!s.empty()) s[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(s[0])));
-  return s;
-}
-
 Error io_error(const std::string& path, std::string_view what, int err) {
   return Error(ErrorCategory::io, quote(path) + ": " + std::string(what) + ": " + errno_text(err));
 }

@@ -80,14 +80,14 @@ class FileHasher {
     }
     wake_.notify_one();
   }
-  // The digest of the bytes before `to`, all written.
-  Result<std::string> finish(off_t to) {
+  // The digest of the bytes before `to`, all written; `name` for messages.
+  Result<std::string> finish(off_t to, const std::string& name) {
     advance(to);
     stop();
     hash_to(to);  // what a missing thread left
     std::array<std::uint8_t, 32> d{};
     unsigned int n = 0;
-    if (failed_ != 0) return Error(ErrorCategory::io, std::string("cannot hash the output: ") + errno_text(failed_));
+    if (failed_ != 0) return io_error(name, "cannot read it back to take its digest", failed_);
     if (EVP_DigestFinal_ex(ctx_.get(), d.data(), &n) != 1 || n != d.size())
       return Error(ErrorCategory::internal, "OpenSSL: SHA-256 failed");
     return detail::to_hex(d);
@@ -178,6 +178,7 @@ class KeyTable {
   struct Entry {
     ObjectKey key;
     std::uint32_t tag;
+    std::uint64_t hash;  // kept: growing and rebuilding do not hash the strings again
   };
   // The entry of `key`, or nullptr.
   Entry* find(const ObjectKey& key) {
@@ -192,15 +193,15 @@ class KeyTable {
   // Adds a key not in the table.
   void insert(const ObjectKey& key, std::uint32_t tag) {
     if ((entries_.size() + 1) * 2 > slots_.size()) grow();
-    entries_.push_back({key, tag});
-    place(hash(key), static_cast<std::uint32_t>(entries_.size()));
+    entries_.push_back({key, tag, hash(key)});
+    place(entries_.back().hash, static_cast<std::uint32_t>(entries_.size()));
   }
   // Keeps the entries `keep` accepts (rebuilding: for the rare way back).
   template <typename Keep>
   void filter(Keep keep) {
     std::erase_if(entries_, [&](const Entry& e) { return !keep(e); });
     std::fill(slots_.begin(), slots_.end(), Slot{});
-    for (std::size_t i = 0; i < entries_.size(); ++i) place(hash(entries_[i].key), static_cast<std::uint32_t>(i + 1));
+    place_all();
   }
 
  private:
@@ -217,7 +218,10 @@ class KeyTable {
   void grow() {
     slots_.assign(std::max<std::size_t>(slots_.size() * 2, 1U << 16), Slot{});
     mask_ = slots_.size() - 1;
-    for (std::size_t i = 0; i < entries_.size(); ++i) place(hash(entries_[i].key), static_cast<std::uint32_t>(i + 1));
+    place_all();
+  }
+  void place_all() {
+    for (std::size_t i = 0; i < entries_.size(); ++i) place(entries_[i].hash, static_cast<std::uint32_t>(i + 1));
   }
   std::vector<Slot> slots_;
   std::size_t mask_ = 0;
@@ -271,7 +275,6 @@ struct Delivery::Target {
   std::string path;                   // the target, "-" for stdout
   std::unique_ptr<AtomicFile> file;   // a file target's temporary file
   int spool = -1;                     // stdout's unnamed temporary file
-  int fd = -1;                        // the one written: file's or spool
   stix::OutputFraming framing = stix::OutputFraming::bundle;
   std::size_t head_size = 0;          // the bytes reserved for the bundle's head
   off_t end = 0;                      // where the next object goes
@@ -293,7 +296,9 @@ struct Delivery::Target {
   ~Target() {
     if (spool >= 0) ::close(spool);
   }
-  const std::string& name() const { return path; }
+  int fd() const { return file != nullptr ? file->descriptor() : spool; }
+  // For messages.
+  std::string name() const { return file != nullptr ? path : std::string("<temporary file for standard output>"); }
 };
 
 Delivery::Delivery(DeliveryOptions options) : options_(std::move(options)) {}
@@ -306,14 +311,14 @@ namespace {
 // (Standard output needs no digest: it has no journal.)
 Status start_target(Delivery::Target& t) {
   if (t.framing != stix::OutputFraming::bundle) {
-    if (t.file != nullptr) t.hash.start(t.fd, 0);
+    if (t.file != nullptr) t.hash.start(t.fd(), 0);
     return {};
   }
   const std::string placeholder = stix::compact_bundle_head("bundle--00000000-0000-4000-8000-000000000000");
   t.head_size = placeholder.size();
   t.end = static_cast<off_t>(placeholder.size());
-  if (t.file != nullptr) t.hash.start(t.fd, t.end);
-  return pwrite_all(t.fd, placeholder, 0, t.name());
+  if (t.file != nullptr) t.hash.start(t.fd(), t.end);
+  return pwrite_all(t.fd(), placeholder, 0, t.name());
 }
 
 }  // namespace
@@ -330,13 +335,11 @@ Result<std::unique_ptr<Delivery>> Delivery::open(const DeliveryOptions& options)
     t->spool = open_unnamed_file(dir);
     if (t->spool < 0)
       return Error(ErrorCategory::cannot_create, quote(dir) + ": cannot create a temporary file: " + errno_text(errno));
-    t->fd = t->spool;
-  } else {
+      } else {
     auto file = AtomicFile::create(options.output);
     if (!file) return std::move(file).error();
     t->file = std::move(*file);
-    t->fd = t->file->descriptor();
-  }
+      }
   CTI_TRY_STATUS(start_target(*t));
   d->shared_ = std::move(t);
   return d;
@@ -378,8 +381,7 @@ Status Delivery::begin(const std::string& partner) {
     auto file = AtomicFile::create(t->path);
     if (!file) return std::move(file).error();
     t->file = std::move(*file);
-    t->fd = t->file->descriptor();
-    CTI_TRY_STATUS(start_target(*t));
+        CTI_TRY_STATUS(start_target(*t));
     per_partner_.push_back(std::move(t));
     current_ = per_partner_.back().get();
     // The file's objects come first, tagged 0: this partner's pull may bring them again.
@@ -434,12 +436,12 @@ Status Delivery::flush() {
   std::size_t done = 0;
   while (done < t.pending.size()) {
     const int count = static_cast<int>(std::min<std::size_t>(t.pending.size() - done, IOV_MAX));
-    const ssize_t n = ::pwritev(t.fd, t.pending.data() + done, count, t.end);
+    const ssize_t n = ::pwritev(t.fd(), t.pending.data() + done, count, t.end);
     if (n < 0) {
       if (errno == EINTR) continue;
       const int err = errno;
       t.pending.clear();
-      return io_error(t.name() == "-" ? std::string("<temporary file>") : t.name(), "write failed", err);
+      return io_error(t.name(), "write failed", err);
     }
     // A short write resumes inside an iovec.
     auto left = static_cast<std::size_t>(n);
@@ -480,10 +482,9 @@ void Delivery::abandon() {
     return;
   }
   t.pending.clear();
-  (void)::ftruncate(t.fd, t.begin_end);
-  t.end = t.begin_end;
+  t.end = t.begin_end;  // the next bytes overwrite the partner's; finish_target() cuts what is left
   if (t.file != nullptr) {  // hashed again, without the partner's bytes
-    t.hash.start(t.fd, static_cast<off_t>(t.head_size));
+    t.hash.start(t.fd(), static_cast<off_t>(t.head_size));
     t.hash.advance(t.end);
   }
   t.order.resize(t.begin_order);
@@ -496,29 +497,31 @@ void Delivery::abandon() {
 
 namespace {
 
-// Completes a target: the bundle's tail and head. Returns the head (the
+// Completes a target: the bundle's tail and head, and the file's length
+// (bytes an abandoned partner left past the end go). Returns the head (the
 // bytes before those the hash covers).
 Result<std::string> finish_target(Delivery::Target& t) {
-  if (t.framing != stix::OutputFraming::bundle) return std::string();
-  // (The hasher reads only bytes after the head; the tail is appended and
-  // the head overwritten before finish() waits for it.)
-  stix::BundleIdDigest id;
-  for (const ObjectKey& k : t.order) id.add(k.id, k.version);
-  const std::string bundle_id = id.finish();
-  if (t.order.empty()) {
-    // Nothing after the head: the whole file is the empty bundle.
-    const std::string empty = stix::compact_empty_bundle(bundle_id);
-    t.hash.start(t.fd, static_cast<off_t>(empty.size()));  // nothing after the head
-    if (::ftruncate(t.fd, 0) != 0) return io_error(t.name(), "write failed", errno);
-    CTI_TRY_STATUS(pwrite_all(t.fd, empty, 0, t.name()));
-    t.end = static_cast<off_t>(empty.size());
-    return empty;
+  std::string head;
+  if (t.framing == stix::OutputFraming::bundle) {
+    // (The hasher reads only bytes after the head; the tail is appended and
+    // the head overwritten before finish() waits for it.)
+    stix::BundleIdDigest id;
+    for (const ObjectKey& k : t.order) id.add(k.id, k.version);
+    const std::string bundle_id = id.finish();
+    if (t.order.empty()) {
+      // Nothing after the head: the whole file is the empty bundle.
+      head = stix::compact_empty_bundle(bundle_id);
+      t.end = static_cast<off_t>(head.size());
+      if (t.file != nullptr) t.hash.start(t.fd(), t.end);
+    } else {
+      CTI_TRY_STATUS(pwrite_all(t.fd(), stix::kCompactBundleTail, t.end, t.name()));
+      t.end += static_cast<off_t>(stix::kCompactBundleTail.size());
+      head = stix::compact_bundle_head(bundle_id);
+      if (head.size() != t.head_size) return Error(ErrorCategory::internal, "Delivery: a bundle head of another length");
+    }
+    CTI_TRY_STATUS(pwrite_all(t.fd(), head, 0, t.name()));
   }
-  CTI_TRY_STATUS(pwrite_all(t.fd, stix::kCompactBundleTail, t.end, t.name()));
-  t.end += static_cast<off_t>(stix::kCompactBundleTail.size());
-  std::string head = stix::compact_bundle_head(bundle_id);
-  if (head.size() != t.head_size) return Error(ErrorCategory::internal, "Delivery: a bundle head of another length");
-  CTI_TRY_STATUS(pwrite_all(t.fd, head, 0, t.name()));
+  if (::ftruncate(t.fd(), t.end) != 0) return io_error(t.name(), "cannot set its length", errno);
   return head;
 }
 
@@ -543,7 +546,7 @@ Result<bool> commit_file(Delivery::Target& t, const std::vector<PartnerPull*>& p
                          const Timestamp& now) {
   auto head = finish_target(t);
   if (!head) return std::move(head).error();
-  auto digest = t.hash.finish(t.end);
+  auto digest = t.hash.finish(t.end, t.name());
   if (!digest) return std::move(digest).error();
   for (const PartnerPull* p : pulls) CTI_TRY_STATUS(write_journal(cursors, *p, t.path, *head, *digest, now));
   auto changed = t.file->commit();
@@ -588,7 +591,7 @@ Result<std::vector<Delivered>> Delivery::commit(std::vector<PartnerPull>& pulls,
     if (!t.order.empty()) {
       auto head = finish_target(t);
       if (!head) return std::move(head).error();
-      CTI_TRY_STATUS(copy_to_stdout(t.fd, t.end));
+      CTI_TRY_STATUS(copy_to_stdout(t.fd(), t.end));
       for (auto& d : out) d.changed = true;
     }
     for (auto& pull : pulls) CTI_TRY_STATUS(save_cursors(cursors, pull, now));

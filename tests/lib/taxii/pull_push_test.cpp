@@ -1190,6 +1190,40 @@ TEST_CASE("Delivery: one output holds each key once; an abandoned partner leaves
   CHECK(files == 1);
 }
 
+TEST_CASE("Delivery: the bytes of an abandoned last partner do not stay at the end", "[pull][taxii]") {
+  TempDir dir;
+  CursorStore store(dir.path() + "/state");
+  const std::string v = "2024-01-01T00:00:00.000Z";
+  const std::string one = indicator(1, v), two = indicator(2, v), three = indicator(3, v);
+  for (const auto framing : {stix::OutputFraming::ndjson, stix::OutputFraming::bundle}) {
+    INFO(static_cast<int>(framing));
+    DeliveryOptions options;
+    options.framing = framing;
+    options.output = dir / "out";
+    auto delivery = Delivery::open(options);
+    REQUIRE(delivery);
+    Delivery& d = **delivery;
+    REQUIRE(d.begin("bank-a"));
+    REQUIRE(d.add(one, indicator_id(1), v));
+    REQUIRE(d.end());
+    REQUIRE(d.begin("bank-b"));
+    REQUIRE(d.add(two, indicator_id(2), v));
+    REQUIRE(d.add(three, indicator_id(3), v));
+    REQUIRE(d.flush());
+    d.abandon();
+    std::vector<PartnerPull> pulls;
+    pulls.push_back(partner_pull("bank-a", kRootA, {collection_pull(store, "bank-a", kRootA, "coll-1", {}, "2024-02-01T00:00:00Z")}));
+    REQUIRE(d.commit(pulls, store, now()));
+    StringSink expected;
+    stix::BundleIdDigest id;
+    id.add(indicator_id(1), v);
+    stix::BundleWriter writer(expected, framing, json::Layout::compact, id.finish());
+    REQUIRE(writer.add_serialized(one));
+    REQUIRE(writer.finish());
+    CHECK(slurp(options.output) == expected.text());
+  }
+}
+
 TEST_CASE("Delivery to output_dir: an abandoned partner's file stays as it was", "[pull][taxii]") {
   TempDir dir;
   CursorStore store(dir.path() + "/state");

@@ -200,7 +200,6 @@ class Delivery {
 
  private:
   explicit Delivery(DeliveryOptions options);
-  Status write_pending();
   DeliveryOptions options_;
   std::unique_ptr<Target> shared_;                      // -o FILE or stdout
   std::vector<std::unique_ptr<Target>> per_partner_;    // output_dir

@@ -212,13 +212,14 @@ Result<PublishReport> publish(Store& store, const MergePolicy& policy, PublishOp
     auto row = std::lower_bound(rows.begin(), rows.end(), e, [](const Row& a, const Entry& x) {
       return a.type != x.type ? a.type < x.type : a.value < x.value;
     });
-    auto it = std::lower_bound(noted.begin(), noted.end(), e,
-                               [](const std::pair<Entry, std::string>& n, const Entry& x) { return n.first < x; });
     if (row != rows.end() && row->type == e.type && row->value == e.value) {
       // A candidate, so active: lost because blockable() refused it.
       r.status = std::string(status_name(row->status));
       if (std::string why; !blockable(*row, options.exports, &why)) r.reason = why;
-    } else if (it != noted.end() && it->first == e) {
+    } else if (auto it = std::lower_bound(
+                   noted.begin(), noted.end(), e,
+                   [](const std::pair<Entry, std::string>& n, const Entry& x) { return n.first < x; });
+               it != noted.end() && it->first == e) {
       const auto tab = it->second.find('\t');
       r.status = it->second.substr(0, tab);
       r.reason = it->second.substr(tab + 1);

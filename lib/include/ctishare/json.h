@@ -113,12 +113,25 @@ struct StreamEvent {
   enum class Kind { value, element, envelope };
   Kind kind;            // value: a whole top-level value; element: one array
                         // element; envelope: the rest of the split object
-  std::uint64_t line;   // line where the value started (1-based)
+  std::uint64_t line;   // line where the value started (1-based; 0 from parse_split)
   std::uint64_t index;  // 0-based index of the top-level value or the element
+  // An element that is an object or array: its bytes, as the byte offset
+  // of its opening bracket in the input and its size (0 for others).
+  std::size_t offset = 0, size = 0;
 };
 using ValueSink = std::function<Status(Value&&, const StreamEvent&)>;
 Status parse_stream(std::istream& in, const Limits& limits, std::string_view split_array_key,
                     const ValueSink& on_value);
+
+// Parses exactly one JSON document held in memory, as parse(), splitting
+// it as parse_stream() does: each element of the top-level object's array
+// member `split_array_key` (or of a top-level array) goes to `on_value` as
+// soon as it is complete and is not kept, then the rest (kind envelope);
+// a document without such an array goes whole (kind value). The elements
+// are handed over before the document is known to be valid to its end, so
+// a caller acts on them only once this returns success.
+Status parse_split(std::string_view text, const Limits& limits, std::string_view split_array_key,
+                   const ValueSink& on_value);
 
 // Output layout: compact (no whitespace) or pretty (two-space indent).
 enum class Layout { compact, pretty };
@@ -145,6 +158,10 @@ struct ElementSpan {
 // nullopt when the top level is not an object, has no such member (or
 // one whose name is written with escapes), or the member is not an array.
 std::optional<std::vector<ElementSpan>> element_spans(std::string_view text, std::string_view key);
+
+// Whether `value`, the text of one JSON value that parse() accepts, is
+// exactly what write() (compact) gives for it.
+bool is_compact(std::string_view value);
 
 // RFC 8785 (JSON Canonicalization Scheme) serialisation: members sorted by
 // UTF-16 code units, numbers in ECMAScript form, minimal string escaping.

@@ -325,6 +325,9 @@ class Builder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, Builder<S
   }
 
   bool open(Value v) {
+    // An element of the split array that is a container: its opening
+    // bracket was the last byte read.
+    if (splitting_ && stack_.size() == split_level_ && source_ != nullptr) element_offset_ = source_->Tell() - 1;
     Value* placed = nullptr;
     if (!place_at(std::move(v), &placed)) return false;
     stack_.push_back(placed);
@@ -338,12 +341,17 @@ class Builder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, Builder<S
 
   bool close() {
     stack_.pop_back();
-    if (splitting_ && stack_.size() == split_level_) return emit_element();
+    if (splitting_ && stack_.size() == split_level_) {
+      // Its closing bracket was the last byte read.
+      if (source_ != nullptr) element_size_ = source_->Tell() - element_offset_;
+      return emit_element();
+    }
     return true;
   }
 
   bool emit_element() {
-    StreamEvent ev{StreamEvent::Kind::element, element_line_, element_index_++};
+    StreamEvent ev{StreamEvent::Kind::element, element_line_, element_index_++, element_offset_, element_size_};
+    element_offset_ = element_size_ = 0;
     Status s = (*sink_)(std::move(element_root_), ev);
     element_root_ = Value();
     if (!s) return fail(std::move(s).error());
@@ -363,6 +371,7 @@ class Builder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, Builder<S
   std::size_t split_level_ = 1;  // open containers around the split array's elements
   std::uint64_t element_index_ = 0;
   std::uint64_t element_line_ = 1;
+  std::size_t element_offset_ = 0, element_size_ = 0;
   Error error_{ErrorCategory::internal, {}};
   bool has_error_ = false;
 };
@@ -393,6 +402,34 @@ Result<Value> parse(std::string_view text, const Limits& limits) {
   if (ms.Tell() != text.size())
     return Error(ErrorCategory::data, "invalid JSON at byte " + std::to_string(ms.Tell()) + ": NUL byte in the input");
   return builder.take_root();
+}
+
+namespace {
+// A Builder's view of an in-memory document (parse_split): positions, and
+// no line numbers.
+struct MemorySource {
+  const rapidjson::MemoryStream& stream;
+  std::uint64_t line() const { return 0; }
+  std::size_t Tell() const { return stream.Tell(); }
+};
+}  // namespace
+
+Status parse_split(std::string_view text, const Limits& limits, std::string_view split_array_key,
+                   const ValueSink& on_value) {
+  if (limits.max_document_bytes != 0 && text.size() > limits.max_document_bytes)
+    return Error(ErrorCategory::data, "input larger than the limit of " +
+                                          std::to_string(limits.max_document_bytes) + " bytes (--max-input-size)");
+  rapidjson::MemoryStream ms(text.data(), text.size());
+  MemorySource source{ms};
+  Builder<MemorySource> builder(limits, &source, split_array_key, &on_value);
+  rapidjson::Reader reader;
+  rapidjson::ParseResult r = reader.Parse<kFlags>(ms, builder);
+  if (builder.has_error()) return std::move(builder.error());
+  if (r.IsError()) return syntax_error(r, 0);
+  if (ms.Tell() != text.size())
+    return Error(ErrorCategory::data, "invalid JSON at byte " + std::to_string(ms.Tell()) + ": NUL byte in the input");
+  StreamEvent ev{builder.was_split() ? StreamEvent::Kind::envelope : StreamEvent::Kind::value, 0, 0};
+  return on_value(builder.take_root(), ev);
 }
 
 Status parse_stream(std::istream& in, const Limits& limits, std::string_view split_array_key,
@@ -561,6 +598,13 @@ class SpanScanner {
  public:
   explicit SpanScanner(std::string_view text) : t_(text) {}
 
+  // Whether the text is one value written exactly as write() would.
+  bool compact_value() {
+    bool compact = true;
+    skip_value(compact);
+    return compact && i_ == t_.size();
+  }
+
   std::optional<std::vector<ElementSpan>> spans(std::string_view key) {
     bool ignored = true;
     skip_space(ignored);
@@ -698,6 +742,8 @@ class SpanScanner {
 std::optional<std::vector<ElementSpan>> element_spans(std::string_view text, std::string_view key) {
   return SpanScanner(text).spans(key);
 }
+
+bool is_compact(std::string_view value) { return SpanScanner(value).compact_value(); }
 
 // ---------------------------------------------------------------- RFC 8785
 

@@ -529,29 +529,6 @@ HttpResponse add_objects(const Context& c, const CollectionConfig& col) {
     return error_response(
         413, "Request too large",
         "the body exceeds max_content_length (" + std::to_string(c.config.max_content_length) + " bytes)");
-  json::Limits limits;
-  limits.max_document_bytes = c.config.max_content_length;
-  auto body = json::parse(c.request.body, limits);
-  if (!body) return error_response(422, "The request body is not JSON", body.error().message());
-  if (!body->is_object())
-    return error_response(422, "The request body is not a TAXII envelope", "expected {\"objects\":[...]}");
-  if (auto type = body->find_string("type")) {
-    if (*type == "bundle")
-      return error_response(422, "A STIX bundle is not a TAXII envelope",
-                            "send the bundle's objects as {\"objects\":[...]} (SPEC 3.7)");
-    return error_response(422, "A single STIX object is not a TAXII envelope", "wrap it as {\"objects\":[...]}");
-  }
-  const json::Value* objects = body->find("objects");
-  if (objects != nullptr && !objects->is_array())
-    return error_response(422, "The request body is not a TAXII envelope", "\"objects\" is not a list");
-  const json::Array empty;
-  const json::Array& items = objects != nullptr ? objects->as_array() : empty;
-  for (std::size_t i = 0; i < items.size(); ++i) {
-    if (!items[i].is_object() || !items[i].find_string("id") || !items[i].find_string("type"))
-      return error_response(422, "The envelope holds something that is not a STIX object",
-                            "objects[" + std::to_string(i) + "] is not a JSON object with string \"type\" and \"id\"");
-  }
-
   // Validate every object; those with errors become failures, the rest go
   // to the store in one call (one transaction).
   std::string first_error;
@@ -571,19 +548,36 @@ HttpResponse add_objects(const Context& c, const CollectionConfig& col) {
   status.user = c.user.name;
   status.complete = true;
   status.request_timestamp = detail::to_micros(c.clock.now());
-  status.total = items.size();
 
-  // Each object is stored as the bytes it was received in when they are
-  // already what json::to_string gives for it (clients that write compact
-  // JSON), instead of being serialised again: the stored form, which GET
-  // serves and a re-post is compared with, is the same either way.
-  const auto spans = objects != nullptr ? json::element_spans(c.request.body, "objects") : std::nullopt;
-  const bool have_spans = spans && spans->size() == items.size();
-
+  // The envelope's objects are read one at a time (json::parse_split):
+  // each is checked, validated and kept as bytes, and its tree freed before
+  // the next is read, so a POST never holds the tree of the whole body.
+  // Each is stored as the bytes it was received in when they are already
+  // what json::to_string gives for it (clients that write compact JSON),
+  // instead of being serialised again: the stored form, which GET serves
+  // and a re-post is compared with, is the same either way. Nothing is
+  // acted on before the whole body has parsed, and the checks on the
+  // envelope come first, as if it had been read whole.
+  const std::string_view body = c.request.body;
+  json::Limits limits;
+  limits.max_document_bytes = c.config.max_content_length;
+  json::Value envelope;
+  bool split = false;
+  std::size_t count = 0;
+  std::optional<std::size_t> not_an_object;  // the first element without string "type" and "id"
   std::vector<NewObject> fresh;
-  fresh.reserve(items.size());
-  for (std::size_t i = 0; i < items.size(); ++i) {
-    const json::Value& item = items[i];
+  auto parsed = json::parse_split(body, limits, "objects", [&](json::Value&& item, const json::StreamEvent& ev) -> Status {
+    if (ev.kind != json::StreamEvent::Kind::element) {
+      envelope = std::move(item);
+      split = ev.kind == json::StreamEvent::Kind::envelope;
+      return {};
+    }
+    ++count;
+    if (not_an_object) return {};
+    if (!item.is_object() || !item.find_string("id") || !item.find_string("type")) {
+      not_an_object = ev.index;
+      return {};
+    }
     has_error = false;
     first_error.clear();
     const std::string id(*item.find_string("id"));
@@ -591,20 +585,36 @@ HttpResponse add_objects(const Context& c, const CollectionConfig& col) {
     std::string version(item.find_string("modified").value_or(item.find_string("created").value_or("")));
     if (stix::kind_of(type) == stix::ObjectKind::bundle) {
       status.failures.push_back({id, version, "a bundle cannot be stored in a collection"});
-      continue;
+      return {};
     }
     validator->validate_object(item, "request", 0);
     if (has_error) {
       status.failures.push_back({id, version, first_error});
-      continue;
+      return {};
     }
     std::string spec_version(item.find_string("spec_version").value_or("2.1"));
-    std::string stored =
-        have_spans && (*spans)[i].compact
-            ? std::string(std::string_view(c.request.body).substr((*spans)[i].offset, (*spans)[i].size))
-            : json::to_string(item);
+    const std::string_view received = body.substr(ev.offset, ev.size);
+    std::string stored = json::is_compact(received) ? std::string(received) : json::to_string(item);
     fresh.push_back({id, std::move(version), std::move(spec_version), type, std::move(stored)});
+    return {};
+  });
+  if (!parsed) return error_response(422, "The request body is not JSON", parsed.error().message());
+  if (!envelope.is_object())
+    return error_response(422, "The request body is not a TAXII envelope", "expected {\"objects\":[...]}");
+  if (auto type = envelope.find_string("type")) {
+    if (*type == "bundle")
+      return error_response(422, "A STIX bundle is not a TAXII envelope",
+                            "send the bundle's objects as {\"objects\":[...]} (SPEC 3.7)");
+    return error_response(422, "A single STIX object is not a TAXII envelope", "wrap it as {\"objects\":[...]}");
   }
+  // An "objects" array was split off; one still in the envelope is not one.
+  if (!split && envelope.find("objects") != nullptr)
+    return error_response(422, "The request body is not a TAXII envelope", "\"objects\" is not a list");
+  if (not_an_object)
+    return error_response(422, "The envelope holds something that is not a STIX object",
+                          "objects[" + std::to_string(*not_an_object) +
+                              "] is not a JSON object with string \"type\" and \"id\"");
+  status.total = count;
 
   // The status is finished from the store's outcomes and saved in the same
   // transaction as the objects: one durable commit per POST, and never

@@ -190,6 +190,73 @@ TEST_CASE("json: element_spans finds array elements and says which are written c
   CHECK_FALSE(element_spans(R"({"obj\u0065cts":[1]})", "objects"));  // escaped name: not looked into
 }
 
+// parse_split hands the TAXII server one posted object at a time, with the
+// bytes it was received in; is_compact says whether those bytes can be
+// stored as they are.
+TEST_CASE("json: parse_split hands over elements with their bytes, then the rest", "[core][json]") {
+  const std::vector<std::string> elements = {
+      R"({"a":1,"b":[true,null,-1.50e3],"c":{},"e":{"x":"y"}})",
+      R"({"s":"\"\\\b\f\n\r\t\u0001\u001f\u0000/\u00e9é"})",
+      R"({"s":"\u001F"})",
+      R"({"a": 1})",
+      R"([{"k":"v"},{"k":[]}])",
+      R"({"nested":{"deeper":{"s":"a\"b}]"}}})",
+      R"("plain")",
+      R"(12.50)",
+  };
+  std::string body = "{\"more\":[{\"objects\":[]}], \"objects\" : [ ";
+  for (std::size_t i = 0; i < elements.size(); ++i) body += (i == 0 ? "" : " ,\n") + elements[i];
+  body += " ] ,\"z\":null}";
+  const Value whole = parse_ok(body);
+  std::vector<Value> got;
+  std::optional<Value> rest;
+  auto s = parse_split(body, {}, "objects", [&](Value&& v, const StreamEvent& ev) -> Status {
+    if (ev.kind == StreamEvent::Kind::element) {
+      INFO(elements[ev.index]);
+      REQUIRE(ev.index == got.size());
+      if (v.is_object() || v.is_array()) {
+        const std::string_view raw = std::string_view(body).substr(ev.offset, ev.size);
+        CHECK(raw == elements[ev.index]);
+        CHECK(is_compact(raw) == (raw == to_string(v)));
+      } else {
+        CHECK(ev.size == 0);
+      }
+      got.push_back(std::move(v));
+    } else {
+      CHECK(ev.kind == StreamEvent::Kind::envelope);
+      rest = std::move(v);
+    }
+    return {};
+  });
+  REQUIRE(s);
+  CHECK(got == whole.find("objects")->as_array());
+  REQUIRE(rest);
+  CHECK(rest->find("objects") == nullptr);
+  CHECK(*rest->find("more") == *whole.find("more"));
+  CHECK(rest->find("z")->is_null());
+  CHECK(is_compact(elements[0]));
+  CHECK_FALSE(is_compact(elements[1]));
+  CHECK_FALSE(is_compact(elements[3]));
+  CHECK_FALSE(is_compact(R"({"a":1} )"));
+
+  // Without the array the document goes whole; errors are parse()'s.
+  std::vector<StreamEvent::Kind> kinds;
+  auto record = [&](Value&&, const StreamEvent& ev) -> Status {
+    kinds.push_back(ev.kind);
+    return {};
+  };
+  REQUIRE(parse_split(R"({"objects":{}})", {}, "objects", record));
+  CHECK(kinds == std::vector<StreamEvent::Kind>{StreamEvent::Kind::value});
+  auto bad = parse_split(R"({"objects":[{}],"x":)", {}, "objects", record);
+  REQUIRE_FALSE(bad);
+  CHECK(bad.error().category() == ErrorCategory::data);
+  CHECK_THAT(bad.error().message(), Catch::Contains("invalid JSON at byte"));
+  CHECK_FALSE(parse_split(R"({"objects":[],"objects":[]})", {}, "objects", record));
+  Limits small;
+  small.max_document_bytes = 4;
+  CHECK_FALSE(parse_split(R"({"objects":[]})", small, "objects", record));
+}
+
 TEST_CASE("json: compact and pretty layouts", "[core][json]") {
   Value v = parse_ok(R"( { "a" : 1 , "b" : [ true , null ] , "c" : { } , "d" : [ ] , "e" : { "x" : "y" } } )");
   CHECK(to_string(v) == R"({"a":1,"b":[true,null],"c":{},"d":[],"e":{"x":"y"}})");

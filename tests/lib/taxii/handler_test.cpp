@@ -791,6 +791,18 @@ TEST_CASE("taxii handler: error responses", "[taxii_handler]") {
     check_error(f.post(objs, R"({"objects":{}})"), 422);
     check_error(f.post(objs, R"({"objects":[1]})"), 422);
     check_error(f.post(objs, R"({"objects":[{"type":"indicator"}]})"), 422);
+    // The objects are read one at a time, but nothing is stored unless the
+    // whole body is an envelope: whatever follows valid objects counts.
+    auto late_type = f.post(objs, R"({"objects":[)" + indicator(1) + R"(],"type":"bundle"})");
+    check_error(late_type, 422);
+    CHECK(body_of(late_type).find_string("title")->find("bundle") != std::string_view::npos);
+    auto truncated = f.post(objs, R"({"objects":[)" + indicator(1) + R"(],"more":)");
+    check_error(truncated, 422);
+    CHECK(*body_of(truncated).find_string("title") == "The request body is not JSON");
+    auto late_bad = f.post(objs, R"({"objects":[)" + indicator(1) + "," + indicator(2) + R"(,[]]})");
+    check_error(late_bad, 422);
+    CHECK(body_of(late_bad).find_string("description")->find("objects[2]") != std::string_view::npos);
+    check_error(f.post(objs, R"({"objects":[)" + indicator(1) + "]," + R"("objects":[]})"), 422);
     CHECK(f.store.size(kShared) == 0);
   }
   SECTION("503 when the store fails") {

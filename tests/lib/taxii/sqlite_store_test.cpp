@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include <atomic>
+#include <chrono>
 #include <catch2/catch.hpp>
 #include <map>
 #include <set>
@@ -849,6 +850,34 @@ TEST_CASE("sqlite store: stores of earlier schemas are migrated when opened", "[
   // Opening again changes nothing.
   REQUIRE(open_sqlite_store(path));
   CHECK(count_rows(path, "SELECT count(*) FROM objects") == 4);
+}
+
+TEST_CASE("sqlite store: the WAL is copied into the database in the background", "[sqlite_store]") {
+  TempDir dir;
+  const std::string path = dir / "store.db";
+  auto store = open_sqlite_store(path);
+  REQUIRE(store);
+  // 40 MB of objects, past the 32 MB checkpoint interval.
+  const std::string pad = R"(,"x_pad":")" + std::string(8000, 'p') + "\"";
+  for (int batch = 0; batch < 10; ++batch) {
+    std::vector<NewObject> objects;
+    for (int i = 0; i < 500; ++i) objects.push_back(object(indicator_id(batch * 500 + i), "2020-01-01T00:00:00Z", "2.1", pad));
+    add_ok(**store, objects);
+  }
+  auto file_size = [](const std::string& p) {
+    struct stat st {};
+    return ::stat(p.c_str(), &st) == 0 ? static_cast<long long>(st.st_size) : -1LL;
+  };
+  // The writer never checkpoints below 256 MB; only the thread can have
+  // filled the database file.
+  for (int i = 0; i < 200 && file_size(path) < (30LL << 20); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  CHECK(file_size(path) >= (30LL << 20));
+  store->reset();
+  auto again = open_sqlite_store(path);
+  REQUIRE(again);
+  Query q;
+  q.limit = 6000;
+  CHECK(run(**again, q).objects.size() == 5000);
 }
 
 TEST_CASE("sqlite store: ids whose hashes collide stay apart", "[sqlite_store]") {

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <random>
 #include <sstream>
 #include <stdexcept>
 #include <streambuf>
@@ -426,6 +427,57 @@ TEST_CASE("json: invalid UTF-8 is rejected", "[core][json]") {
   }
   // The largest code point and a 4-byte character are fine.
   CHECK(parse_ok("\"\xf4\x8f\xbf\xbf\xf0\x9f\x98\x80\"").as_string().size() == 8);
+}
+
+namespace {
+// A plain decoder to hold the parser's UTF-8 check against: each sequence
+// decoded to its code point, then the code point's range and shortest form
+// checked.
+bool reference_utf8(const std::string& s) {
+  for (std::size_t i = 0; i < s.size();) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    std::size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    if (n == 0 || i + n > s.size()) return false;
+    std::uint32_t cp = n == 1 ? c : n == 2 ? (c & 0x1Fu) : n == 3 ? (c & 0x0Fu) : (c & 0x07u);
+    for (std::size_t k = 1; k < n; ++k) {
+      const auto t = static_cast<unsigned char>(s[i + k]);
+      if ((t & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (t & 0x3Fu);
+    }
+    const std::uint32_t smallest[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (cp < smallest[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
+    i += n;
+  }
+  return true;
+}
+}  // namespace
+
+// parse() checks UTF-8 up front, 16 bytes at a time, and only then lets
+// RapidJSON skip its own check: the two must agree on every input.
+TEST_CASE("json: the up-front UTF-8 check accepts exactly well-formed UTF-8", "[core][json]") {
+  std::mt19937 rng(20261130);
+  // Single bytes at the edges of the ranges, and whole characters at theirs.
+  std::vector<std::string> pieces = {"\xc3\xa9", "\xe2\x82\xac", "\xed\x9f\xbf", "\xee\x80\x80",
+                                     "\xf0\x9f\x98\x80", "\xf4\x8f\xbf\xbf", "\xe0\xa0\x80", "\xf0\x90\x80\x80"};
+  for (unsigned b : {0x41u, 0x7Fu, 0x80u, 0x8Fu, 0x90u, 0x9Fu, 0xA0u, 0xBFu, 0xC0u, 0xC1u, 0xC2u, 0xDFu, 0xE0u, 0xE1u,
+                     0xECu, 0xEDu, 0xEEu, 0xEFu, 0xF0u, 0xF1u, 0xF3u, 0xF4u, 0xF5u, 0xF8u, 0xFFu})
+    pieces.emplace_back(1, static_cast<char>(b));
+  int accepted = 0;
+  for (int round = 0; round < 20000; ++round) {
+    std::string content(rng() % 24, 'a');  // some ASCII, so the 16-byte path runs too
+    const std::size_t count = 1 + rng() % 5;
+    for (std::size_t k = 0; k < count; ++k)
+      content.insert(rng() % (content.size() + 1), pieces[rng() % pieces.size()]);
+    const std::string doc = "[\"" + content + "\"]";
+    const bool ok = reference_utf8(content);
+    INFO("round " << round);
+    CHECK(static_cast<bool>(parse(doc)) == ok);
+    CHECK(static_cast<bool>(parse_split(doc, {}, "objects", [](Value&&, const StreamEvent&) -> Status { return {}; })) == ok);
+    accepted += ok ? 1 : 0;
+  }
+  // Both outcomes are well represented.
+  CHECK(accepted > 1000);
+  CHECK(accepted < 19000);
 }
 
 TEST_CASE("json: an escaped lone low surrogate is rejected (I-JSON)", "[core][json]") {

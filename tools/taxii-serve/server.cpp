@@ -677,7 +677,10 @@ Result<int> run_server(RunOptions options) {
   taxii::RateLimiter limiter(c.rate_limit, c.rate_burst);
 
   const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
-  const unsigned workers = c.workers != 0 ? c.workers : std::max(2u, cores);
+  // Twice the cores: a POST's worker spends much of its time waiting for
+  // syncs (the store's commit, the audit log), and while it waits others
+  // can parse and validate, and queue for the store's next group commit.
+  const unsigned workers = c.workers != 0 ? c.workers : std::max(4u, 2 * cores);
   net::io_context ioc(static_cast<int>(cores));
   net::thread_pool pool(workers);
   Shared shared(c, handler, *authenticator, limiter, *audit_log, clock, ioc, pool, options, tls);

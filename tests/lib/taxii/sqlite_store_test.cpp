@@ -880,6 +880,26 @@ TEST_CASE("sqlite store: the WAL is copied into the database in the background",
   CHECK(run(**again, q).objects.size() == 5000);
 }
 
+TEST_CASE("sqlite store: what add() returned is visible to other connections at once", "[sqlite_store]") {
+  // The store's connection gathers its WAL writes in a buffer (wal_buffer.h):
+  // a commit must write it out before the frames are published.
+  TempDir dir;
+  const std::string path = dir / "store.db";
+  auto store = open_sqlite_store(path);
+  REQUIRE(store);
+  const std::string pad = R"(,"x_pad":")" + std::string(3000, 'p') + "\"";
+  int stored = 0;
+  for (int batch = 0; batch < 5; ++batch) {
+    std::vector<NewObject> objects;
+    for (int i = 0; i < 20 + batch * 40; ++i) objects.push_back(object(indicator_id(stored + i), "2020-01-01T00:00:00Z", "2.1", pad));
+    add_ok(**store, objects);
+    stored += static_cast<int>(objects.size());
+    INFO("after batch " << batch);
+    CHECK(count_rows(path, "SELECT count(*) FROM objects") == stored);
+    CHECK(count_rows(path, "SELECT count(*) FROM objects WHERE json LIKE '%ppp\"}'") == stored);
+  }
+}
+
 TEST_CASE("sqlite store: ids whose hashes collide stay apart", "[sqlite_store]") {
   // Collisions of a 64-bit keyed hash cannot be produced on purpose, so
   // this gives indicator--b indicator--a's idh by hand.

@@ -53,6 +53,7 @@
 #include "core/digest.h"
 #include "core/sqlite.h"
 #include "ctishare/taxii/store.h"
+#include "taxii/sqlite/wal_buffer.h"
 
 namespace ctishare::taxii {
 namespace {
@@ -1005,9 +1006,11 @@ Result<std::unique_ptr<Store>> open_store(const std::string& path, std::function
   static const bool memstatus_off = [] { return sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0) == SQLITE_OK; }();
   (void)memstatus_off;
 
+  // Writes to the WAL are gathered (see wal_buffer.h; this connection
+  // keeps synchronous=FULL, which that needs).
   sqlite3* db = nullptr;
-  int rc =
-      sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                           in_memory ? nullptr : detail::wal_buffer_vfs());
   if (rc != SQLITE_OK) {
     std::string message = db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
     sqlite3_close_v2(db);
@@ -1058,6 +1061,8 @@ Result<std::unique_ptr<Store>> open_store(const std::string& path, std::function
   // (each one writes and syncs the database file), and they run in the
   // background (see start_checkpointer); the WAL is cut back to 64 MB
   // afterwards.
+  // synchronous=FULL: every commit durable, as add() promises, and what
+  // the WAL buffer relies on.
   for (const char* pragma :
        {"PRAGMA synchronous=FULL", "PRAGMA foreign_keys=ON", "PRAGMA cache_size=-16384", "PRAGMA mmap_size=268435456",
         "PRAGMA journal_size_limit=67108864"}) {

@@ -62,6 +62,43 @@ using boost::system::error_code;
 
 namespace {
 
+// A request body read into a std::string by appending: beast's string_body
+// grows the string with resize(), which zero-fills every chunk before
+// copying it in (a megabyte of memset per 1,000-object POST).
+struct AppendStringBody {
+  using value_type = std::string;
+  static std::uint64_t size(const value_type& body) { return body.size(); }
+
+  class reader {
+   public:
+    template <bool IsRequest, class Fields>
+    reader(http::header<IsRequest, Fields>&, value_type& body) : body_(body) {}
+    void init(const boost::optional<std::uint64_t>& length, error_code& ec) {
+      ec = {};
+      if (!length) return;
+      if (*length > body_.max_size()) {
+        ec = http::error::buffer_overflow;
+        return;
+      }
+      body_.reserve(static_cast<std::size_t>(*length));
+    }
+    template <class ConstBufferSequence>
+    std::size_t put(const ConstBufferSequence& buffers, error_code& ec) {
+      ec = {};
+      std::size_t n = 0;
+      for (const auto b : beast::buffers_range_ref(buffers)) {
+        body_.append(static_cast<const char*>(b.data()), b.size());
+        n += b.size();
+      }
+      return n;
+    }
+    void finish(error_code& ec) { ec = {}; }
+
+   private:
+    value_type& body_;
+  };
+};
+
 // Mozilla's "intermediate" server profile (version 5.7): TLS 1.2 with
 // forward-secret AEAD suites only, and TLS 1.3's defaults.
 constexpr const char* kTls12Ciphers =
@@ -570,7 +607,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   Shared& shared_;
   Stream stream_;
   beast::flat_buffer buffer_;
-  std::optional<http::request_parser<http::string_body>> parser_;
+  std::optional<http::request_parser<AppendStringBody>> parser_;
   http::response<http::string_body> response_;
   std::shared_ptr<http::response<http::empty_body>> continue_;
   std::string remote_, remote_address_, certificate_subject_, user_;

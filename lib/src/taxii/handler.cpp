@@ -566,6 +566,7 @@ HttpResponse add_objects(const Context& c, const CollectionConfig& col) {
   std::size_t count = 0;
   std::optional<std::size_t> not_an_object;  // the first element without string "type" and "id"
   std::vector<NewObject> fresh;
+  fresh.reserve(body.size() / 1024 + 1);  // STIX objects are rarely smaller
   auto parsed = json::parse_split(body, limits, "objects", [&](json::Value&& item, const json::StreamEvent& ev) -> Status {
     if (ev.kind != json::StreamEvent::Kind::element) {
       envelope = std::move(item);
@@ -620,6 +621,7 @@ HttpResponse add_objects(const Context& c, const CollectionConfig& col) {
   // transaction as the objects: one durable commit per POST, and never
   // objects without their status.
   const auto finish = [&](const std::vector<AddOutcome>& outcomes) {
+    status.successes.reserve(status.successes.size() + outcomes.size());
     for (std::size_t i = 0; i < fresh.size() && i < outcomes.size(); ++i) {
       const AddOutcome& o = outcomes[i];
       const NewObject& n = fresh[i];

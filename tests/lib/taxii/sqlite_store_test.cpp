@@ -900,6 +900,58 @@ TEST_CASE("sqlite store: what add() returned is visible to other connections at 
   }
 }
 
+TEST_CASE("sqlite store: concurrent add_with_status calls share commits and fail alone", "[sqlite_store]") {
+  // Callers arriving while a commit runs are stored together in the next
+  // one, each in its own savepoint: one whose status cannot be made is
+  // rolled back alone, and every other one is stored with its status.
+  TempDir dir;
+  auto opened = open_sqlite_store(dir / "store.db");
+  REQUIRE(opened);
+  Store& store = **opened;
+  constexpr int kThreads = 6, kRounds = 10, kPerCall = 30;
+  std::vector<std::vector<bool>> ok(kThreads, std::vector<bool>(kRounds));
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int round = 0; round < kRounds; ++round) {
+        std::vector<NewObject> objects;
+        for (int i = 0; i < kPerCall; ++i)
+          objects.push_back(object(indicator_id((t * kRounds + round) * kPerCall + i), "2020-01-01T00:00:00Z"));
+        const bool fails = (t + round) % 4 == 0;
+        auto r = store.add_with_status(kCollection, objects, [&](const std::vector<AddOutcome>& outcomes) {
+          if (fails) throw std::runtime_error("no status for this one");
+          StatusRecord s;
+          s.id = "status-" + std::to_string(t) + "-" + std::to_string(round);
+          s.api_root = "api1";
+          s.user = "u";
+          s.complete = true;
+          s.total = s.success = outcomes.size();
+          return s;
+        });
+        ok[static_cast<std::size_t>(t)][static_cast<std::size_t>(round)] = static_cast<bool>(r) && r->size() == kPerCall;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  std::size_t expected = 0;
+  for (int t = 0; t < kThreads; ++t) {
+    for (int round = 0; round < kRounds; ++round) {
+      const bool fails = (t + round) % 4 == 0;
+      INFO("thread " << t << " round " << round);
+      CHECK(ok[static_cast<std::size_t>(t)][static_cast<std::size_t>(round)] == !fails);
+      auto status = store.get_status("status-" + std::to_string(t) + "-" + std::to_string(round));
+      REQUIRE(status);
+      CHECK(status->has_value() == !fails);
+      Query one = ids_query({indicator_id((t * kRounds + round) * kPerCall)});
+      CHECK(run(store, one).objects.size() == (fails ? 0U : 1U));
+      if (!fails) expected += kPerCall;
+    }
+  }
+  Query all;
+  all.limit = 10000;
+  CHECK(run(store, all).objects.size() == expected);
+}
+
 TEST_CASE("sqlite store: ids whose hashes collide stay apart", "[sqlite_store]") {
   // Collisions of a 64-bit keyed hash cannot be produced on purpose, so
   // this gives indicator--b indicator--a's idh by hand.

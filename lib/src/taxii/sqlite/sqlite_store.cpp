@@ -291,8 +291,10 @@ class SqliteStore final : public Store {
         queue_.pop_front();
       }
       lock.unlock();
-      run_batch(batch);
+      auto results = run_batch(batch);
       lock.lock();
+      // Set under the lock: a follower reads its result under it.
+      for (std::size_t i = 0; i < batch.size(); ++i) batch[i]->result = std::move(results[i]);
       leading_ = false;
       queue_done_.notify_all();
     }
@@ -406,8 +408,8 @@ class SqliteStore final : public Store {
   };
 
   // Stores a batch of add_with_status requests in one transaction (see
-  // there); sets every request's result.
-  void run_batch(const std::vector<AddRequest*>& batch) {
+  // there); the result of each.
+  std::vector<Result<std::vector<AddOutcome>>> run_batch(const std::vector<AddRequest*>& batch) {
     std::vector<std::optional<Result<std::vector<AddOutcome>>>> results(batch.size());
     auto status = guarded<void>([&]() -> Status {
       Transaction txn(*this);
@@ -430,14 +432,20 @@ class SqliteStore final : public Store {
       }
       return txn.commit();
     });
-    for (std::size_t i = 0; i < batch.size(); ++i) {
-      if (!status) {
-        // Nothing of the batch is stored; a request's own error says more.
-        batch[i]->result = results[i] && !*results[i] ? std::move(*results[i]) : Result<std::vector<AddOutcome>>(status.error());
+    std::vector<Result<std::vector<AddOutcome>>> out;
+    out.reserve(batch.size());
+    for (auto& r : results) {
+      // When the batch failed nothing of it is stored; a request's own error says more.
+      if (status && r) {
+        out.push_back(std::move(*r));
+      } else if (r && !*r) {
+        out.push_back(std::move(*r));
       } else {
-        batch[i]->result = std::move(results[i]);
+        out.push_back(status ? Error(ErrorCategory::internal, "taxii store " + quote(path_) + ": no result")
+                             : status.error());
       }
     }
+    return out;
   }
 
   // Only called between operations: a statement evicted mid-call would be

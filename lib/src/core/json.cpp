@@ -437,23 +437,6 @@ Error syntax_error(const rapidjson::ParseResult& r, std::uint64_t line) {
 
 }  // namespace
 
-Result<Value> parse(std::string_view text, const Limits& limits) {
-  if (limits.max_document_bytes != 0 && text.size() > limits.max_document_bytes)
-    return Error(ErrorCategory::data, "input larger than the limit of " +
-                                          std::to_string(limits.max_document_bytes) + " bytes (--max-input-size)");
-  rapidjson::MemoryStream ms(text.data(), text.size());
-  Builder<IStreamSource> builder(limits, nullptr, {}, nullptr);
-  rapidjson::Reader reader;
-  rapidjson::ParseResult r =
-      valid_utf8(text) ? reader.Parse<kFlagsValidUtf8>(ms, builder) : reader.Parse<kFlags>(ms, builder);
-  if (builder.has_error()) return std::move(builder.error());
-  if (r.IsError()) return syntax_error(r, 0);
-  // RapidJSON reads a NUL byte as the end of the input; there must be none.
-  if (ms.Tell() != text.size())
-    return Error(ErrorCategory::data, "invalid JSON at byte " + std::to_string(ms.Tell()) + ": NUL byte in the input");
-  return builder.take_root();
-}
-
 namespace {
 // A Builder's view of an in-memory document (parse_split): positions, and
 // no line numbers.
@@ -462,23 +445,40 @@ struct MemorySource {
   std::uint64_t line() const { return 0; }
   std::size_t Tell() const { return stream.Tell(); }
 };
-}  // namespace
 
-Status parse_split(std::string_view text, const Limits& limits, std::string_view split_array_key,
-                   const ValueSink& on_value) {
+// Runs `builder` over the document `text` read through `ms`: what parse()
+// and parse_split() share.
+template <typename Source>
+Status parse_memory(std::string_view text, const Limits& limits, rapidjson::MemoryStream& ms,
+                    Builder<Source>& builder) {
   if (limits.max_document_bytes != 0 && text.size() > limits.max_document_bytes)
     return Error(ErrorCategory::data, "input larger than the limit of " +
                                           std::to_string(limits.max_document_bytes) + " bytes (--max-input-size)");
-  rapidjson::MemoryStream ms(text.data(), text.size());
-  MemorySource source{ms};
-  Builder<MemorySource> builder(limits, &source, split_array_key, &on_value);
   rapidjson::Reader reader;
   rapidjson::ParseResult r =
       valid_utf8(text) ? reader.Parse<kFlagsValidUtf8>(ms, builder) : reader.Parse<kFlags>(ms, builder);
   if (builder.has_error()) return std::move(builder.error());
   if (r.IsError()) return syntax_error(r, 0);
+  // RapidJSON reads a NUL byte as the end of the input; there must be none.
   if (ms.Tell() != text.size())
     return Error(ErrorCategory::data, "invalid JSON at byte " + std::to_string(ms.Tell()) + ": NUL byte in the input");
+  return {};
+}
+}  // namespace
+
+Result<Value> parse(std::string_view text, const Limits& limits) {
+  rapidjson::MemoryStream ms(text.data(), text.size());
+  Builder<IStreamSource> builder(limits, nullptr, {}, nullptr);
+  CTI_TRY_STATUS(parse_memory(text, limits, ms, builder));
+  return builder.take_root();
+}
+
+Status parse_split(std::string_view text, const Limits& limits, std::string_view split_array_key,
+                   const ValueSink& on_value) {
+  rapidjson::MemoryStream ms(text.data(), text.size());
+  MemorySource source{ms};
+  Builder<MemorySource> builder(limits, &source, split_array_key, &on_value);
+  CTI_TRY_STATUS(parse_memory(text, limits, ms, builder));
   StreamEvent ev{builder.was_split() ? StreamEvent::Kind::envelope : StreamEvent::Kind::value, 0, 0};
   return on_value(builder.take_root(), ev);
 }

@@ -46,6 +46,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <type_traits>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -135,27 +136,23 @@ Micros system_now_micros() {
 void add_int(Binds& binds, std::int64_t v) { binds.push_back({true, v, {}}); }
 void add_text(Binds& binds, std::string s) { binds.push_back({false, 0, std::move(s)}); }
 
-// Appends "(?, ?, …)" for `values` (after `transform`) to `sql`.
+// Appends "(?, ?, …)" for `values` (after `transform`, to text or to
+// integers) to `sql`.
 template <typename F>
 void add_list(std::string& sql, Binds& binds, const std::vector<std::string>& values, F transform) {
   sql += '(';
   for (std::size_t i = 0; i < values.size(); ++i) {
     sql += i == 0 ? "?" : ", ?";
-    add_text(binds, transform(values[i]));
+    auto value = transform(values[i]);
+    if constexpr (std::is_integral_v<decltype(value)>) {
+      add_int(binds, value);
+    } else {
+      add_text(binds, std::move(value));
+    }
   }
   sql += ')';
 }
 std::string same(const std::string& s) { return s; }
-// The same for integers (the hashes of a list of ids).
-template <typename F>
-void add_int_list(std::string& sql, Binds& binds, const std::vector<std::string>& values, F transform) {
-  sql += '(';
-  for (std::size_t i = 0; i < values.size(); ++i) {
-    sql += i == 0 ? "?" : ", ?";
-    add_int(binds, transform(values[i]));
-  }
-  sql += ')';
-}
 
 // Appends the conditions that pick versions of objects (alias `o`) by
 // spec_version and match[version]; shared by query() and remove().
@@ -661,7 +658,7 @@ class SqliteStore final : public Store {
     if (!q.ids.empty()) {
       // A row's idh is its id's hash, so this is exactly "id IN ids".
       sql += " AND o.idh IN ";
-      add_int_list(sql, binds, q.ids, [this](const std::string& id) { return id_hash(id); });
+      add_list(sql, binds, q.ids, [this](const std::string& id) { return id_hash(id); });
       sql += " AND o.id IN ";
       add_list(sql, binds, q.ids, same);
     }

@@ -452,8 +452,8 @@ template <typename Source>
 Status parse_memory(std::string_view text, const Limits& limits, rapidjson::MemoryStream& ms,
                     Builder<Source>& builder) {
   if (limits.max_document_bytes != 0 && text.size() > limits.max_document_bytes)
-    return Error(ErrorCategory::data, "input larger than the limit of " +
-                                          std::to_string(limits.max_document_bytes) + " bytes (--max-input-size)");
+    return Error(ErrorCategory::data, "input larger than the limit of " + std::to_string(limits.max_document_bytes) +
+                                          " bytes (--max-input-size)");
   rapidjson::Reader reader;
   rapidjson::ParseResult r =
       valid_utf8(text) ? reader.Parse<kFlagsValidUtf8>(ms, builder) : reader.Parse<kFlags>(ms, builder);

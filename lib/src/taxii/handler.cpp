@@ -567,38 +567,39 @@ HttpResponse add_objects(const Context& c, const CollectionConfig& col) {
   std::optional<std::size_t> not_an_object;  // the first element without string "type" and "id"
   std::vector<NewObject> fresh;
   fresh.reserve(body.size() / 1024 + 1);  // STIX objects are rarely smaller
-  auto parsed = json::parse_split(body, limits, "objects", [&](json::Value&& item, const json::StreamEvent& ev) -> Status {
-    if (ev.kind != json::StreamEvent::Kind::element) {
-      envelope = std::move(item);
-      split = ev.kind == json::StreamEvent::Kind::envelope;
-      return {};
-    }
-    ++count;
-    if (not_an_object) return {};
-    if (!item.is_object() || !item.find_string("id") || !item.find_string("type")) {
-      not_an_object = ev.index;
-      return {};
-    }
-    has_error = false;
-    first_error.clear();
-    const std::string id(*item.find_string("id"));
-    const std::string type(*item.find_string("type"));
-    std::string version(item.find_string("modified").value_or(item.find_string("created").value_or("")));
-    if (stix::kind_of(type) == stix::ObjectKind::bundle) {
-      status.failures.push_back({id, version, "a bundle cannot be stored in a collection"});
-      return {};
-    }
-    validator->validate_object(item, "request", 0);
-    if (has_error) {
-      status.failures.push_back({id, version, first_error});
-      return {};
-    }
-    std::string spec_version(item.find_string("spec_version").value_or("2.1"));
-    const std::string_view received = body.substr(ev.offset, ev.size);
-    std::string stored = json::is_compact(received) ? std::string(received) : json::to_string(item);
-    fresh.push_back({id, std::move(version), std::move(spec_version), type, std::move(stored)});
-    return {};
-  });
+  auto parsed =
+      json::parse_split(body, limits, "objects", [&](json::Value&& item, const json::StreamEvent& ev) -> Status {
+        if (ev.kind != json::StreamEvent::Kind::element) {
+          envelope = std::move(item);
+          split = ev.kind == json::StreamEvent::Kind::envelope;
+          return {};
+        }
+        ++count;
+        if (not_an_object) return {};
+        if (!item.is_object() || !item.find_string("id") || !item.find_string("type")) {
+          not_an_object = ev.index;
+          return {};
+        }
+        has_error = false;
+        first_error.clear();
+        const std::string id(*item.find_string("id"));
+        const std::string type(*item.find_string("type"));
+        std::string version(item.find_string("modified").value_or(item.find_string("created").value_or("")));
+        if (stix::kind_of(type) == stix::ObjectKind::bundle) {
+          status.failures.push_back({id, version, "a bundle cannot be stored in a collection"});
+          return {};
+        }
+        validator->validate_object(item, "request", 0);
+        if (has_error) {
+          status.failures.push_back({id, version, first_error});
+          return {};
+        }
+        std::string spec_version(item.find_string("spec_version").value_or("2.1"));
+        const std::string_view received = body.substr(ev.offset, ev.size);
+        std::string stored = json::is_compact(received) ? std::string(received) : json::to_string(item);
+        fresh.push_back({id, std::move(version), std::move(spec_version), type, std::move(stored)});
+        return {};
+      });
   if (!parsed) return error_response(422, "The request body is not JSON", parsed.error().message());
   if (!envelope.is_object())
     return error_response(422, "The request body is not a TAXII envelope", "expected {\"objects\":[...]}");
@@ -612,9 +613,9 @@ HttpResponse add_objects(const Context& c, const CollectionConfig& col) {
   if (!split && envelope.find("objects") != nullptr)
     return error_response(422, "The request body is not a TAXII envelope", "\"objects\" is not a list");
   if (not_an_object)
-    return error_response(422, "The envelope holds something that is not a STIX object",
-                          "objects[" + std::to_string(*not_an_object) +
-                              "] is not a JSON object with string \"type\" and \"id\"");
+    return error_response(
+        422, "The envelope holds something that is not a STIX object",
+        "objects[" + std::to_string(*not_an_object) + "] is not a JSON object with string \"type\" and \"id\"");
   status.total = count;
 
   // The status is finished from the store's outcomes and saved in the same

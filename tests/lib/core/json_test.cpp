@@ -1,8 +1,9 @@
 // Tests of ctishare/json.h: parsing with limits, streaming (NDJSON and split
 // bundles), deterministic writing and RFC 8785 canonicalisation.
-#include <catch2/catch.hpp>
+#include "ctishare/json.h"
 
 #include <bit>
+#include <catch2/catch.hpp>
 #include <cctype>
 #include <cmath>
 #include <cstdint>
@@ -13,8 +14,6 @@
 #include <streambuf>
 #include <string>
 #include <vector>
-
-#include "ctishare/json.h"
 
 using namespace ctishare;
 using namespace ctishare::json;
@@ -457,22 +456,22 @@ bool reference_utf8(const std::string& s) {
 TEST_CASE("json: the up-front UTF-8 check accepts exactly well-formed UTF-8", "[core][json]") {
   std::mt19937 rng(20261130);
   // Single bytes at the edges of the ranges, and whole characters at theirs.
-  std::vector<std::string> pieces = {"\xc3\xa9", "\xe2\x82\xac", "\xed\x9f\xbf", "\xee\x80\x80",
+  std::vector<std::string> pieces = {"\xc3\xa9",         "\xe2\x82\xac",     "\xed\x9f\xbf", "\xee\x80\x80",
                                      "\xf0\x9f\x98\x80", "\xf4\x8f\xbf\xbf", "\xe0\xa0\x80", "\xf0\x90\x80\x80"};
-  for (unsigned b : {0x41u, 0x7Fu, 0x80u, 0x8Fu, 0x90u, 0x9Fu, 0xA0u, 0xBFu, 0xC0u, 0xC1u, 0xC2u, 0xDFu, 0xE0u, 0xE1u,
-                     0xECu, 0xEDu, 0xEEu, 0xEFu, 0xF0u, 0xF1u, 0xF3u, 0xF4u, 0xF5u, 0xF8u, 0xFFu})
+  for (unsigned b : {0x41u, 0x7Fu, 0x80u, 0x8Fu, 0x90u, 0x9Fu, 0xA0u, 0xBFu, 0xC0u, 0xC1u, 0xC2u, 0xDFu, 0xE0u,
+                     0xE1u, 0xECu, 0xEDu, 0xEEu, 0xEFu, 0xF0u, 0xF1u, 0xF3u, 0xF4u, 0xF5u, 0xF8u, 0xFFu})
     pieces.emplace_back(1, static_cast<char>(b));
   int accepted = 0;
   for (int round = 0; round < 20000; ++round) {
     std::string content(rng() % 24, 'a');  // some ASCII, so the 16-byte path runs too
     const std::size_t count = 1 + rng() % 5;
-    for (std::size_t k = 0; k < count; ++k)
-      content.insert(rng() % (content.size() + 1), pieces[rng() % pieces.size()]);
+    for (std::size_t k = 0; k < count; ++k) content.insert(rng() % (content.size() + 1), pieces[rng() % pieces.size()]);
     const std::string doc = "[\"" + content + "\"]";
     const bool ok = reference_utf8(content);
     INFO("round " << round);
     CHECK(static_cast<bool>(parse(doc)) == ok);
-    CHECK(static_cast<bool>(parse_split(doc, {}, "objects", [](Value&&, const StreamEvent&) -> Status { return {}; })) == ok);
+    CHECK(static_cast<bool>(
+              parse_split(doc, {}, "objects", [](Value&&, const StreamEvent&) -> Status { return {}; })) == ok);
     accepted += ok ? 1 : 0;
   }
   // Both outcomes are well represented.

@@ -5,8 +5,8 @@
 #include <sys/stat.h>
 
 #include <atomic>
-#include <chrono>
 #include <catch2/catch.hpp>
+#include <chrono>
 #include <map>
 #include <set>
 #include <stdexcept>
@@ -782,8 +782,9 @@ CREATE TABLE status_details (status_id TEXT NOT NULL REFERENCES statuses(id) ON 
   PRIMARY KEY (status_id, kind, seq)) WITHOUT ROWID;
 )sql";
   if (schema >= 2) {
-    sql += "ALTER TABLE objects ADD COLUMN is_last INTEGER NOT NULL DEFAULT 0;"
-           "CREATE INDEX objects_last_by_date ON objects(cid, date_added) WHERE is_last = 1;";
+    sql +=
+        "ALTER TABLE objects ADD COLUMN is_last INTEGER NOT NULL DEFAULT 0;"
+        "CREATE INDEX objects_last_by_date ON objects(cid, date_added) WHERE is_last = 1;";
   }
   sql += "INSERT INTO collections (cid, name, last_date_added) VALUES (1, '" + kCollection + "', " +
          std::to_string(objects.size()) + ");";
@@ -795,9 +796,10 @@ CREATE TABLE status_details (status_id TEXT NOT NULL REFERENCES statuses(id) ON 
            q(o.spec_version) + ", " + q(o.type) + ", " + std::to_string(++date_added) + ", " + q(o.json) + ");";
   }
   if (schema >= 2) {
-    sql += "UPDATE objects SET is_last = 1 WHERE rowid IN (SELECT (SELECT v.rowid FROM objects v WHERE v.cid = o.cid "
-           "AND v.id = o.id ORDER BY v.spec_version DESC, v.version_key DESC LIMIT 1) FROM objects o "
-           "GROUP BY o.cid, o.id);";
+    sql +=
+        "UPDATE objects SET is_last = 1 WHERE rowid IN (SELECT (SELECT v.rowid FROM objects v WHERE v.cid = o.cid "
+        "AND v.id = o.id ORDER BY v.spec_version DESC, v.version_key DESC LIMIT 1) FROM objects o "
+        "GROUP BY o.cid, o.id);";
   }
   sql += "PRAGMA user_version=" + std::to_string(schema) + ";";
   raw_sql(path, sql);
@@ -821,7 +823,7 @@ TEST_CASE("sqlite store: stores of earlier schemas are migrated when opened", "[
     REQUIRE(store);
     // Each object's last version, by id too (objects_by_id is filled).
     CHECK(keys(run(**store, {})) == V{"indicator--a@2020-01-02T00:00:00Z", "indicator--b@2020-01-01T00:00:00Z",
-                                     "report--r@2020-01-01T00:00:00Z"});
+                                      "report--r@2020-01-01T00:00:00Z"});
     CHECK(keys(run(**store, ids_query({"indicator--a"}))) == V{"indicator--a@2020-01-02T00:00:00Z"});
     Query first = ids_query({"indicator--a"});
     first.versions = versions("first");
@@ -838,13 +840,13 @@ TEST_CASE("sqlite store: stores of earlier schemas are migrated when opened", "[
     CHECK((*again)[1].kind == AddOutcome::Kind::conflict);
     CHECK((*again)[2].kind == AddOutcome::Kind::added);
     CHECK(keys(run(**store, {})) == V{"indicator--a@2020-01-02T00:00:00Z", "report--r@2020-01-01T00:00:00Z",
-                                     "indicator--b@2020-03-01T00:00:00Z"});
+                                      "indicator--b@2020-03-01T00:00:00Z"});
     REQUIRE((*store)->remove(kCollection, "report--r", versions("all"), {}));
     CHECK(keys(run(**store, ids_query({"report--r"}))).empty());
   }
   CHECK(count_rows(path, "PRAGMA user_version") == 3);
-  CHECK(count_rows(path, "SELECT count(*) FROM sqlite_master WHERE name IN ('objects_by_version', 'objects_by_spec')") ==
-        0);
+  CHECK(count_rows(path,
+                   "SELECT count(*) FROM sqlite_master WHERE name IN ('objects_by_version', 'objects_by_spec')") == 0);
   CHECK(count_rows(path, "SELECT count(*) FROM sqlite_master WHERE name = 'objects_by_id'") == 1);
   CHECK(count_rows(path, "SELECT count(*) FROM objects WHERE idh = 0") == 0);
   // Opening again changes nothing.
@@ -861,7 +863,8 @@ TEST_CASE("sqlite store: the WAL is copied into the database in the background",
   const std::string pad = R"(,"x_pad":")" + std::string(8000, 'p') + "\"";
   for (int batch = 0; batch < 10; ++batch) {
     std::vector<NewObject> objects;
-    for (int i = 0; i < 500; ++i) objects.push_back(object(indicator_id(batch * 500 + i), "2020-01-01T00:00:00Z", "2.1", pad));
+    for (int i = 0; i < 500; ++i)
+      objects.push_back(object(indicator_id(batch * 500 + i), "2020-01-01T00:00:00Z", "2.1", pad));
     add_ok(**store, objects);
   }
   auto file_size = [](const std::string& p) {
@@ -870,7 +873,8 @@ TEST_CASE("sqlite store: the WAL is copied into the database in the background",
   };
   // The writer never checkpoints below 256 MB; only the thread can have
   // filled the database file.
-  for (int i = 0; i < 200 && file_size(path) < (30LL << 20); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  for (int i = 0; i < 200 && file_size(path) < (30LL << 20); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
   CHECK(file_size(path) >= (30LL << 20));
   store->reset();
   auto again = open_sqlite_store(path);
@@ -891,7 +895,8 @@ TEST_CASE("sqlite store: what add() returned is visible to other connections at 
   int stored = 0;
   for (int batch = 0; batch < 5; ++batch) {
     std::vector<NewObject> objects;
-    for (int i = 0; i < 20 + batch * 40; ++i) objects.push_back(object(indicator_id(stored + i), "2020-01-01T00:00:00Z", "2.1", pad));
+    for (int i = 0; i < 20 + batch * 40; ++i)
+      objects.push_back(object(indicator_id(stored + i), "2020-01-01T00:00:00Z", "2.1", pad));
     add_ok(**store, objects);
     stored += static_cast<int>(objects.size());
     INFO("after batch " << batch);
@@ -928,7 +933,8 @@ TEST_CASE("sqlite store: concurrent add_with_status calls share commits and fail
           s.total = s.success = outcomes.size();
           return s;
         });
-        ok[static_cast<std::size_t>(t)][static_cast<std::size_t>(round)] = static_cast<bool>(r) && r->size() == kPerCall;
+        ok[static_cast<std::size_t>(t)][static_cast<std::size_t>(round)] =
+            static_cast<bool>(r) && r->size() == kPerCall;
       }
     });
   }
@@ -964,7 +970,8 @@ TEST_CASE("sqlite store: ids whose hashes collide stay apart", "[sqlite_store]")
     REQUIRE(store);
     add_ok(**store, {object("indicator--a", "2020-01-01T00:00:00Z"), object("indicator--b", "2020-01-01T00:00:00Z")});
   }
-  raw_sql(path, "UPDATE objects SET idh = (SELECT idh FROM objects WHERE id = 'indicator--a') WHERE id = 'indicator--b'");
+  raw_sql(path,
+          "UPDATE objects SET idh = (SELECT idh FROM objects WHERE id = 'indicator--a') WHERE id = 'indicator--b'");
   auto store = open_sqlite_store(path, [&] { return now++; });
   REQUIRE(store);
   // Every lookup by indicator--a's id meets indicator--b in objects_by_id

@@ -38,8 +38,8 @@
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
-#include <deque>
 #include <cstring>
+#include <deque>
 #include <exception>
 #include <limits>
 #include <mutex>
@@ -171,15 +171,18 @@ void add_selection(std::string& sql, Binds& binds, const VersionMatch& versions,
   // Each object's first version of its newest spec_version, nothing else:
   // one index seek per row instead of two.
   if (spec_versions.empty() && !versions.all && versions.exact.empty() && versions.first && !versions.last) {
-    sql += " AND o.rowid = (SELECT v.rowid FROM objects v WHERE v.cid = o.cid AND v.idh = o.idh AND v.id = o.id ORDER BY "
-           "v.spec_version DESC, v.version_key ASC LIMIT 1)";
+    sql +=
+        " AND o.rowid = (SELECT v.rowid FROM objects v WHERE v.cid = o.cid AND v.idh = o.idh AND v.id = o.id ORDER BY "
+        "v.spec_version DESC, v.version_key ASC LIMIT 1)";
     return;
   }
   // Without match[spec_version] only each object's newest spec_version
   // counts (TAXII 3.4.1), and first/last are judged among those versions.
   std::string sibling_spec;
   if (spec_versions.empty()) {
-    sql += " AND o.spec_version = (SELECT max(s.spec_version) FROM objects s WHERE s.cid = o.cid AND s.idh = o.idh AND s.id = o.id)";
+    sql +=
+        " AND o.spec_version = (SELECT max(s.spec_version) FROM objects s WHERE s.cid = o.cid AND s.idh = o.idh AND "
+        "s.id = o.id)";
     sibling_spec = " AND v.spec_version = o.spec_version";
   } else {
     sql += " AND o.spec_version IN ";
@@ -418,7 +421,8 @@ class SqliteStore final : public Store {
         try {
           outcomes = add_locked(r.collection, *r.objects);
           if (outcomes) {
-            if (auto saved = put_status_locked((*r.make_status)(*outcomes)); !saved) outcomes = std::move(saved).error();
+            if (auto saved = put_status_locked((*r.make_status)(*outcomes)); !saved)
+              outcomes = std::move(saved).error();
           }
         } catch (const std::exception& e) {
           outcomes = Error(ErrorCategory::internal, "taxii store " + quote(path_) + ": " + e.what());
@@ -536,9 +540,10 @@ class SqliteStore final : public Store {
       last = read.int_at(1);
     }
 
-    CTI_TRY_PREPARE(insert,
-                    "INSERT INTO objects (cid, id, version, version_key, spec_version, type, date_added, json, is_last, "
-                    "idh) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    CTI_TRY_PREPARE(
+        insert,
+        "INSERT INTO objects (cid, id, version, version_key, spec_version, type, date_added, json, is_last, "
+        "idh) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     // Every version of the object (see idh at the top): whether this one is
     // stored already, and which is the last (see is_last). An object has
     // few versions, and a new object none: then the seek in objects_by_id
@@ -710,7 +715,8 @@ class SqliteStore final : public Store {
     if (!*cid) return std::uint64_t{0};
     // The selection is materialised before the delete starts, so first and
     // last are judged on the versions as they were.
-    std::string sql = "DELETE FROM objects WHERE rowid IN (SELECT o.rowid FROM objects o WHERE o.cid = ? AND o.idh = ? AND "
+    std::string sql =
+        "DELETE FROM objects WHERE rowid IN (SELECT o.rowid FROM objects o WHERE o.cid = ? AND o.idh = ? AND "
         "o.id = ?";
     Binds binds;
     add_int(binds, **cid);
@@ -727,8 +733,9 @@ class SqliteStore final : public Store {
     if (int rc = stmt.step(); rc != SQLITE_DONE) return fail(rc);
     const auto removed = static_cast<std::uint64_t>(sqlite3_changes64(db_));
     // If the last version went, the newest left takes its place.
-    CTI_TRY_PREPARE(promote, "UPDATE objects SET is_last = 1 WHERE rowid = (SELECT rowid FROM objects WHERE cid = ? "
-                             "AND idh = ? AND id = ? ORDER BY spec_version DESC, version_key DESC LIMIT 1)");
+    CTI_TRY_PREPARE(promote,
+                    "UPDATE objects SET is_last = 1 WHERE rowid = (SELECT rowid FROM objects WHERE cid = ? "
+                    "AND idh = ? AND id = ? ORDER BY spec_version DESC, version_key DESC LIMIT 1)");
     const std::int64_t idh = id_hash(id);
     promote.bind(1, **cid);
     promote.bind(2, idh);
@@ -911,7 +918,8 @@ Result<detail::SipKey> read_id_key(sqlite3* db, const std::string& path) {
   detail::SipKey key{};
   const bool ok = rc == SQLITE_ROW && sqlite3_column_bytes(stmt, 0) == static_cast<int>(key.size());
   if (ok) std::memcpy(key.data(), sqlite3_column_blob(stmt, 0), key.size());
-  std::string message = rc == SQLITE_ROW || rc == SQLITE_DONE ? "the id hash key is missing or damaged" : sqlite3_errmsg(db);
+  std::string message =
+      rc == SQLITE_ROW || rc == SQLITE_DONE ? "the id hash key is missing or damaged" : sqlite3_errmsg(db);
   sqlite3_finalize(stmt);
   if (!ok) return open_error(ErrorCategory::data, path, message);
   return key;
@@ -959,7 +967,8 @@ Status migrate(SqliteStore& store, const std::string& path) {
       return rollback(store.fail(rc));
     };
     int rc = sqlite3_prepare_v2(store.handle(), "SELECT rowid, id FROM objects", -1, &read, nullptr);
-    if (rc == SQLITE_OK) rc = sqlite3_prepare_v2(store.handle(), "UPDATE objects SET idh = ? WHERE rowid = ?", -1, &write, nullptr);
+    if (rc == SQLITE_OK)
+      rc = sqlite3_prepare_v2(store.handle(), "UPDATE objects SET idh = ? WHERE rowid = ?", -1, &write, nullptr);
     if (rc != SQLITE_OK) return finish(rc);
     while ((rc = sqlite3_step(read)) == SQLITE_ROW) {
       const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(read, 1));

@@ -25,8 +25,8 @@ sqlite3_vfs* real_vfs() { return static_cast<sqlite3_vfs*>(g_vfs.pAppData); }
 struct File {
   sqlite3_file base;
   sqlite3_file* real;
-  char* buffer;          // WAL files only
-  sqlite3_int64 start;   // file offset of buffer[0]
+  char* buffer;         // WAL files only
+  sqlite3_int64 start;  // file offset of buffer[0]
   int used;
 };
 
@@ -89,9 +89,7 @@ int x_file_size(sqlite3_file* file, sqlite3_int64* size) {
 }
 
 int x_lock(sqlite3_file* file, int level) { return real_methods(file_of(file))->xLock(file_of(file)->real, level); }
-int x_unlock(sqlite3_file* file, int level) {
-  return real_methods(file_of(file))->xUnlock(file_of(file)->real, level);
-}
+int x_unlock(sqlite3_file* file, int level) { return real_methods(file_of(file))->xUnlock(file_of(file)->real, level); }
 int x_check_reserved(sqlite3_file* file, int* out) {
   return real_methods(file_of(file))->xCheckReservedLock(file_of(file)->real, out);
 }
@@ -163,9 +161,7 @@ int x_randomness(sqlite3_vfs*, int size, char* out) { return real_vfs()->xRandom
 int x_sleep(sqlite3_vfs*, int micros) { return real_vfs()->xSleep(real_vfs(), micros); }
 int x_current_time(sqlite3_vfs*, double* out) { return real_vfs()->xCurrentTime(real_vfs(), out); }
 int x_get_last_error(sqlite3_vfs*, int size, char* out) { return real_vfs()->xGetLastError(real_vfs(), size, out); }
-int x_current_time_int64(sqlite3_vfs*, sqlite3_int64* out) {
-  return real_vfs()->xCurrentTimeInt64(real_vfs(), out);
-}
+int x_current_time_int64(sqlite3_vfs*, sqlite3_int64* out) { return real_vfs()->xCurrentTimeInt64(real_vfs(), out); }
 
 void register_vfs() {
   sqlite3_vfs* real = sqlite3_vfs_find(nullptr);

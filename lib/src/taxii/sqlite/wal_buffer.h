@@ -4,9 +4,9 @@
 // so a commit of 200 pages is 400 pwrite calls; on a virtual machine each
 // call costs more than copying the page. This VFS wraps the default one and
 // holds consecutive writes to a WAL file in a buffer of 128 KiB (the most
-// the default VFS writes at once), written out in one call when a write is not contiguous, the buffer is full, or SQLite
-// reads, truncates, sizes, syncs or closes the file. Other files go
-// straight through.
+// the default VFS writes at once), written out in one call when a write is
+// not contiguous, the buffer is full, or SQLite reads, truncates, sizes,
+// syncs or closes the file. Other files go straight through.
 //
 // Only for connections with PRAGMA synchronous=FULL (the taxii store's):
 // a commit then syncs the WAL, which writes the buffer, before SQLite

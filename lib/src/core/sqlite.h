@@ -75,6 +75,10 @@ class Stmt {
   void bind(int index, std::string_view text) {
     note(sqlite3_bind_text64(stmt_, index, text.data(), text.size(), SQLITE_STATIC, SQLITE_UTF8));
   }
+  // Bytes bound as a BLOB, without copying, as text is.
+  void bind_blob(int index, std::string_view bytes) {
+    note(sqlite3_bind_blob64(stmt_, index, bytes.data(), bytes.size(), SQLITE_STATIC));
+  }
   void bind(int index, std::int64_t value) { note(sqlite3_bind_int64(stmt_, index, value)); }
   void bind(int index, double value) { note(sqlite3_bind_double(stmt_, index, value)); }
   void bind_null(int index) { note(sqlite3_bind_null(stmt_, index)); }
@@ -99,6 +103,11 @@ class Stmt {
   std::int64_t int_at(int col) const { return sqlite3_column_int64(stmt_, col); }
   double double_at(int col) const { return sqlite3_column_double(stmt_, col); }
   bool null_at(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
+  std::string_view blob_at(int col) const {
+    const auto* p = static_cast<const char*>(sqlite3_column_blob(stmt_, col));
+    if (p == nullptr) return {};
+    return {p, static_cast<std::size_t>(sqlite3_column_bytes(stmt_, col))};
+  }
   std::string_view text_at(int col) const {
     const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, col));
     if (p == nullptr) return {};

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <cstring>
 #include <map>
 #include <set>
 #include <stdexcept>
@@ -14,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/digest.h"
 #include "core/sqlite.h"
 #include "ctishare/taxii/store.h"
 #include "support/temp_dir.h"
@@ -761,8 +763,9 @@ int count_rows(const std::string& path, const std::string& sql) {
   return n;
 }
 
-// A store as earlier releases wrote it (schema 1 or 2), holding `objects`
-// of the collection kCollection with date_added 1, 2, ...
+// A store as earlier releases wrote it (schema 1 to 3), holding `objects`
+// of the collection kCollection with date_added 1, 2, ..., and a status
+// "old-status" with its details as rows of status_details.
 void write_old_store(const std::string& path, int schema, const std::vector<NewObject>& objects) {
   std::string sql = R"sql(
 PRAGMA page_size=16384; PRAGMA journal_mode=WAL; PRAGMA application_id=1129597267;
@@ -801,6 +804,29 @@ CREATE TABLE status_details (status_id TEXT NOT NULL REFERENCES statuses(id) ON 
         "AND v.id = o.id ORDER BY v.spec_version DESC, v.version_key DESC LIMIT 1) FROM objects o "
         "GROUP BY o.cid, o.id);";
   }
+  if (schema >= 3) {
+    // The id hash under a known key (see idh in sqlite_store.cpp).
+    ctishare::detail::SipKey key{};
+    for (std::size_t i = 0; i < key.size(); ++i) key[i] = static_cast<std::uint8_t>(i * 7 + 1);
+    sql +=
+        "ALTER TABLE objects ADD COLUMN idh INTEGER NOT NULL DEFAULT 0;"
+        "CREATE TABLE store_keys (name TEXT PRIMARY KEY, key BLOB NOT NULL);"
+        "INSERT INTO store_keys (name, key) VALUES ('idh', x'" +
+        ctishare::detail::to_hex(key.data(), key.size()) + "');";
+    for (const NewObject& o : objects) {
+      const auto h = ctishare::detail::siphash128(key, o.id);
+      std::int64_t idh = 0;
+      std::memcpy(&idh, h.data(), sizeof idh);
+      sql += "UPDATE objects SET idh = " + std::to_string(idh) + " WHERE id = '" + o.id + "';";
+    }
+    sql +=
+        "CREATE INDEX objects_by_id ON objects(cid, idh);"
+        "DROP INDEX objects_by_spec; DROP INDEX objects_by_version;";
+  }
+  sql +=
+      "INSERT INTO statuses VALUES ('old-status', 'api1', 'u', 1, 5, 2, 1, 1, 0);"
+      "INSERT INTO status_details VALUES ('old-status', 0, 0, 'indicator--a', '2020-01-02T00:00:00Z', '');"
+      "INSERT INTO status_details VALUES ('old-status', 1, 0, 'indicator--z', '2020-01-01T00:00:00Z', 'refused');";
   sql += "PRAGMA user_version=" + std::to_string(schema) + ";";
   raw_sql(path, sql);
 }
@@ -809,7 +835,7 @@ CREATE TABLE status_details (status_id TEXT NOT NULL REFERENCES statuses(id) ON 
 
 TEST_CASE("sqlite store: stores of earlier schemas are migrated when opened", "[sqlite_store]") {
   using V = std::vector<std::string>;
-  const int schema = GENERATE(1, 2);
+  const int schema = GENERATE(1, 2, 3);
   INFO("schema " << schema);
   TempDir dir;
   std::string path = dir / "store.db";
@@ -843,8 +869,32 @@ TEST_CASE("sqlite store: stores of earlier schemas are migrated when opened", "[
                                       "indicator--b@2020-03-01T00:00:00Z"});
     REQUIRE((*store)->remove(kCollection, "report--r", versions("all"), {}));
     CHECK(keys(run(**store, ids_query({"report--r"}))).empty());
+    // A status written before schema 4 is read from its rows; a new one from
+    // its record.
+    auto old_status = (*store)->get_status("old-status");
+    REQUIRE(old_status);
+    REQUIRE(old_status->has_value());
+    REQUIRE((*old_status)->successes.size() == 1);
+    CHECK((*old_status)->successes[0].id == "indicator--a");
+    REQUIRE((*old_status)->failures.size() == 1);
+    CHECK((*old_status)->failures[0].message == "refused");
+    StatusRecord fresh;
+    fresh.id = "new-status";
+    fresh.api_root = "api1";
+    fresh.user = "u";
+    fresh.successes = {{"indicator--b", "2020-03-01T00:00:00Z", ""}};
+    fresh.pendings = {{"indicator--c", "2020-03-01T00:00:00Z", "later"}};
+    REQUIRE((*store)->put_status(fresh));
+    auto read = (*store)->get_status("new-status");
+    REQUIRE(read);
+    REQUIRE(read->has_value());
+    CHECK((*read)->successes.size() == 1);
+    CHECK((*read)->failures.empty());
+    REQUIRE((*read)->pendings.size() == 1);
+    CHECK((*read)->pendings[0].message == "later");
   }
-  CHECK(count_rows(path, "PRAGMA user_version") == 3);
+  CHECK(count_rows(path, "PRAGMA user_version") == 4);
+  CHECK(count_rows(path, "SELECT count(*) FROM status_details WHERE status_id = 'new-status'") == 0);
   CHECK(count_rows(path,
                    "SELECT count(*) FROM sqlite_master WHERE name IN ('objects_by_version', 'objects_by_spec')") == 0);
   CHECK(count_rows(path, "SELECT count(*) FROM sqlite_master WHERE name = 'objects_by_id'") == 1);
@@ -956,6 +1006,48 @@ TEST_CASE("sqlite store: concurrent add_with_status calls share commits and fail
   Query all;
   all.limit = 10000;
   CHECK(run(store, all).objects.size() == expected);
+}
+
+TEST_CASE("sqlite store: a status whose details record is damaged is an error, not a guess", "[sqlite_store]") {
+  TempDir dir;
+  const std::string path = dir / "store.db";
+  {
+    auto store = open_sqlite_store(path);
+    REQUIRE(store);
+    StatusRecord st;
+    st.id = "s1";
+    st.api_root = "api1";
+    st.user = "u";
+    st.successes = {{"indicator--a", "2020-01-01T00:00:00Z", ""}, {"indicator--b", "2020-01-01T00:00:00Z", "x"}};
+    st.failures = {{"indicator--c", "2020-01-01T00:00:00Z", "bad"}};
+    REQUIRE((*store)->put_status(st));
+  }
+  const int size = count_rows(path, "SELECT length(details) FROM statuses WHERE id = 's1'");
+  REQUIRE(size > 12);
+  // Every cut of the record, and one byte too many, is refused.
+  for (int cut = 0; cut <= size; ++cut) {
+    const std::string damaged =
+        cut == size ? "details || x'00'" : "substr(details, 1, " + std::to_string(cut) + ")";
+    raw_sql(path, "CREATE TABLE IF NOT EXISTS keep AS SELECT details FROM statuses WHERE id = 's1';"
+                  "UPDATE statuses SET details = " + damaged + " WHERE id = 's1';");
+    {
+      auto store = open_sqlite_store(path);
+      REQUIRE(store);
+      auto r = (*store)->get_status("s1");
+      INFO("cut " << cut);
+      REQUIRE_FALSE(r);
+      CHECK_THAT(r.error().message(), Catch::Contains("damaged"));
+    }
+    raw_sql(path, "UPDATE statuses SET details = (SELECT details FROM keep) WHERE id = 's1';");
+  }
+  auto store = open_sqlite_store(path);
+  REQUIRE(store);
+  auto r = (*store)->get_status("s1");
+  REQUIRE(r);
+  REQUIRE(r->has_value());
+  CHECK((*r)->successes.size() == 2);
+  CHECK((*r)->successes[1].message == "x");
+  CHECK((*r)->failures.size() == 1);
 }
 
 TEST_CASE("sqlite store: ids whose hashes collide stay apart", "[sqlite_store]") {

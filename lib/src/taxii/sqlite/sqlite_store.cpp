@@ -15,8 +15,11 @@
 // was over half of ingest's time at 100,000 objects, for a page rewritten
 // per object stored. add() reads an object's versions with one seek, and
 // learns from it whether the version is already stored and which version
-// is the last. The status resources live in `statuses` and
-// `status_details`.
+// is the last. The status resources live in `statuses`, each with its
+// lists of successes, failures and pendings in one record (`details`, see
+// encode_details): one row per object in `status_details`, as until schema
+// 4, was a tenth of a POST's time in the store. Statuses written before
+// keep their rows there, and are read from them.
 //
 // Versions are compared by instant, not by text: "…:00Z" sorts after
 // "…:00.5Z" as text but before it in time, and "…:00Z" equals
@@ -67,7 +70,7 @@ using detail::version_key;
 // PRAGMA application_id marks a file as ours ("CTIS"); user_version is the
 // schema version, raised (with a migration) whenever the schema changes.
 constexpr int kApplicationId = 0x43544953;
-constexpr int kSchemaVersion = 3;  // 2: objects.is_last; 3: objects.idh and its index
+constexpr int kSchemaVersion = 4;  // 2: objects.is_last; 3: objects.idh and its index; 4: statuses.details
 // Writers from another process (an admin tool) wait this long for the lock.
 constexpr int kBusyTimeoutMs = 5000;
 // The query shapes are few (one per combination of list lengths); the cap
@@ -114,7 +117,8 @@ CREATE TABLE statuses (
   total INTEGER NOT NULL,
   success INTEGER NOT NULL,
   failure INTEGER NOT NULL,
-  pending INTEGER NOT NULL
+  pending INTEGER NOT NULL,
+  details BLOB
 );
 CREATE INDEX statuses_by_time ON statuses(complete, request_timestamp);
 CREATE TABLE status_details (
@@ -153,6 +157,56 @@ void add_list(std::string& sql, Binds& binds, const std::vector<std::string>& va
   sql += ')';
 }
 std::string same(const std::string& s) { return s; }
+
+// A status's details as one record: for successes, failures and pendings
+// in turn, a count and then each detail's id, version and message, every
+// count and length 4 bytes little-endian.
+void put_u32(std::string& out, std::size_t v) {
+  for (int i = 0; i < 4; ++i) out += static_cast<char>((v >> (8 * i)) & 0xff);
+}
+std::string encode_details(const StatusRecord& s) {
+  std::size_t size = 12;
+  for (const auto* list : {&s.successes, &s.failures, &s.pendings})
+    for (const StatusDetail& d : *list) size += 12 + d.id.size() + d.version.size() + d.message.size();
+  std::string out;
+  out.reserve(size);
+  for (const auto* list : {&s.successes, &s.failures, &s.pendings}) {
+    put_u32(out, list->size());
+    for (const StatusDetail& d : *list) {
+      for (const std::string* field : {&d.id, &d.version, &d.message}) {
+        put_u32(out, field->size());
+        out += *field;
+      }
+    }
+  }
+  return out;
+}
+// False when `in` is not what encode_details wrote.
+bool decode_details(std::string_view in, StatusRecord& r) {
+  auto u32 = [&](std::size_t& v) {
+    if (in.size() < 4) return false;
+    v = 0;
+    for (std::size_t i = 0; i < 4; ++i) v |= static_cast<std::size_t>(static_cast<unsigned char>(in[i])) << (8 * i);
+    in.remove_prefix(4);
+    return true;
+  };
+  for (auto* list : {&r.successes, &r.failures, &r.pendings}) {
+    std::size_t count = 0;
+    if (!u32(count) || count > in.size() / 12) return false;
+    list->reserve(count);
+    for (std::size_t i = 0; i < count; ++i) {
+      StatusDetail d;
+      for (std::string* field : {&d.id, &d.version, &d.message}) {
+        std::size_t n = 0;
+        if (!u32(n) || n > in.size()) return false;
+        field->assign(in.substr(0, n));
+        in.remove_prefix(n);
+      }
+      list->push_back(std::move(d));
+    }
+  }
+  return in.empty();
+}
 
 // Appends the conditions that pick versions of objects (alias `o`) by
 // spec_version and match[version]; shared by query() and remove().
@@ -751,10 +805,12 @@ class SqliteStore final : public Store {
     {
       CTI_TRY_PREPARE(upsert,
                       "INSERT INTO statuses (id, api_root, owner, complete, request_timestamp, total, success, "
-                      "failure, pending) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
+                      "failure, pending, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE "
+                      "SET "
                       "api_root = excluded.api_root, owner = excluded.owner, complete = excluded.complete, "
                       "request_timestamp = excluded.request_timestamp, total = excluded.total, "
-                      "success = excluded.success, failure = excluded.failure, pending = excluded.pending");
+                      "success = excluded.success, failure = excluded.failure, pending = excluded.pending, "
+                      "details = excluded.details");
       upsert.bind(1, s.id);
       upsert.bind(2, s.api_root);
       upsert.bind(3, s.user);
@@ -764,29 +820,15 @@ class SqliteStore final : public Store {
       upsert.bind(7, static_cast<std::int64_t>(s.success));
       upsert.bind(8, static_cast<std::int64_t>(s.failure));
       upsert.bind(9, static_cast<std::int64_t>(s.pending));
+      const std::string details = encode_details(s);
+      upsert.bind_blob(10, details);
       if (int rc = upsert.step(); rc != SQLITE_DONE) return fail(rc);
     }
     {
+      // Rows a status written before schema 4 may have.
       CTI_TRY_PREPARE(clear, "DELETE FROM status_details WHERE status_id = ?");
       clear.bind(1, s.id);
       if (int rc = clear.step(); rc != SQLITE_DONE) return fail(rc);
-    }
-    CTI_TRY_PREPARE(
-        detail, "INSERT INTO status_details (status_id, kind, seq, id, version, message) VALUES (?, ?, ?, ?, ?, ?)");
-    detail.bind(1, s.id);
-    const std::vector<StatusDetail>* lists[] = {&s.successes, &s.failures, &s.pendings};
-    for (std::int64_t kind = 0; kind < 3; ++kind) {
-      std::int64_t seq = 0;
-      for (const StatusDetail& d : *lists[kind]) {
-        detail.bind(2, kind);
-        detail.bind(3, seq++);
-        detail.bind(4, d.id);
-        detail.bind(5, d.version);
-        detail.bind(6, d.message);
-        int rc = detail.step();
-        detail.reset();
-        if (rc != SQLITE_DONE) return fail(rc);
-      }
     }
     return txn.commit();
   }
@@ -807,8 +849,8 @@ class SqliteStore final : public Store {
     StatusRecord r;
     {
       CTI_TRY_PREPARE(head,
-                      "SELECT id, api_root, owner, complete, request_timestamp, total, success, failure, pending "
-                      "FROM statuses WHERE id = ?");
+                      "SELECT id, api_root, owner, complete, request_timestamp, total, success, failure, pending, "
+                      "details FROM statuses WHERE id = ?");
       head.bind(1, id);
       int rc = head.step();
       if (rc == SQLITE_DONE) return std::optional<StatusRecord>();
@@ -822,7 +864,14 @@ class SqliteStore final : public Store {
       r.success = static_cast<std::uint64_t>(head.int_at(6));
       r.failure = static_cast<std::uint64_t>(head.int_at(7));
       r.pending = static_cast<std::uint64_t>(head.int_at(8));
+      if (!head.null_at(9)) {
+        if (!decode_details(head.blob_at(9), r))
+          return Error(ErrorCategory::data, "taxii store " + quote(path_) + ": the details of status " +
+                                                quote(std::string(id)) + " are damaged");
+        return std::optional<StatusRecord>(std::move(r));
+      }
     }
+    // Written before schema 4: one row per detail.
     CTI_TRY_PREPARE(details,
                     "SELECT kind, id, version, message FROM status_details WHERE status_id = ? ORDER BY kind, seq");
     details.bind(1, id);
@@ -929,7 +978,8 @@ Result<detail::SipKey> read_id_key(sqlite3* db, const std::string& path) {
 // crash leaves it as it was, to be migrated at the next start): schema 1
 // gets each object's last version marked (is_last) and those rows indexed;
 // schema 2 gets idh, its key and its index instead of the two indexes on
-// the id text.
+// the id text; schema 3 gets statuses.details (its statuses keep their
+// rows in status_details).
 Status migrate(SqliteStore& store, const std::string& path) {
   CTI_TRY_STATUS(store.exec("BEGIN IMMEDIATE"));
   auto rollback = [&](Error e) -> Status {
@@ -983,6 +1033,10 @@ Status migrate(SqliteStore& store, const std::string& path) {
                             "DROP INDEX IF EXISTS objects_by_spec; DROP INDEX IF EXISTS objects_by_version;"
                             "PRAGMA user_version=3;");
         !s)
+      return rollback(std::move(s).error());
+  }
+  if (*version <= 3) {
+    if (auto s = store.exec("ALTER TABLE statuses ADD COLUMN details BLOB; PRAGMA user_version=4;"); !s)
       return rollback(std::move(s).error());
   }
   if (auto s = store.exec("COMMIT"); !s) return rollback(std::move(s).error());

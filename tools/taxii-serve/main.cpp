@@ -128,7 +128,9 @@ int main(int argc, char** argv) {
         ->type_name("FILE");
     app.add_flag("--allow-plain-http", opts->allow_plain_http,
                  "serve plain HTTP on a non-loopback address (credentials cross the network unencrypted)");
-    app.add_option("--workers", opts->workers, "threads that run requests (default: twice the cores, at least 4)")
+    app.add_option("--workers", opts->workers,
+                   "threads in each of the pools that run reads and writes (default: the cores, at least 2, "
+                   "for reads; twice that, at least 4, for writes)")
         ->check(CLI::Range(1, 256));
     app.add_option("--ready-file", opts->ready_file, "write the server's base URL to FILE once it listens")->type_name("FILE");
 

@@ -2,8 +2,10 @@
 // examples' async server: one session object per connection on its own
 // strand; the io threads only move bytes, and everything that may block —
 // the scrypt behind Basic authentication, SQLite, STIX validation — runs on
-// a separate pool of worker threads, so a slow POST cannot stall the
-// listing requests of 63 other clients.
+// worker threads: one pool for GET and HEAD, another for requests that
+// write, so a slow POST cannot stall the listing requests of 63 other
+// clients, and the writers, which mostly wait for syncs, can be many
+// without more reads competing for the cores.
 //
 // One request, step by step:
 //   1. read the request line and headers under header_timeout (first
@@ -239,8 +241,10 @@ class FailureLimiter {
 // What every session shares.
 struct Shared {
   Shared(const taxii::ServeConfig& c, taxii::Handler& h, taxii::Authenticator& a, taxii::RateLimiter& l,
-         audit::AuditLog& al, const Clock& clk, net::io_context& io, net::thread_pool& w, const RunOptions& o, bool t)
-      : config(c), handler(h), auth(a), limiter(l), audit(al), clock(clk), ioc(io), workers(w), options(o), tls(t) {}
+         audit::AuditLog& al, const Clock& clk, net::io_context& io, net::thread_pool& r, net::thread_pool& w,
+         const RunOptions& o, bool t)
+      : config(c), handler(h), auth(a), limiter(l), audit(al), clock(clk), ioc(io), readers(r), writers(w),
+        options(o), tls(t) {}
 
   const taxii::ServeConfig& config;
   taxii::Handler& handler;
@@ -249,7 +253,8 @@ struct Shared {
   audit::AuditLog& audit;
   const Clock& clock;
   net::io_context& ioc;
-  net::thread_pool& workers;
+  net::thread_pool& readers;  // GET and HEAD
+  net::thread_pool& writers;  // everything else
   const RunOptions& options;
   const bool tls;
   FailureLimiter failures;
@@ -389,7 +394,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
       return refuse(too_large());
     if (parser_->is_done()) return dispatch();
     // A body follows: who is sending it is settled before it is read.
-    net::post(shared_.workers, [self = this->shared_from_this(), guard = work_guard()] {
+    net::post(shared_.writers, [self = this->shared_from_this(), guard = work_guard()] {
       auto refusal = self->admit();
       net::post(self->stream_.get_executor(), [self, refusal = std::move(refusal)]() mutable {
         if (refusal) return self->refuse(std::move(*refusal));
@@ -487,7 +492,10 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   }
 
   void dispatch() {
-    net::post(shared_.workers, [self = this->shared_from_this(), guard = work_guard()] {
+    const auto method = parser_->get().method();
+    net::thread_pool& pool =
+        method == http::verb::get || method == http::verb::head ? shared_.readers : shared_.writers;
+    net::post(pool, [self = this->shared_from_this(), guard = work_guard()] {
       taxii::HttpResponse response;
       if (auto refusal = self->admit()) {
         response = std::move(*refusal);
@@ -714,13 +722,17 @@ Result<int> run_server(RunOptions options) {
   taxii::RateLimiter limiter(c.rate_limit, c.rate_burst);
 
   const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
-  // Twice the cores: a POST's worker spends much of its time waiting for
-  // syncs (the store's commit, the audit log), and while it waits others
-  // can parse and validate, and queue for the store's next group commit.
-  const unsigned workers = c.workers != 0 ? c.workers : std::max(4u, 2 * cores);
+  // Readers: as many as cores (reads share the store's connection, so
+  // more would only contend). Writers: twice that, since a POST's worker
+  // spends much of its time waiting for syncs (the store's commit, the
+  // audit log), and while it waits others can parse and validate, and
+  // queue for the store's next group commit.
+  const unsigned readers = c.workers != 0 ? c.workers : std::max(2u, cores);
+  const unsigned writers = c.workers != 0 ? c.workers : std::max(4u, 2 * cores);
   net::io_context ioc(static_cast<int>(cores));
-  net::thread_pool pool(workers);
-  Shared shared(c, handler, *authenticator, limiter, *audit_log, clock, ioc, pool, options, tls);
+  net::thread_pool read_pool(readers);
+  net::thread_pool write_pool(writers);
+  Shared shared(c, handler, *authenticator, limiter, *audit_log, clock, ioc, read_pool, write_pool, options, tls);
 
   tcp::acceptor acceptor(ioc);
   {
@@ -822,7 +834,8 @@ Result<int> run_server(RunOptions options) {
   watch_drain();
   ioc.run();
   for (auto& t : threads) t.join();
-  pool.join();
+  read_pool.join();
+  write_pool.join();
   stop_audit_syncer();
   if (auto s = audit_log->sync(); !s) options.log("error: audit log: " + s.error().message());
   return 0;

@@ -2,6 +2,8 @@
 // detection), deterministic writing, and RFC 8785 canonicalisation.
 #include "ctishare/json.h"
 
+#include "core/utf8.h"
+
 #include <rapidjson/error/en.h>
 #include <rapidjson/memorystream.h>
 #include <rapidjson/reader.h>
@@ -89,55 +91,11 @@ namespace {
 
 constexpr unsigned kFlags = rapidjson::kParseValidateEncodingFlag |
                             rapidjson::kParseNumbersAsStringsFlag;
-// For text already known to be UTF-8 (valid_utf8): RapidJSON validates
+// For text already known to be UTF-8 (detail::valid_utf8, as strict as
+// RapidJSON's own check, ASCII eight bytes at a time): RapidJSON validates
 // strings a character at a time, the largest part of parsing a STIX object.
+// Text that fails the check is parsed with RapidJSON's, for its error.
 constexpr unsigned kFlagsValidUtf8 = kFlags & ~rapidjson::kParseValidateEncodingFlag;
-
-// Whether `text` is well-formed UTF-8 (Unicode 15, table 3-7: no overlong
-// forms, no surrogates, nothing above U+10FFFF), ASCII 16 bytes at a time.
-// As strict as RapidJSON's own check, so a document that passes it parses
-// the same without that check; one that fails is parsed with it, for
-// RapidJSON's error.
-bool valid_utf8(std::string_view text) {
-  const auto* p = reinterpret_cast<const unsigned char*>(text.data());
-  const std::size_t n = text.size();
-  std::size_t i = 0;
-  while (i < n) {
-    while (i + 16 <= n) {
-      std::uint64_t a, b;
-      std::memcpy(&a, p + i, 8);
-      std::memcpy(&b, p + i + 8, 8);
-      if (((a | b) & 0x8080808080808080ULL) != 0) break;
-      i += 16;
-    }
-    if (i >= n) break;
-    const unsigned char c = p[i];
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    std::size_t length = 0;
-    unsigned char low = 0x80, high = 0xBF;  // the second byte's range
-    if (c >= 0xC2 && c <= 0xDF) {
-      length = 2;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-      length = 3;
-      if (c == 0xE0) low = 0xA0;
-      if (c == 0xED) high = 0x9F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-      length = 4;
-      if (c == 0xF0) low = 0x90;
-      if (c == 0xF4) high = 0x8F;
-    } else {
-      return false;
-    }
-    if (n - i < length || p[i + 1] < low || p[i + 1] > high) return false;
-    for (std::size_t k = 2; k < length; ++k)
-      if ((p[i + k] & 0xC0) != 0x80) return false;
-    i += length;
-  }
-  return true;
-}
 
 // A RapidJSON input stream over std::istream with a 64 KiB buffer, a byte
 // budget and line counting.
@@ -456,7 +414,7 @@ Status parse_memory(std::string_view text, const Limits& limits, rapidjson::Memo
                                           " bytes (--max-input-size)");
   rapidjson::Reader reader;
   rapidjson::ParseResult r =
-      valid_utf8(text) ? reader.Parse<kFlagsValidUtf8>(ms, builder) : reader.Parse<kFlags>(ms, builder);
+      detail::valid_utf8(text) ? reader.Parse<kFlagsValidUtf8>(ms, builder) : reader.Parse<kFlags>(ms, builder);
   if (builder.has_error()) return std::move(builder.error());
   if (r.IsError()) return syntax_error(r, 0);
   // RapidJSON reads a NUL byte as the end of the input; there must be none.

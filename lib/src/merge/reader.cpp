@@ -1,6 +1,8 @@
 // One SAX pass over a feed, keeping only what feed-merge stores.
 #include "merge/reader.h"
 
+#include "core/utf8.h"
+
 #include <rapidjson/error/en.h>
 #include <rapidjson/reader.h>
 
@@ -13,64 +15,6 @@
 
 namespace ctishare::merge::detail {
 namespace {
-
-// A streaming UTF-8 check (RFC 3629: no overlong forms, no surrogates,
-// nothing above U+10FFFF), fed chunk by chunk; sequences may straddle chunks.
-class Utf8Check {
- public:
-  // False at the first invalid byte; `bad_at` is then its offset in `p`.
-  bool feed(const unsigned char* p, std::size_t n, std::size_t& bad_at) {
-    std::size_t i = 0;
-    while (i < n) {
-      if (need_ == 0) {
-        // ASCII runs, eight bytes at a time.
-        while (i + 8 <= n) {
-          std::uint64_t w;
-          std::memcpy(&w, p + i, 8);
-          if ((w & 0x8080808080808080ULL) != 0) break;
-          i += 8;
-        }
-        if (i >= n) break;
-        const unsigned char c = p[i];
-        if (c < 0x80) {
-          ++i;
-          continue;
-        }
-        lo_ = 0x80, hi_ = 0xBF;
-        if (c >= 0xC2 && c <= 0xDF) {
-          need_ = 1;
-        } else if (c >= 0xE0 && c <= 0xEF) {
-          need_ = 2;
-          if (c == 0xE0) lo_ = 0xA0;
-          if (c == 0xED) hi_ = 0x9F;
-        } else if (c >= 0xF0 && c <= 0xF4) {
-          need_ = 3;
-          if (c == 0xF0) lo_ = 0x90;
-          if (c == 0xF4) hi_ = 0x8F;
-        } else {
-          bad_at = i;
-          return false;
-        }
-        ++i;
-        continue;
-      }
-      const unsigned char c = p[i];
-      if (c < lo_ || c > hi_) {
-        bad_at = i;
-        return false;
-      }
-      lo_ = 0x80, hi_ = 0xBF;
-      --need_;
-      ++i;
-    }
-    return true;
-  }
-  bool complete() const { return need_ == 0; }
-
- private:
-  int need_ = 0;
-  unsigned char lo_ = 0x80, hi_ = 0xBF;
-};
 
 // The input in 1 MiB chunks, bounded by the input-size limit.
 class ChunkStream {
@@ -146,7 +90,7 @@ class ChunkStream {
   std::size_t pos_ = 0, len_ = 0, counted_ = 0;
   bool eof_ = false, over_limit_ = false, read_failed_ = false, bad_utf8_ = false;
   std::uint64_t bad_utf8_at_ = 0;
-  Utf8Check utf8_;
+  ctishare::detail::Utf8Check utf8_;
 };
 
 enum Field : int {

@@ -105,6 +105,10 @@ class Output {
 // "'path': what failed: no such file or directory".
 std::string errno_text(int err);
 
+// "'subject': what: <errno_text(err)>", the one shape of the library's
+// messages for a failed system call.
+Error sys_error(ErrorCategory category, const std::string& subject, std::string_view what, int err);
+
 // An unnamed temporary file in `dir` ("" for "."), read-write, gone when
 // closed: O_TMPFILE where the file system has it, else a named one
 // unlinked at once. -1 with errno set on failure.

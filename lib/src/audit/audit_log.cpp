@@ -39,10 +39,6 @@ constexpr std::size_t kMaxCheckpointBytes = 4096;
 // The least time between two checkpoints under SyncPolicy::on_request.
 constexpr std::int64_t kCheckpointIntervalMillis = 1000;
 
-Error sys_error(ErrorCategory cat, const std::string& path, std::string_view what, int err) {
-  return Error(cat, quote(path) + ": " + std::string(what) + ": " + errno_text(err));
-}
-
 using detail::sha256_hex;
 using detail::to_hex;
 

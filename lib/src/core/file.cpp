@@ -22,11 +22,11 @@ std::string errno_text(int err) {
   return s;
 }
 
-namespace {
-
-Error sys_error(ErrorCategory cat, const std::string& subject, std::string_view what, int err) {
-  return Error(cat, quote(subject) + ": " + std::string(what) + ": " + errno_text(err));
+Error sys_error(ErrorCategory category, const std::string& subject, std::string_view what, int err) {
+  return Error(category, quote(subject) + ": " + std::string(what) + ": " + errno_text(err));
 }
+
+namespace {
 
 std::string dir_of(const std::string& path) {
   auto slash = path.rfind('/');

@@ -216,10 +216,6 @@ std::string BundleIdDigest::finish() {
 namespace {
 constexpr std::size_t kSpoolChunk = 1U << 20;
 
-Error spool_error(ErrorCategory category, const std::string& dir, std::string_view what, int err) {
-  return Error(category, quote(dir) + ": " + std::string(what) + ": " + errno_text(err));
-}
-
 }  // namespace
 
 Result<std::unique_ptr<SpooledBundleWriter>> SpooledBundleWriter::create(Sink& sink, OutputFraming framing,
@@ -227,7 +223,7 @@ Result<std::unique_ptr<SpooledBundleWriter>> SpooledBundleWriter::create(Sink& s
   int fd = -1;
   if (!spool_dir.empty()) {
     fd = open_unnamed_file(spool_dir);
-    if (fd < 0) return spool_error(ErrorCategory::cannot_create, spool_dir, "cannot create a temporary file", errno);
+    if (fd < 0) return sys_error(ErrorCategory::cannot_create, spool_dir, "cannot create a temporary file", errno);
   } else if (framing == OutputFraming::bundle) {
     return Error(ErrorCategory::internal, "SpooledBundleWriter: a bundle needs a spool directory");
   }
@@ -254,7 +250,7 @@ Status SpooledBundleWriter::flush() {
     const ssize_t n = ::write(fd_, data.data(), data.size());
     if (n < 0) {
       if (errno == EINTR) continue;
-      return spool_error(ErrorCategory::io, spool_dir_, "cannot write a temporary file", errno);
+      return sys_error(ErrorCategory::io, spool_dir_, "cannot write a temporary file", errno);
     }
     data.remove_prefix(static_cast<std::size_t>(n));
   }
@@ -307,13 +303,13 @@ Status SpooledBundleWriter::finish() {
   }
   if (!head.empty()) CTI_TRY_STATUS(sink_.write(head));
   if (::lseek(fd_, 0, SEEK_SET) != 0)
-    return spool_error(ErrorCategory::io, spool_dir_, "cannot read a temporary file", errno);
+    return sys_error(ErrorCategory::io, spool_dir_, "cannot read a temporary file", errno);
   buf_.resize(kSpoolChunk);
   for (;;) {
     const ssize_t n = ::read(fd_, buf_.data(), buf_.size());
     if (n < 0) {
       if (errno == EINTR) continue;
-      return spool_error(ErrorCategory::io, spool_dir_, "cannot read a temporary file", errno);
+      return sys_error(ErrorCategory::io, spool_dir_, "cannot read a temporary file", errno);
     }
     if (n == 0) break;
     CTI_TRY_STATUS(sink_.write(std::string_view(buf_.data(), static_cast<std::size_t>(n))));

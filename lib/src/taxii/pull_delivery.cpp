@@ -29,16 +29,12 @@ std::string partner_output_path(const std::string& dir, const std::string& partn
 
 namespace {
 
-Error io_error(const std::string& path, std::string_view what, int err) {
-  return Error(ErrorCategory::io, quote(path) + ": " + std::string(what) + ": " + errno_text(err));
-}
-
 Status pwrite_all(int fd, std::string_view data, off_t at, const std::string& name) {
   while (!data.empty()) {
     const ssize_t n = ::pwrite(fd, data.data(), data.size(), at);
     if (n < 0) {
       if (errno == EINTR) continue;
-      return io_error(name, "write failed", errno);
+      return sys_error(ErrorCategory::io, name, "write failed", errno);
     }
     data.remove_prefix(static_cast<std::size_t>(n));
     at += n;
@@ -87,7 +83,7 @@ class FileHasher {
     hash_to(to);  // what a missing thread left
     std::array<std::uint8_t, 32> d{};
     unsigned int n = 0;
-    if (failed_ != 0) return io_error(name, "cannot read it back to take its digest", failed_);
+    if (failed_ != 0) return sys_error(ErrorCategory::io, name, "cannot read it back to take its digest", failed_);
     if (EVP_DigestFinal_ex(ctx_.get(), d.data(), &n) != 1 || n != d.size())
       return Error(ErrorCategory::internal, "OpenSSL: SHA-256 failed");
     return detail::to_hex(d);
@@ -334,12 +330,12 @@ Result<std::unique_ptr<Delivery>> Delivery::open(const DeliveryOptions& options)
     const std::string dir = tmp != nullptr && *tmp != '\0' ? tmp : "/tmp";
     t->spool = open_unnamed_file(dir);
     if (t->spool < 0)
-      return Error(ErrorCategory::cannot_create, quote(dir) + ": cannot create a temporary file: " + errno_text(errno));
-      } else {
+      return sys_error(ErrorCategory::cannot_create, dir, "cannot create a temporary file", errno);
+  } else {
     auto file = AtomicFile::create(options.output);
     if (!file) return std::move(file).error();
     t->file = std::move(*file);
-      }
+  }
   CTI_TRY_STATUS(start_target(*t));
   d->shared_ = std::move(t);
   return d;
@@ -381,7 +377,7 @@ Status Delivery::begin(const std::string& partner) {
     auto file = AtomicFile::create(t->path);
     if (!file) return std::move(file).error();
     t->file = std::move(*file);
-        CTI_TRY_STATUS(start_target(*t));
+    CTI_TRY_STATUS(start_target(*t));
     per_partner_.push_back(std::move(t));
     current_ = per_partner_.back().get();
     // The file's objects come first, tagged 0: this partner's pull may bring them again.
@@ -441,7 +437,7 @@ Status Delivery::flush() {
       if (errno == EINTR) continue;
       const int err = errno;
       t.pending.clear();
-      return io_error(t.name(), "write failed", err);
+      return sys_error(ErrorCategory::io, t.name(), "write failed", err);
     }
     // A short write resumes inside an iovec.
     auto left = static_cast<std::size_t>(n);
@@ -521,7 +517,7 @@ Result<std::string> finish_target(Delivery::Target& t) {
     }
     CTI_TRY_STATUS(pwrite_all(t.fd(), head, 0, t.name()));
   }
-  if (::ftruncate(t.fd(), t.end) != 0) return io_error(t.name(), "cannot set its length", errno);
+  if (::ftruncate(t.fd(), t.end) != 0) return sys_error(ErrorCategory::io, t.name(), "cannot set its length", errno);
   return head;
 }
 
@@ -532,7 +528,7 @@ Status copy_to_stdout(int spool, off_t size) {
   for (off_t at = 0; at < size;) {
     const ssize_t n = ::pread(spool, buffer.data(), std::min<std::size_t>(buffer.size(), size - at), at);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return io_error("<temporary file>", "read failed", n < 0 ? errno : EIO);
+    if (n <= 0) return sys_error(ErrorCategory::io, "<temporary file>", "read failed", n < 0 ? errno : EIO);
     CTI_TRY_STATUS(out.write(std::string_view(buffer.data(), static_cast<std::size_t>(n))));
     at += n;
   }

@@ -145,20 +145,6 @@ std::string to_string(const Value& value, Layout layout = Layout::compact);
 // Appends `s` as a JSON string literal (with quotes) to `out`.
 void write_string(std::string_view s, std::string& out);
 
-// Where one element of an array lies in the text it was parsed from, and
-// whether those bytes are exactly what write() (compact) gives for the
-// parsed element, so a caller may keep them instead of serialising it again.
-struct ElementSpan {
-  std::size_t offset = 0, size = 0;
-  bool compact = false;  // no whitespace between tokens, every escape the one write_string() uses
-};
-
-// The spans of the elements of the array member `key` of the top-level
-// object of `text`, in order. `text` must be a document parse() accepted;
-// nullopt when the top level is not an object, has no such member (or
-// one whose name is written with escapes), or the member is not an array.
-std::optional<std::vector<ElementSpan>> element_spans(std::string_view text, std::string_view key);
-
 // Whether `value`, the text of one JSON value that parse() accepts, is
 // exactly what write() (compact) gives for it.
 bool is_compact(std::string_view value);

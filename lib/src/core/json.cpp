@@ -603,9 +603,9 @@ namespace {
 // value's bytes are write()'s compact form is decided on the way: parse()
 // keeps member order and number text, so only whitespace between tokens
 // and the choice of escapes can differ.
-class SpanScanner {
+class CompactScanner {
  public:
-  explicit SpanScanner(std::string_view text) : t_(text) {}
+  explicit CompactScanner(std::string_view text) : t_(text) {}
 
   // Whether the text is one value written exactly as write() would.
   bool compact_value() {
@@ -614,63 +614,9 @@ class SpanScanner {
     return compact && i_ == t_.size();
   }
 
-  std::optional<std::vector<ElementSpan>> spans(std::string_view key) {
-    bool ignored = true;
-    skip_space(ignored);
-    if (peek() != '{') return std::nullopt;
-    ++i_;
-    for (;;) {
-      skip_space(ignored);
-      if (peek() != '"') return std::nullopt;  // '}' (no such member) or the end
-      const std::size_t name_start = i_ + 1;
-      skip_string(ignored);
-      const std::string_view name = t_.substr(name_start, i_ - 1 - name_start);
-      // An escaped name might decode to `key`; rather than decode, give up.
-      if (name.find('\\') != std::string_view::npos) return std::nullopt;
-      skip_space(ignored);
-      if (peek() != ':') return std::nullopt;
-      ++i_;
-      skip_space(ignored);
-      if (name == key) return elements();
-      skip_value(ignored);
-      skip_space(ignored);
-      if (peek() != ',') return std::nullopt;
-      ++i_;
-    }
-  }
-
  private:
   char peek() const { return i_ < t_.size() ? t_[i_] : '\0'; }
   static bool space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
-
-  std::optional<std::vector<ElementSpan>> elements() {
-    if (peek() != '[') return std::nullopt;
-    ++i_;
-    std::vector<ElementSpan> out;
-    bool ignored = true;
-    for (;;) {
-      skip_space(ignored);
-      if (peek() == ']') return out;
-      if (i_ >= t_.size()) return std::nullopt;
-      ElementSpan span;
-      span.offset = i_;
-      span.compact = true;
-      skip_value(span.compact);
-      span.size = i_ - span.offset;
-      out.push_back(span);
-      skip_space(ignored);
-      if (peek() == ']') return out;
-      if (peek() != ',') return std::nullopt;
-      ++i_;
-    }
-  }
-
-  void skip_space(bool& compact) {
-    while (i_ < t_.size() && space(t_[i_])) {
-      compact = false;
-      ++i_;
-    }
-  }
 
   // One value from i_; containers to their closing bracket.
   void skip_value(bool& compact) {
@@ -748,11 +694,7 @@ class SpanScanner {
 
 }  // namespace
 
-std::optional<std::vector<ElementSpan>> element_spans(std::string_view text, std::string_view key) {
-  return SpanScanner(text).spans(key);
-}
-
-bool is_compact(std::string_view value) { return SpanScanner(value).compact_value(); }
+bool is_compact(std::string_view value) { return CompactScanner(value).compact_value(); }
 
 // ---------------------------------------------------------------- RFC 8785
 

@@ -146,9 +146,10 @@ TEST_CASE("json: write_string escapes quotes, backslashes and control characters
 }
 
 // The TAXII server stores a POSTed object's received bytes when
-// element_spans() calls them compact: that must hold only when they are
+// is_compact() calls them compact: that must hold only when they are
 // exactly what to_string() writes for the parsed object.
-TEST_CASE("json: element_spans finds array elements and says which are written compactly", "[core][json]") {
+TEST_CASE("json: parse_split gives each element's bytes and is_compact says which are written compactly",
+          "[core][json]") {
   const std::vector<std::string> elements = {
       R"({"a":1,"b":[true,null,-1.50e3],"c":{},"d":[],"e":{"x":"y"}})",  // compact
       R"({"s":"\"\\\b\f\n\r\t\u0001\u001f\u0000/\u00e9é"})",             // \u00e9 is written raw
@@ -167,27 +168,42 @@ TEST_CASE("json: element_spans finds array elements and says which are written c
   std::string body = "{\"more\":[{\"objects\":[]}], \"objects\" : [ ";
   for (std::size_t i = 0; i < elements.size(); ++i) body += (i == 0 ? "" : " ,\n") + elements[i];
   body += " ] ,\"z\":null}";
-  const Value parsed = parse_ok(body);
-  const Array& items = parsed.find("objects")->as_array();
-  const auto spans = element_spans(body, "objects");
-  REQUIRE(spans);
-  REQUIRE(spans->size() == items.size());
-  for (std::size_t i = 0; i < items.size(); ++i) {
-    INFO(elements[i]);
-    const std::string_view raw = std::string_view(body).substr((*spans)[i].offset, (*spans)[i].size);
-    CHECK(raw == elements[i]);
-    CHECK((*spans)[i].compact == (raw == to_string(items[i])));
-  }
-  CHECK((*spans)[0].compact);
-  CHECK((*spans)[1].compact == false);
-  CHECK((*spans)[3].compact == false);
-  CHECK((*spans)[9].compact);
+  std::size_t seen = 0;
+  REQUIRE(parse_split(body, {}, "objects", [&](Value&& v, const StreamEvent& ev) -> Status {
+    if (ev.kind != StreamEvent::Kind::element) return {};
+    REQUIRE(ev.index < elements.size());
+    const std::string& element = elements[ev.index];
+    INFO(element);
+    // Containers come with their bytes; scalars (size 0) are checked as written.
+    const std::string_view raw = ev.size != 0 ? std::string_view(body).substr(ev.offset, ev.size) : element;
+    CHECK(raw == element);
+    CHECK(is_compact(raw) == (raw == to_string(v)));
+    ++seen;
+    return {};
+  }));
+  CHECK(seen == elements.size());
+  CHECK(is_compact(elements[0]));
+  CHECK(is_compact(elements[1]) == false);
+  CHECK(is_compact(elements[3]) == false);
+  CHECK(is_compact(elements[9]));
 
-  CHECK(element_spans(R"({"objects":[]})", "objects")->empty());
-  CHECK_FALSE(element_spans(R"({"other":[1]})", "objects"));
-  CHECK_FALSE(element_spans(R"({"objects":{}})", "objects"));
-  CHECK_FALSE(element_spans(R"([{"objects":[1]}])", "objects"));
-  CHECK_FALSE(element_spans(R"({"obj\u0065cts":[1]})", "objects"));  // escaped name: not looked into
+  // Which arrays are split: the named member's, also when its name is
+  // escaped, or a top-level array's; nothing else.
+  auto split_count = [](std::string_view text) {
+    std::optional<std::size_t> n;
+    std::size_t elements_seen = 0;
+    REQUIRE(parse_split(text, {}, "objects", [&](Value&&, const StreamEvent& ev) -> Status {
+      if (ev.kind == StreamEvent::Kind::element) ++elements_seen;
+      if (ev.kind == StreamEvent::Kind::envelope) n = elements_seen;
+      return {};
+    }));
+    return n;
+  };
+  CHECK(split_count(R"({"objects":[]})") == std::optional<std::size_t>(0));
+  CHECK_FALSE(split_count(R"({"other":[1]})"));
+  CHECK_FALSE(split_count(R"({"objects":{}})"));
+  CHECK(split_count(R"([{"objects":[1]}])") == std::optional<std::size_t>(1));
+  CHECK(split_count(R"({"obj\u0065cts":[1]})") == std::optional<std::size_t>(1));
 }
 
 // parse_split hands the TAXII server one posted object at a time, with the

@@ -904,19 +904,24 @@ TEST_CASE("sqlite store: stores of earlier schemas are migrated when opened", "[
   CHECK(count_rows(path, "SELECT count(*) FROM objects") == 4);
 }
 
+namespace {
+// Indicators first .. first + count - 1, each padded with `pad` bytes.
+std::vector<NewObject> padded_indicators(int first, int count, std::size_t pad) {
+  const std::string extra = R"(,"x_pad":")" + std::string(pad, 'p') + "\"";
+  std::vector<NewObject> objects;
+  for (int i = first; i < first + count; ++i)
+    objects.push_back(object(indicator_id(i), "2020-01-01T00:00:00Z", "2.1", extra));
+  return objects;
+}
+}  // namespace
+
 TEST_CASE("sqlite store: the WAL is copied into the database in the background", "[sqlite_store]") {
   TempDir dir;
   const std::string path = dir / "store.db";
   auto store = open_sqlite_store(path);
   REQUIRE(store);
   // 40 MB of objects, past the 32 MB checkpoint interval.
-  const std::string pad = R"(,"x_pad":")" + std::string(8000, 'p') + "\"";
-  for (int batch = 0; batch < 10; ++batch) {
-    std::vector<NewObject> objects;
-    for (int i = 0; i < 500; ++i)
-      objects.push_back(object(indicator_id(batch * 500 + i), "2020-01-01T00:00:00Z", "2.1", pad));
-    add_ok(**store, objects);
-  }
+  for (int batch = 0; batch < 10; ++batch) add_ok(**store, padded_indicators(batch * 500, 500, 8000));
   auto file_size = [](const std::string& p) {
     struct stat st {};
     return ::stat(p.c_str(), &st) == 0 ? static_cast<long long>(st.st_size) : -1LL;
@@ -941,12 +946,9 @@ TEST_CASE("sqlite store: what add() returned is visible to other connections at 
   const std::string path = dir / "store.db";
   auto store = open_sqlite_store(path);
   REQUIRE(store);
-  const std::string pad = R"(,"x_pad":")" + std::string(3000, 'p') + "\"";
   int stored = 0;
   for (int batch = 0; batch < 5; ++batch) {
-    std::vector<NewObject> objects;
-    for (int i = 0; i < 20 + batch * 40; ++i)
-      objects.push_back(object(indicator_id(stored + i), "2020-01-01T00:00:00Z", "2.1", pad));
+    const auto objects = padded_indicators(stored, 20 + batch * 40, 3000);
     add_ok(**store, objects);
     stored += static_cast<int>(objects.size());
     INFO("after batch " << batch);

@@ -487,19 +487,12 @@ class SqliteStore final : public Store {
       }
       return txn.commit();
     });
+    // A committed batch has every request's result; a failed one stored
+    // nothing, and a request's own error says more than the batch's.
     std::vector<Result<std::vector<AddOutcome>>> out;
     out.reserve(batch.size());
-    for (auto& r : results) {
-      // When the batch failed nothing of it is stored; a request's own error says more.
-      if (status && r) {
-        out.push_back(std::move(*r));
-      } else if (r && !*r) {
-        out.push_back(std::move(*r));
-      } else {
-        out.push_back(status ? Error(ErrorCategory::internal, "taxii store " + quote(path_) + ": no result")
-                             : status.error());
-      }
-    }
+    for (auto& r : results)
+      out.push_back(r && (status || !*r) ? std::move(*r) : Result<std::vector<AddOutcome>>(status.error()));
     return out;
   }
 
@@ -1008,27 +1001,23 @@ Status migrate(SqliteStore& store, const std::string& path) {
     auto key = read_id_key(store.handle(), path);
     if (!key) return rollback(std::move(key).error());
     store.set_id_key(*key);
-    sqlite3_stmt* read = nullptr;
-    sqlite3_stmt* write = nullptr;
-    auto finish = [&](int rc) -> Status {
-      sqlite3_finalize(read);
-      sqlite3_finalize(write);
-      if (rc == SQLITE_DONE) return {};
-      return rollback(store.fail(rc));
-    };
-    int rc = sqlite3_prepare_v2(store.handle(), "SELECT rowid, id FROM objects", -1, &read, nullptr);
-    if (rc == SQLITE_OK)
-      rc = sqlite3_prepare_v2(store.handle(), "UPDATE objects SET idh = ? WHERE rowid = ?", -1, &write, nullptr);
-    if (rc != SQLITE_OK) return finish(rc);
-    while ((rc = sqlite3_step(read)) == SQLITE_ROW) {
-      const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(read, 1));
-      const std::string_view id(text == nullptr ? "" : text, static_cast<std::size_t>(sqlite3_column_bytes(read, 1)));
-      sqlite3_bind_int64(write, 1, store.id_hash(id));
-      sqlite3_bind_int64(write, 2, sqlite3_column_int64(read, 0));
-      if (int w = sqlite3_step(write); w != SQLITE_DONE) return finish(w);
-      sqlite3_reset(write);
+    {
+      sqlite3_stmt* r = nullptr;
+      sqlite3_stmt* w = nullptr;
+      int rc = sqlite3_prepare_v2(store.handle(), "SELECT rowid, id FROM objects", -1, &r, nullptr);
+      Stmt read(r, true);
+      if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v2(store.handle(), "UPDATE objects SET idh = ? WHERE rowid = ?", -1, &w, nullptr);
+      Stmt write(w, true);
+      if (rc != SQLITE_OK) return rollback(store.fail(rc));
+      while ((rc = read.step()) == SQLITE_ROW) {
+        write.bind(1, store.id_hash(read.text_at(1)));
+        write.bind(2, read.int_at(0));
+        if (int written = write.step(); written != SQLITE_DONE) return rollback(store.fail(written));
+        write.reset();
+      }
+      if (rc != SQLITE_DONE) return rollback(store.fail(rc));
     }
-    if (auto s = finish(rc); !s) return s;
     if (auto s = store.exec("CREATE INDEX objects_by_id ON objects(cid, idh);"
                             "DROP INDEX IF EXISTS objects_by_spec; DROP INDEX IF EXISTS objects_by_version;"
                             "PRAGMA user_version=3;");

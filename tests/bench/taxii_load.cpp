@@ -693,6 +693,21 @@ StatusCounts parse_status(std::string_view body) {
   return counts;
 }
 
+// One GET of `target` on a connection, opened if needed and dropped when
+// the server will not keep it; throws on I/O failure. The body lives in the
+// connection's buffer until its next exchange.
+awaitable<Response> get_once(Connection& connection, const Url& url, const std::string& auth,
+                             const std::string& target) {
+  http::request<http::string_body> request{http::verb::get, target, 11};
+  request.set(http::field::host, url.host);
+  request.set(http::field::accept, taxii_media_type);
+  if (!auth.empty()) request.set(http::field::authorization, auth);
+  if (!connection.open()) co_await connection.connect();
+  const Response response = co_await connection.exchange(request);
+  if (!response.keep_alive) connection.reset();
+  co_return response;
+}
+
 awaitable<void> post_worker(Connection& connection, const Url& url, const std::string& auth,
                             const std::vector<Envelope>& envelopes, std::atomic<std::size_t>& next_batch,
                             double status_timeout, PostStats& stats) {
@@ -743,14 +758,8 @@ awaitable<void> post_worker(Connection& connection, const Url& url, const std::s
     while (counts.ok && !counts.complete && counts.pending > 0 && !counts.id.empty() && Clock::now() < deadline) {
       pause.expires_after(std::chrono::milliseconds(20));
       co_await pause.async_wait(use_awaitable);
-      http::request<http::string_body> poll{http::verb::get, status_prefix + counts.id + "/", 11};
-      poll.set(http::field::host, url.host);
-      poll.set(http::field::accept, taxii_media_type);
-      if (!auth.empty()) poll.set(http::field::authorization, auth);
       try {
-        if (!connection.open()) co_await connection.connect();
-        const Response polled = co_await connection.exchange(poll);
-        if (!polled.keep_alive) connection.reset();
+        const Response polled = co_await get_once(connection, url, auth, status_prefix + counts.id + "/");
         if (polled.status == 200) counts = parse_status(polled.body);
       } catch (const std::exception& e) {
         connection.reset();
@@ -771,14 +780,8 @@ awaitable<void> post_worker(Connection& connection, const Url& url, const std::s
 // One authenticated GET of `target` on a connection (post --warm-up).
 awaitable<void> warm_up_worker(Connection& connection, const Url& url, const std::string& auth, std::string target,
                                std::string& error) {
-  http::request<http::string_body> request{http::verb::get, target, 11};
-  request.set(http::field::host, url.host);
-  request.set(http::field::accept, taxii_media_type);
-  if (!auth.empty()) request.set(http::field::authorization, auth);
   try {
-    if (!connection.open()) co_await connection.connect();
-    const Response response = co_await connection.exchange(request);
-    if (!response.keep_alive) connection.reset();
+    const Response response = co_await get_once(connection, url, auth, target);
     if (response.status != 200) error = "warm-up GET " + target + ": HTTP " + std::to_string(response.status);
   } catch (const std::exception& e) {
     connection.reset();

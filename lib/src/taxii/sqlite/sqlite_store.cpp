@@ -935,7 +935,7 @@ class SqliteStore final : public Store {
   std::condition_variable checkpoint_wanted_;
   bool checkpoint_due_ = false, checkpoint_stop_ = false;
   std::atomic<bool> remap_due_{false};  // a checkpoint ran: see refresh_map
-  bool idle_due_ = false;  // commits since the last checkpoint, the last at last_commit_
+  bool idle_due_ = false;               // commits since the last checkpoint, the last at last_commit_
   std::chrono::steady_clock::time_point last_commit_;
   std::thread checkpointer_;
   // add_with_status's queue (see there), under queue_mutex_.
@@ -1162,9 +1162,8 @@ Result<std::unique_ptr<Store>> open_store(const std::string& path, std::function
   // afterwards.
   // synchronous=FULL: every commit durable, as add() promises, and what
   // the WAL buffer relies on.
-  for (const char* pragma :
-       {"PRAGMA synchronous=FULL", "PRAGMA foreign_keys=ON", "PRAGMA cache_size=-16384", kMmapSize,
-        "PRAGMA journal_size_limit=67108864"}) {
+  for (const char* pragma : {"PRAGMA synchronous=FULL", "PRAGMA foreign_keys=ON", "PRAGMA cache_size=-16384", kMmapSize,
+                             "PRAGMA journal_size_limit=67108864"}) {
     if (auto s = store->exec(pragma); !s) return fail(std::move(s).error());
   }
   // The checkpoint interval in pages: 32 MB whatever the page size.

@@ -1,7 +1,12 @@
-// SHA-256 with a reused per-thread OpenSSL context.
+// SHA-256 with a reused per-thread OpenSSL context; SipHash; content tags.
 #include "core/digest.h"
 
+#include <openssl/core_names.h>
 #include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include <algorithm>
+#include <vector>
 
 namespace ctishare::detail {
 
@@ -90,6 +95,122 @@ std::array<std::uint8_t, 16> siphash128(const SipKey& key, std::string_view data
   for (int i = 0; i < 4; ++i) s.round();
   store_le(out.data() + 8, s.v0 ^ s.v1 ^ s.v2 ^ s.v3);
   return out;
+}
+
+}  // namespace ctishare::detail
+
+namespace ctishare::detail {
+
+namespace {
+
+constexpr std::size_t kPolyKeyBytes = 32, kPolyTagBytes = 16;
+
+std::optional<std::vector<std::uint8_t>> from_hex(std::string_view text) {
+  const auto digit = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+  };
+  if (text.size() % 2 != 0) return std::nullopt;
+  std::vector<std::uint8_t> out(text.size() / 2);
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    const int hi = digit(text[2 * i]), lo = digit(text[2 * i + 1]);
+    if (hi < 0 || lo < 0) return std::nullopt;
+    out[i] = static_cast<std::uint8_t>(hi << 4 | lo);
+  }
+  return out;
+}
+
+class PolyTagger final : public ContentTagger {
+ public:
+  // nullptr when the provider has no Poly1305 or no randomness.
+  static std::unique_ptr<PolyTagger> create(const std::uint8_t* key = nullptr) {
+    static EVP_MAC* const mac = EVP_MAC_fetch(nullptr, "POLY1305", nullptr);
+    if (mac == nullptr) return nullptr;
+    std::unique_ptr<PolyTagger> t(new PolyTagger(EVP_MAC_CTX_new(mac)));
+    if (t->ctx_ == nullptr) return nullptr;
+    if (key != nullptr) {
+      std::copy(key, key + kPolyKeyBytes, t->key_.begin());
+    } else if (RAND_bytes(t->key_.data(), static_cast<int>(t->key_.size())) != 1) {
+      return nullptr;
+    }
+    if (EVP_MAC_init(t->ctx_, t->key_.data(), t->key_.size(), nullptr) != 1) return nullptr;
+    return t;
+  }
+  ~PolyTagger() override { EVP_MAC_CTX_free(ctx_); }
+  PolyTagger(const PolyTagger&) = delete;
+  PolyTagger& operator=(const PolyTagger&) = delete;
+
+  bool update(const void* data, std::size_t size) override {
+    ok_ = ok_ && EVP_MAC_update(ctx_, static_cast<const unsigned char*>(data), size) == 1;
+    return ok_;
+  }
+  std::optional<std::string> finish() override {
+    std::array<std::uint8_t, kPolyTagBytes> tag{};
+    std::size_t n = 0;
+    if (!ok_ || EVP_MAC_final(ctx_, tag.data(), &n, tag.size()) != 1 || n != tag.size()) return std::nullopt;
+    ok_ = false;
+    return "poly1305:" + to_hex(key_.data(), key_.size()) + ":" + to_hex(tag.data(), tag.size());
+  }
+
+ private:
+  explicit PolyTagger(EVP_MAC_CTX* ctx) : ctx_(ctx) {}
+  EVP_MAC_CTX* ctx_;
+  std::array<std::uint8_t, kPolyKeyBytes> key_{};
+  bool ok_ = true;
+};
+
+class ShaTagger final : public ContentTagger {
+ public:
+  static std::unique_ptr<ShaTagger> create() {
+    std::unique_ptr<ShaTagger> t(new ShaTagger(EVP_MD_CTX_new()));
+    if (t->ctx_ == nullptr || EVP_DigestInit_ex(t->ctx_, EVP_sha256(), nullptr) != 1) return nullptr;
+    return t;
+  }
+  ~ShaTagger() override { EVP_MD_CTX_free(ctx_); }
+  ShaTagger(const ShaTagger&) = delete;
+  ShaTagger& operator=(const ShaTagger&) = delete;
+
+  bool update(const void* data, std::size_t size) override {
+    ok_ = ok_ && EVP_DigestUpdate(ctx_, data, size) == 1;
+    return ok_;
+  }
+  std::optional<std::string> finish() override {
+    std::array<std::uint8_t, 32> d{};
+    unsigned n = 0;
+    if (!ok_ || EVP_DigestFinal_ex(ctx_, d.data(), &n) != 1 || n != d.size()) return std::nullopt;
+    ok_ = false;
+    return "sha256:" + to_hex(d);
+  }
+
+ private:
+  explicit ShaTagger(EVP_MD_CTX* ctx) : ctx_(ctx) {}
+  EVP_MD_CTX* ctx_;
+  bool ok_ = true;
+};
+
+}  // namespace
+
+std::unique_ptr<ContentTagger> ContentTagger::create() {
+  if (auto poly = PolyTagger::create()) return poly;
+  return ShaTagger::create();
+}
+
+std::optional<bool> has_content_tag(std::string_view data, std::string_view tag) {
+  if (tag.starts_with("sha256:")) {
+    if (tag.size() != 7 + 64 || !from_hex(tag.substr(7))) return std::nullopt;
+    return "sha256:" + sha256_hex(data) == tag;
+  }
+  if (!tag.starts_with("poly1305:")) return std::nullopt;
+  const std::string_view rest = tag.substr(9);
+  const auto key = from_hex(rest.substr(0, 2 * kPolyKeyBytes));
+  if (rest.size() != 2 * kPolyKeyBytes + 1 + 2 * kPolyTagBytes || rest[2 * kPolyKeyBytes] != ':' || !key ||
+      !from_hex(rest.substr(2 * kPolyKeyBytes + 1)))
+    return std::nullopt;
+  auto again = PolyTagger::create(key->data());
+  if (!again) return false;  // this OpenSSL cannot check it: not the same, as far as anyone can tell
+  again->update(data.data(), data.size());
+  return again->finish() == tag;
 }
 
 }  // namespace ctishare::detail

@@ -1,7 +1,6 @@
 // taxii-pull's outputs: objects written as their pages arrive, then the
 // journal that makes a delivery exactly once, the output and the cursors.
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -42,11 +41,10 @@ Status pwrite_all(int fd, std::string_view data, off_t at, const std::string& na
   return {};
 }
 
-// The SHA-256 of a file's bytes from an offset on, taken on a thread of its
-// own that reads them back (from the page cache) as the writer says they
-// are written: hashing a 100 MB pull on the thread that scans the pages
-// would add a sixth to its time. Without a thread, finish() reads and
-// hashes all at once.
+// The content tag (core/digest.h) of a file's bytes from an offset on,
+// taken on a thread of its own that reads them back (from the page cache)
+// as the writer says they are written. Without a thread, finish() reads
+// and tags all at once.
 class FileHasher {
  public:
   FileHasher() = default;
@@ -60,8 +58,8 @@ class FileHasher {
     fd_ = fd;
     done_ = written_ = from;
     failed_ = 0;
-    if (ctx_ == nullptr) ctx_.reset(EVP_MD_CTX_new());
-    if (ctx_ == nullptr || EVP_DigestInit_ex(ctx_.get(), EVP_sha256(), nullptr) != 1) failed_ = ENOMEM;
+    tagger_ = detail::ContentTagger::create();
+    if (tagger_ == nullptr) failed_ = ENOMEM;
     try {
       thread_ = std::thread([this] { run(); });
     } catch (const std::exception&) {
@@ -76,17 +74,15 @@ class FileHasher {
     }
     wake_.notify_one();
   }
-  // The digest of the bytes before `to`, all written; `name` for messages.
+  // The tag of the bytes before `to`, all written; `name` for messages.
   Result<std::string> finish(off_t to, const std::string& name) {
     advance(to);
     stop();
     hash_to(to);  // what a missing thread left
-    std::array<std::uint8_t, 32> d{};
-    unsigned int n = 0;
-    if (failed_ != 0) return sys_error(ErrorCategory::io, name, "cannot read it back to take its digest", failed_);
-    if (EVP_DigestFinal_ex(ctx_.get(), d.data(), &n) != 1 || n != d.size())
-      return Error(ErrorCategory::internal, "OpenSSL: SHA-256 failed");
-    return detail::to_hex(d);
+    if (failed_ != 0) return sys_error(ErrorCategory::io, name, "cannot read it back to tag its content", failed_);
+    auto tag = tagger_->finish();
+    if (!tag) return Error(ErrorCategory::internal, "OpenSSL: cannot tag the content of " + quote(name));
+    return std::move(*tag);
   }
 
  private:
@@ -111,7 +107,7 @@ class FileHasher {
         failed_ = n < 0 ? errno : EIO;
         break;
       }
-      if (EVP_DigestUpdate(ctx_.get(), buffer_.data(), static_cast<std::size_t>(n)) != 1) failed_ = ENOMEM;
+      if (!tagger_->update(buffer_.data(), static_cast<std::size_t>(n))) failed_ = ENOMEM;
       done_ += n;
     }
   }
@@ -127,11 +123,8 @@ class FileHasher {
   }
 
   static constexpr std::size_t kPiece = 1U << 20;
-  struct CtxFree {
-    void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
-  };
   int fd_ = -1;
-  std::unique_ptr<EVP_MD_CTX, CtxFree> ctx_;
+  std::unique_ptr<detail::ContentTagger> tagger_;
   off_t done_ = 0, written_ = 0;
   int failed_ = 0;
   bool stopping_ = false;
@@ -228,10 +221,10 @@ std::string journal_path(const CursorStore& cursors, const std::string& partner)
   return cursors.partner_dir(partner) + "/pending.json";
 }
 
-// The journal of one partner: the output (its head, and the SHA-256 of the
-// bytes after it) and every cursor to write.
+// The journal of one partner: the output (its head, and the content tag of
+// the bytes after it) and every cursor to write.
 Status write_journal(const CursorStore& cursors, const PartnerPull& pull, const std::string& output,
-                     const std::string& head, const std::string& digest, const Timestamp& now) {
+                     const std::string& head, const std::string& tag, const Timestamp& now) {
   json::Array list;
   for (const auto& c : pull.collections) {
     json::Object entry;
@@ -242,7 +235,7 @@ Status write_journal(const CursorStore& cursors, const PartnerPull& pull, const 
   json::Object j;
   j.emplace_back("output", output);
   j.emplace_back("head", head);
-  j.emplace_back("sha256", digest);
+  j.emplace_back("content", tag);
   j.emplace_back("cursors", std::move(list));
   CTI_TRY_STATUS(make_directories(cursors.partner_dir(pull.partner)));
   auto written = write_file_atomically(journal_path(cursors, pull.partner), json::to_string(json::Value(std::move(j))));
@@ -542,9 +535,9 @@ Result<bool> commit_file(Delivery::Target& t, const std::vector<PartnerPull*>& p
                          const Timestamp& now) {
   auto head = finish_target(t);
   if (!head) return std::move(head).error();
-  auto digest = t.hash.finish(t.end, t.name());
-  if (!digest) return std::move(digest).error();
-  for (const PartnerPull* p : pulls) CTI_TRY_STATUS(write_journal(cursors, *p, t.path, *head, *digest, now));
+  auto tag = t.hash.finish(t.end, t.name());
+  if (!tag) return std::move(tag).error();
+  for (const PartnerPull* p : pulls) CTI_TRY_STATUS(write_journal(cursors, *p, t.path, *head, *tag, now));
   auto changed = t.file->commit();
   if (!changed) return std::move(changed).error();  // the journal stays; the next run drops it
   for (const PartnerPull* p : pulls) {
@@ -610,15 +603,23 @@ Result<bool> recover_journal(const CursorStore& cursors, const std::string& part
   auto doc = json::parse(*text);
   const json::Value* list = doc && doc->is_object() ? doc->find("cursors") : nullptr;
   auto output = doc && doc->is_object() ? doc->find_string("output") : std::nullopt;
-  auto digest = doc && doc->is_object() ? doc->find_string("sha256") : std::nullopt;
-  if (list == nullptr || !list->is_array() || !output || !digest)
-    return Error(ErrorCategory::data, quote(path) + ": not a taxii-pull journal; remove it (the next pull may repeat objects)");
+  // Journals of earlier versions name a SHA-256 instead of a tag.
+  std::optional<std::string> tag;
+  if (auto t = doc && doc->is_object() ? doc->find_string("content") : std::nullopt) {
+    tag = std::string(*t);
+  } else if (auto d = doc && doc->is_object() ? doc->find_string("sha256") : std::nullopt) {
+    tag = "sha256:" + std::string(*d);
+  }
+  const std::string not_journal =
+      quote(path) + ": not a taxii-pull journal; remove it (the next pull may repeat objects)";
+  if (list == nullptr || !list->is_array() || !output || !tag || !detail::has_content_tag({}, *tag))
+    return Error(ErrorCategory::data, not_journal);
   // The head is absent from journals of earlier versions, whose digest covers the whole file.
   const std::string head(doc->find_string("head").value_or(""));
   bool committed = false;
   auto content = read_file(std::string(*output));
   if (content && std::string_view(*content).starts_with(head) &&
-      detail::sha256_hex(std::string_view(*content).substr(head.size())) == *digest) {
+      detail::has_content_tag(std::string_view(*content).substr(head.size()), *tag) == true) {
     // The output was written: the cursors it describes are due.
     for (const auto& e : list->as_array()) {
       auto p = e.is_object() ? e.find_string("path") : std::nullopt;

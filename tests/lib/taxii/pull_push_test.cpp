@@ -881,9 +881,71 @@ TEST_CASE("deliver: a journal left by a failed cursor names the output's digest 
     const std::string head(j->find_string("head").value_or("-"));
     REQUIRE(content.starts_with(head));
     CHECK(head.empty() == (framing == stix::OutputFraming::ndjson));
-    CHECK(j->find_string("sha256") == ctishare::detail::sha256_hex(content.substr(head.size())));
+    const std::string tag(j->find_string("content").value_or("-"));
+    CHECK(ctishare::detail::has_content_tag(content.substr(head.size()), tag) == true);
+    CHECK(ctishare::detail::has_content_tag(content.substr(head.size()) + " ", tag) == false);
     std::remove(journal.c_str());
   }
+}
+
+TEST_CASE("deliver: a journal left behind commits its cursors only over the output it names", "[pull][taxii]") {
+  // A run that dies between the journal and the cursors: the next run's
+  // recovery saves the cursors when the output holds what the journal's
+  // tag was taken of, and drops the journal when it holds anything else.
+  for (const bool changed : {false, true}) {
+    TempDir dir;
+    CursorStore store(dir.path() + "/state");
+    spit(dir / "blocker", "a file where the cursor's directory should be");
+    std::vector<PartnerPull> pulls;
+    pulls.push_back(partner_pull(
+        "bank-a", kRootA, {collection_pull(store, "bank-a", kRootA, "coll-1", {1, 2, 3}, "2024-02-01T00:00:00Z")}));
+    pulls[0].collections[0].cursor_path = dir / "blocker/x.cursor";
+    DeliveryOptions options;
+    options.output = dir / "out.json";
+    REQUIRE_FALSE(deliver(pulls, store, options, now()));
+    std::remove((dir / "blocker").c_str());  // the cursor's directory, this time
+    std::filesystem::create_directory(dir / "blocker");
+    if (changed) {
+      std::string content = slurp(options.output);
+      content[content.size() / 2] ^= 1;
+      spit(options.output, content);
+    }
+    auto r = recover_journal(store, "bank-a");
+    REQUIRE(r);
+    CHECK(*r == !changed);
+    CHECK(exists(dir / "blocker/x.cursor") == !changed);
+    CHECK_FALSE(exists(store.partner_dir("bank-a") + "/pending.json"));
+  }
+}
+
+TEST_CASE("content tags: a tag tells its content from any other, and unknown texts are no tags", "[pull][taxii]") {
+  using ctishare::detail::ContentTagger;
+  using ctishare::detail::has_content_tag;
+  const std::string data(100000, 'x');
+  auto a = ContentTagger::create();
+  REQUIRE(a);
+  REQUIRE(a->update(data.data(), 4000));
+  REQUIRE(a->update(data.data() + 4000, data.size() - 4000));
+  const auto tag = a->finish();
+  REQUIRE(tag);
+  CHECK(has_content_tag(data, *tag) == true);
+  CHECK(has_content_tag(data.substr(1), *tag) == false);
+  CHECK(has_content_tag(data + "x", *tag) == false);
+  // Each tagger has its own key: the same bytes, another tag.
+  auto b = ContentTagger::create();
+  REQUIRE(b);
+  b->update(data.data(), data.size());
+  const auto other = b->finish();
+  REQUIRE(other);
+  CHECK(*other != *tag);
+  CHECK(has_content_tag(data, *other) == true);
+  // Earlier journals' SHA-256, and texts that are no tag.
+  CHECK(has_content_tag("abc", "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad") == true);
+  CHECK(has_content_tag("abd", "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad") == false);
+  for (const std::string& bad : std::vector<std::string>{
+           "", "sha256:", "sha256:abc", "md5:900150983cd24fb0d6963f7d28e17f72", tag->substr(0, tag->size() - 1),
+           tag->substr(0, tag->size() - 1) + "g", std::string(*tag).replace(9 + 64, 1, "-")})
+    CHECK_FALSE(has_content_tag(data, bad).has_value());
 }
 
 TEST_CASE("deliver to a missing output_dir fails and leaves the cursors", "[pull][taxii]") {

@@ -107,7 +107,11 @@ struct Transfer {
   std::vector<Header> headers;
   std::uint64_t max_bytes = 0;
   bool too_large = false;
+  CURL* handle = nullptr;
+  const std::function<bool(std::string_view)>* on_start = nullptr;  // RequestOptions::on_body_start
 };
+
+constexpr std::size_t kBodyStartBytes = 16 * 1024;
 
 size_t on_body(char* data, size_t size, size_t count, void* user) {
   auto* t = static_cast<Transfer*>(user);
@@ -117,6 +121,11 @@ size_t on_body(char* data, size_t size, size_t count, void* user) {
     return 0;  // aborts the transfer with CURLE_WRITE_ERROR
   }
   t->body.append(data, n);
+  if (t->on_start != nullptr) {
+    long status = 0;
+    curl_easy_getinfo(t->handle, CURLINFO_RESPONSE_CODE, &status);
+    if (status != 200 || (*t->on_start)(t->body) || t->body.size() > kBodyStartBytes) t->on_start = nullptr;
+  }
   return n;
 }
 
@@ -529,15 +538,19 @@ struct Client::Impl {
   // One attempt. Returns the response, or the failed CURLcode's Error with
   // `code` set so the caller can decide on a retry.
   Result<Response> perform(CURL* h, std::string_view method, const Url& url, std::string_view body,
-                           const std::vector<Header>& extra, bool credentials, CURLcode& code) const;
+                           const std::vector<Header>& extra, bool credentials, CURLcode& code,
+                           const std::function<bool(std::string_view)>* on_body_start = nullptr) const;
 };
 
 Result<Response> Client::Impl::perform(CURL* h, std::string_view method, const Url& url, std::string_view body,
-                                       const std::vector<Header>& extra, bool credentials, CURLcode& code) const {
+                                       const std::vector<Header>& extra, bool credentials, CURLcode& code,
+                                       const std::function<bool(std::string_view)>* on_body_start) const {
   curl_easy_reset(h);
   const std::string url_text = to_string(url);
   Transfer transfer;
   transfer.max_bytes = settings.max_response_bytes;
+  transfer.handle = h;
+  if (on_body_start != nullptr && *on_body_start) transfer.on_start = on_body_start;
   char error_buffer[CURL_ERROR_SIZE] = {0};
   const std::string method_text(method);
 
@@ -701,7 +714,7 @@ Result<Response> Client::request(std::string_view method, std::string_view url, 
   };
   for (int attempt = 1;; ++attempt) {
     CURLcode code = CURLE_OK;
-    auto r = impl_->perform(h, method, *target, body, headers, credentials, code);
+    auto r = impl_->perform(h, method, *target, body, headers, credentials, code, &options.on_body_start);
     const bool last = attempt >= attempts;
     if (r) {
       r->attempts = attempt;

@@ -419,7 +419,7 @@ class Runner {
 
   // -- HTTP, with every response noted for the judgements at the end
   Result<Response> call(std::string_view method, const std::string& url, std::string_view body = {},
-                        const std::vector<Header>& headers = {}, RequestOptions request_options = {true, false});
+                        const std::vector<Header>& headers = {}, RequestOptions request_options = {true, false, {}});
   void observe(std::string_view method, const Response& r);
   void note_timestamp(const std::string& where, const std::string& value) {
     std::lock_guard<std::mutex> g(observed_mutex_);
@@ -546,7 +546,7 @@ void Runner::observe(std::string_view method, const Response& r) {
 
 Runner::Listing Runner::list(const std::string& url, const Params& params, std::string_view key) {
   Listing l;
-  auto r = call("GET", url + query_string(params), {}, {}, {true, false});
+  auto r = call("GET", url + query_string(params), {}, {}, {true, false, {}});
   if (!r) {
     l.problem = r.error().message();
     return l;
@@ -585,7 +585,7 @@ Status Runner::discovery() {
   progress("reading discovery at " + discovery_url_);
 
   // The one request that retries: the server may still be starting.
-  auto r = client_.request("GET", discovery_url_, {}, {}, {true, true});
+  auto r = client_.request("GET", discovery_url_, {}, {}, {true, true, {}});
   if (!r) return std::move(r).error();
   observe("GET", *r);
   if (r->status == 401 || r->status == 403) {
@@ -680,7 +680,7 @@ void Runner::authentication() {
     return;
   }
   progress("probing requests without credentials");
-  auto r = call("GET", discovery_url_, {}, {}, {false, false});
+  auto r = call("GET", discovery_url_, {}, {}, {false, false, {}});
   if (!r) {
     fail("auth.401.challenge", "GET without credentials: " + r.error().message());
   } else if (r->status >= 200 && r->status < 300) {
@@ -698,7 +698,7 @@ void Runner::authentication() {
     wrong.credentials.password = "ctishare-conform-wrong-" + fresh_id("x");
     wrong.retry.max_attempts = 1;
     if (auto other = Client::create(wrong)) {
-      auto w = other->get(discovery_url_, {}, {true, false});
+      auto w = other->get(discovery_url_, {}, {true, false, {}});
       if (w) observe("GET", *w);
       if (!w)
         fail("auth.wrong-password", w.error().message());
@@ -718,7 +718,7 @@ bool Runner::api_root() {
     return false;
   }
   progress("reading the API root " + api_root_url_);
-  auto r = call("GET", api_root_url_, {}, {}, {true, false});
+  auto r = call("GET", api_root_url_, {}, {}, {true, false, {}});
   if (!r) {
     fail("api-root.get.200", r.error().message());
     return false;
@@ -743,7 +743,7 @@ bool Runner::api_root() {
 
   auto origin = client_.resolve("/ctishare-conform-no-such-root-" + fresh_id("r").substr(3) + "/");
   if (origin) {
-    auto missing = call("GET", to_string(*origin), {}, {}, {true, false});
+    auto missing = call("GET", to_string(*origin), {}, {}, {true, false, {}});
     if (!missing)
       fail("api-root.404", missing.error().message());
     else
@@ -753,13 +753,13 @@ bool Runner::api_root() {
 }
 
 void Runner::accept_and_http() {
-  auto r = call("GET", api_root_url_, {}, {{"Accept", "application/taxii+json"}}, {true, false});
+  auto r = call("GET", api_root_url_, {}, {{"Accept", "application/taxii+json"}}, {true, false, {}});
   if (!r)
     fail("accept.versionless", r.error().message());
   else
     check("accept.versionless", r->status == 200, "answered " + status_text(*r));
 
-  auto foreign = call("GET", api_root_url_, {}, {{"Accept", "application/xml"}}, {true, false});
+  auto foreign = call("GET", api_root_url_, {}, {{"Accept", "application/xml"}}, {true, false, {}});
   if (!foreign) {
     fail("accept.foreign", foreign.error().message());
   } else if (foreign->status == 406) {
@@ -770,7 +770,7 @@ void Runner::accept_and_http() {
     fail("accept.foreign", "answered " + status_text(*foreign) + ", neither 406 nor 200");
   }
 
-  auto no_ua = call("GET", api_root_url_, {}, {{"User-Agent", ""}}, {true, false});
+  auto no_ua = call("GET", api_root_url_, {}, {{"User-Agent", ""}}, {true, false, {}});
   if (!no_ua)
     fail("http.no-user-agent", no_ua.error().message());
   else
@@ -778,7 +778,7 @@ void Runner::accept_and_http() {
 
   std::string slashless = api_root_url_;
   if (slashless.ends_with("/")) slashless.pop_back();
-  auto ns = call("GET", slashless, {}, {}, {true, false});
+  auto ns = call("GET", slashless, {}, {}, {true, false, {}});
   if (!ns) {
     fail("http.no-trailing-slash", ns.error().message());
   } else if (ns->status >= 500) {
@@ -795,7 +795,7 @@ void Runner::accept_and_http() {
 void Runner::collections() {
   progress("reading collections");
   const std::string url = api_root_url_ + "collections/";
-  auto r = call("GET", url, {}, {}, {true, false});
+  auto r = call("GET", url, {}, {}, {true, false, {}});
   std::optional<json::Value> body;
   if (!r) {
     fail("collections.get.200", r.error().message());
@@ -841,7 +841,7 @@ void Runner::collections() {
     }
     check("collections.fields", problem.empty(), problem);
     check("collections.alias-unique", alias_problem.empty(), alias_problem);
-    auto again = call("GET", url, {}, {}, {true, false});
+    auto again = call("GET", url, {}, {}, {true, false, {}});
     std::vector<std::string> order2;
     if (again && again->status == 200)
       if (auto b2 = json_of(*again))
@@ -857,7 +857,7 @@ void Runner::collections() {
   };
   auto unlisted = [&](const std::string& key) -> std::optional<Collection> {
     // Not in the list: read it directly (a server may list only some).
-    auto g = call("GET", collection_url(key), {}, {}, {true, false});
+    auto g = call("GET", collection_url(key), {}, {}, {true, false, {}});
     if (!g || g->status != 200) return std::nullopt;
     auto b = json_of(*g);
     if (!b || !b->is_object()) return std::nullopt;
@@ -893,7 +893,7 @@ void Runner::collections() {
   // One collection in detail.
   const std::optional<Collection>& detail_col = read_ ? read_ : write_;
   if (detail_col) {
-    auto g = call("GET", collection_url(detail_col->id), {}, {}, {true, false});
+    auto g = call("GET", collection_url(detail_col->id), {}, {}, {true, false, {}});
     if (!g) {
       fail("collection.get.200", g.error().message());
     } else {
@@ -911,7 +911,7 @@ void Runner::collections() {
       }
     }
     if (!detail_col->alias.empty()) {
-      auto a = call("GET", collection_url(detail_col->alias), {}, {}, {true, false});
+      auto a = call("GET", collection_url(detail_col->alias), {}, {}, {true, false, {}});
       auto ab = a && a->status == 200 ? json_of(*a) : std::nullopt;
       check("collection.by-alias", ab && id_of(*ab) == detail_col->id,
             "GET collections/" + detail_col->alias + "/ answered " + (a ? status_text(*a) : a.error().message()));
@@ -921,7 +921,7 @@ void Runner::collections() {
   } else {
     skip_rest({"collection.get", "collection.by-alias"}, "no collection to read");
   }
-  auto missing = call("GET", collection_url(fresh_id("x").substr(3)), {}, {}, {true, false});
+  auto missing = call("GET", collection_url(fresh_id("x").substr(3)), {}, {}, {true, false, {}});
   if (!missing)
     fail("collection.404", missing.error().message());
   else
@@ -930,7 +930,7 @@ void Runner::collections() {
   // Requests without credentials on collection endpoints.
   const Credentials& creds = client_.settings().credentials;
   if (creds.empty() || (creds.user.empty() && creds.api_key.empty() && creds.bearer_token.empty())) return;
-  auto anon = call("GET", api_root_url_ + "collections/", {}, {}, {false, false});
+  auto anon = call("GET", api_root_url_ + "collections/", {}, {}, {false, false, {}});
   if (anon) {
     if (anon->status == 200 && results_.count("auth.401.challenge") &&
         results_.at("auth.401.challenge").outcome == Outcome::skip)
@@ -939,14 +939,14 @@ void Runner::collections() {
   }
   const std::optional<Collection>& c = read_ ? read_ : write_;
   if (c) {
-    auto o = call("GET", collection_url(c->id) + "objects/", {}, {}, {false, false});
+    auto o = call("GET", collection_url(c->id) + "objects/", {}, {}, {false, false, {}});
     if (o) check("auth.objects", o->status == 401 || o->status == 404, "answered " + status_text(*o));
   }
   if (write_) {
     const std::string now = system_clock().now().to_millis().to_string();
     const std::string id = fresh_id("indicator");
     auto p = call("POST", collection_url(write_->id) + "objects/",
-                  envelope({indicator(id, now, now, "anonymous post")}), {}, {false, false});
+                  envelope({indicator(id, now, now, "anonymous post")}), {}, {false, false, {}});
     if (p) check("auth.post", p->status == 401 || p->status == 404, "answered " + status_text(*p));
   }
 }
@@ -1066,7 +1066,7 @@ void Runner::read_checks() {
     }
   }
   auto expect_404 = [&](std::string_view id, const std::string& url) {
-    auto r = call("GET", url, {}, {}, {true, false});
+    auto r = call("GET", url, {}, {}, {true, false, {}});
     if (!r)
       fail(id, r.error().message());
     else
@@ -1080,7 +1080,7 @@ void Runner::read_checks() {
 void Runner::read_filters() {
   const std::string objects = collection_url(read_->id) + "objects/";
   auto expect_400 = [&](std::string_view id, const Params& params) {
-    auto r = call("GET", objects + query_string(params), {}, {}, {true, false});
+    auto r = call("GET", objects + query_string(params), {}, {}, {true, false, {}});
     if (!r)
       fail(id, r.error().message());
     else
@@ -1126,7 +1126,7 @@ void Runner::read_filters() {
     token = "x" + token + "!";
     auto bad = call(
         "GET", objects + query_string({{"limit", std::to_string(page)}, {"match[version]", "all"}, {"next", token}}),
-        {}, {}, {true, false});
+        {}, {}, {true, false, {}});
     if (!bad)
       fail("paging.next.invalid", bad.error().message());
     else
@@ -1160,14 +1160,14 @@ void Runner::write_only_collection() {
   const std::string base = collection_url(wo->id);
   for (const auto& [id, url] : {std::pair<std::string_view, std::string>{"objects.get.write-only", base + "objects/"},
                                 {"manifest.write-only", base + "manifest/"}}) {
-    auto r = call("GET", url, {}, {}, {true, false});
+    auto r = call("GET", url, {}, {}, {true, false, {}});
     if (!r)
       fail(id, r.error().message());
     else
       check(id, r->status == 403 || r->status == 404, "answered " + status_text(*r));
   }
   // A fresh id: nothing of the partner's can be deleted by a wrong answer.
-  auto d = call("DELETE", base + "objects/" + fresh_id("indicator") + "/", {}, {}, {true, false});
+  auto d = call("DELETE", base + "objects/" + fresh_id("indicator") + "/", {}, {}, {true, false, {}});
   if (!d)
     fail("object.delete.write-only", d.error().message());
   else
@@ -1190,7 +1190,7 @@ void Runner::read_only_collection() {
     const std::string now = system_clock().now().to_millis().to_string();
     auto r = call("POST", base + "objects/",
                   envelope({indicator(fresh_id("indicator"), now, now, "must be refused: read-only collection")}), {},
-                  {true, false});
+                  {true, false, {}});
     if (!r)
       fail("objects.post.read-only", r.error().message());
     else
@@ -1208,7 +1208,7 @@ void Runner::read_only_collection() {
     auto r = call("DELETE",
                   base + "objects/" + id_of(m.items.front()) + "/" +
                       query_string({{"match[version]", "1970-01-01T00:00:00.000Z"}}),
-                  {}, {}, {true, false});
+                  {}, {}, {true, false, {}});
     if (!r)
       fail("object.delete.read-only", r.error().message());
     else
@@ -1227,7 +1227,7 @@ std::optional<json::Value> Runner::wait_for_completion(json::Value status) {
       return std::nullopt;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(250));
-    auto r = call("GET", api_root_url_ + "status/" + id_of(status) + "/", {}, {}, {true, false});
+    auto r = call("GET", api_root_url_ + "status/" + id_of(status) + "/", {}, {}, {true, false, {}});
     if (!r || r->status != 200) return std::nullopt;
     auto b = json_of(*r);
     if (!b || !b->is_object()) return std::nullopt;
@@ -1239,7 +1239,7 @@ std::optional<json::Value> Runner::wait_for_completion(json::Value status) {
 
 PostOutcome Runner::post(const std::string& collection, const std::vector<json::Value>& objects, bool record_status) {
   PostOutcome out;
-  auto r = call("POST", collection_url(collection) + "objects/", envelope(objects), {}, {true, false});
+  auto r = call("POST", collection_url(collection) + "objects/", envelope(objects), {}, {true, false, {}});
   if (!r) {
     out.problem = r.error().message();
     return out;
@@ -1275,7 +1275,7 @@ PostOutcome Runner::post(const std::string& collection, const std::vector<json::
           "total " + std::to_string(counts[0]) + " != success " + std::to_string(counts[1]) + " + failure " +
               std::to_string(counts[2]) + " + pending " + std::to_string(counts[3]));
     // The status endpoint answers with the same status.
-    auto g = call("GET", api_root_url_ + "status/" + id_of(*body) + "/", {}, {}, {true, false});
+    auto g = call("GET", api_root_url_ + "status/" + id_of(*body) + "/", {}, {}, {true, false, {}});
     if (!g) {
       fail("status.get.200", g.error().message());
     } else {
@@ -1420,7 +1420,7 @@ void Runner::writes() {
   expect("filter.version.combined", {{"match[id]", a}, {"match[version]", "first,last"}}, {"A1", "A3"});
   {
     auto r = call("GET", base + "objects/" + query_string({{"match[id]", a}, {"match[version]", "all,last"}}), {}, {},
-                  {true, false});
+                  {true, false, {}});
     if (r) check("filter.version.all-combined", r->status == 400, "answered " + status_text(*r));
   }
   expect("filter.spec-version", {{"match[id]", a + "," + b}, {"match[spec_version]", "2.0"}}, {});
@@ -1508,7 +1508,7 @@ void Runner::writes() {
     broken.emplace_back("id", bad);  // no created, modified, pattern: not STIX 2.1
     auto r = call("POST", base + "objects/",
                   envelope({indicator(good, now, now, "valid beside an invalid one"), json::Value(std::move(broken))}),
-                  {}, {true, false});
+                  {}, {true, false, {}});
     if (!r) {
       fail("objects.post.invalid-object", r.error().message());
     } else if (r->status == 400 || r->status == 422) {
@@ -1534,26 +1534,26 @@ void Runner::writes() {
     bundle.emplace_back("type", "bundle");
     bundle.emplace_back("id", fresh_id("bundle"));
     bundle.emplace_back("objects", json::Array{indicator(fresh_id("indicator"), now, now, "inside a bundle")});
-    auto r = call("POST", base + "objects/", json::to_string(json::Value(std::move(bundle))), {}, {true, false});
+    auto r = call("POST", base + "objects/", json::to_string(json::Value(std::move(bundle))), {}, {true, false, {}});
     if (r)
       check("objects.post.bundle", r->status == 400 || r->status == 422, "a bundle answered " + status_text(*r));
     else
       fail("objects.post.bundle", r.error().message());
-    auto nj = call("POST", base + "objects/", "this is not JSON {", {}, {true, false});
+    auto nj = call("POST", base + "objects/", "this is not JSON {", {}, {true, false, {}});
     if (nj)
       check("objects.post.not-json", nj->status == 400 || nj->status == 422, "answered " + status_text(*nj));
     else
       fail("objects.post.not-json", nj.error().message());
     const std::string fresh = fresh_id("indicator");
     auto sp = call("POST", base + "objects/", envelope({indicator(fresh, now, now, "spaced Content-Type")}),
-                   {{"Content-Type", "application/taxii+json; version=2.1"}}, {true, false});
+                   {{"Content-Type", "application/taxii+json; version=2.1"}}, {true, false, {}});
     if (sp)
       check("objects.post.content-type.spaced", sp->status == 202, "answered " + status_text(*sp));
     else
       fail("objects.post.content-type.spaced", sp.error().message());
     auto fj =
         call("POST", base + "objects/", envelope({indicator(fresh_id("indicator"), now, now, "application/json")}),
-             {{"Content-Type", "application/json"}}, {true, false});
+             {{"Content-Type", "application/json"}}, {true, false, {}});
     if (!fj)
       fail("objects.post.content-type.foreign", fj.error().message());
     else if (fj->status == 415)
@@ -1574,7 +1574,7 @@ void Runner::writes() {
       std::string body = envelope({indicator(fresh_id("indicator"), now, now, "oversized")});
       body.insert(
           1, std::string(max_content_length_ + 1 - std::min<std::uint64_t>(body.size(), max_content_length_), ' '));
-      auto r = call("POST", base + "objects/", body, {}, {true, false});
+      auto r = call("POST", base + "objects/", body, {}, {true, false, {}});
       if (r)
         check("objects.post.413", r->status == 413, std::to_string(body.size()) + " bytes answered " + status_text(*r));
       else
@@ -1584,19 +1584,19 @@ void Runner::writes() {
 
   // Deletes: B whole, A's first version.
   {
-    auto d = call("DELETE", base + "objects/" + b + "/", {}, {}, {true, false});
+    auto d = call("DELETE", base + "objects/" + b + "/", {}, {}, {true, false, {}});
     if (!d) {
       fail("object.delete.200", d.error().message());
     } else {
       check("object.delete.200", d->status == 200, "answered " + status_text(*d));
-      auto g = call("GET", base + "objects/" + b + "/", {}, {}, {true, false});
+      auto g = call("GET", base + "objects/" + b + "/", {}, {}, {true, false, {}});
       auto m = list(base + "manifest/", {{"match[id]", b}}, "objects");
       check("object.delete.gone", g && g->status == 404 && m.problem.empty() && m.items.empty(),
             g ? "after DELETE: GET answered " + status_text(*g) + ", manifest lists " + std::to_string(m.items.size())
               : g.error().message());
     }
     auto dv =
-        call("DELETE", base + "objects/" + a + "/" + query_string({{"match[version]", c}}), {}, {}, {true, false});
+        call("DELETE", base + "objects/" + a + "/" + query_string({{"match[version]", c}}), {}, {}, {true, false, {}});
     if (!dv) {
       fail("object.delete.version", dv.error().message());
     } else {
@@ -1608,7 +1608,7 @@ void Runner::writes() {
       check("object.delete.version", ok,
             "DELETE answered " + status_text(*dv) + "; versions left: " + (left.empty() ? "none" : join(left, ", ")));
     }
-    auto dn = call("DELETE", base + "objects/" + fresh_id("indicator") + "/", {}, {}, {true, false});
+    auto dn = call("DELETE", base + "objects/" + fresh_id("indicator") + "/", {}, {}, {true, false, {}});
     if (dn)
       check("object.delete.404", dn->status == 404, "answered " + status_text(*dn));
     else
@@ -1700,9 +1700,9 @@ void Runner::exactly_once() {
   std::thread writer([&] {
     for (std::size_t i = 0; i < m && !stop.load(); ++i) {
       const std::string id = fresh_id("indicator");
-      auto r =
-          call("POST", collection_url(wid) + "objects/",
-               envelope({indicator(id, now, now, "exactly-once concurrent " + std::to_string(i))}), {}, {true, false});
+      auto r = call("POST", collection_url(wid) + "objects/",
+                    envelope({indicator(id, now, now, "exactly-once concurrent " + std::to_string(i))}), {},
+                    {true, false, {}});
       if (!r || r->status != 202) {
         std::lock_guard<std::mutex> g(during_mutex);
         writer_problem = r ? "a concurrent POST answered " + std::to_string(r->status) : r.error().message();

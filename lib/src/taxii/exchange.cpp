@@ -145,12 +145,12 @@ Status check_taxii_media_type(const Response& r) {
 }
 
 Result<Response> request_same_origin(const Client& client, std::string_view method_in, std::string_view url,
-                                     std::string_view body) {
+                                     std::string_view body, const RequestOptions& options) {
   std::string method(method_in);
   std::string target(url);
   std::string payload(body);
   for (int hops = 0;; ++hops) {
-    auto r = client.request(method, target, payload);
+    auto r = client.request(method, target, payload, {}, options);
     if (!r || !is_redirect(r->status)) return r;
     const std::string* location = r->header("Location");
     if (location == nullptr || location->empty())

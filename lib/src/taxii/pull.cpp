@@ -6,10 +6,16 @@
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
+#include <rapidjson/error/en.h>
+#include <rapidjson/memorystream.h>
+#include <rapidjson/reader.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <deque>
@@ -18,12 +24,6 @@
 #include <future>
 #include <optional>
 #include <unordered_map>
-
-#include <rapidjson/error/en.h>
-#include <rapidjson/memorystream.h>
-#include <rapidjson/reader.h>
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
 
 #include "core/digest.h"
 #include "ctishare/file.h"
@@ -673,16 +673,90 @@ namespace {
 // taxii-serve (and most servers) send. Only a guess, to fetch the following
 // page while this one is checked: the parsed envelope decides whether that
 // fetch is used, so a wrong guess costs one request and changes nothing.
+// nullopt: no such token; an empty string: `body` is too short to tell.
+constexpr std::string_view kHintPrefix = "{\"more\":true,\"next\":\"";
+constexpr std::size_t kHintMaxToken = 4096;
 std::optional<std::string> next_token_hint(std::string_view body) {
-  constexpr std::string_view kPrefix = "{\"more\":true,\"next\":\"";
-  if (body.substr(0, kPrefix.size()) != kPrefix) return std::nullopt;
-  body.remove_prefix(kPrefix.size());
-  const std::size_t end = body.substr(0, 4096).find('"');
-  if (end == std::string_view::npos || end == 0) return std::nullopt;
+  if (body.size() < kHintPrefix.size())
+    return kHintPrefix.starts_with(body) ? std::optional<std::string>("") : std::nullopt;
+  if (!body.starts_with(kHintPrefix)) return std::nullopt;
+  body.remove_prefix(kHintPrefix.size());
+  const std::size_t end = body.substr(0, kHintMaxToken).find('"');
+  if (end == std::string_view::npos) return body.size() < kHintMaxToken ? std::optional<std::string>("") : std::nullopt;
   const std::string_view token = body.substr(0, end);
-  if (token.find('\\') != std::string_view::npos) return std::nullopt;
+  if (token.empty() || token.find('\\') != std::string_view::npos) return std::nullopt;
   return std::string(token);
 }
+
+// A page URL: the query without next (`base`), and the token.
+std::string with_next(const std::string& base, std::string_view token) {
+  if (token.empty()) return base;
+  return base + (base.find('?') == std::string::npos ? '?' : '&') + "next=" + encode_query_value(std::string(token));
+}
+
+// Pages fetched ahead of the loop, each on a thread of its own. A page's
+// first bytes name the next token (next_token_hint), so its fetch starts
+// the following page's as soon as they arrive: the server prepares page
+// N+2 while N+1 is still on its way and the loop checks N. At most
+// kPagesAhead pages past the one the loop is at are requested.
+// Nothing is delivered or saved here, so the cursor rule is untouched:
+// objects and cursors are committed together by deliver().
+class PageFetcher {
+ public:
+  static constexpr std::size_t kPagesAhead = 2;
+  struct Fetch {
+    std::string base, url;  // the query without next, and the URL asked for
+    std::size_t index = 0;  // the page's number in the walk
+    std::future<Result<Response>> response;
+    // Started by this fetch's thread, before `response` is ready.
+    std::unique_ptr<Fetch> successor;
+    Fetch() = default;
+    Fetch(const Fetch&) = delete;
+    Fetch& operator=(const Fetch&) = delete;
+    ~Fetch() {
+      if (response.valid()) response.wait();  // its thread may still set successor
+      successor.reset();
+    }
+  };
+
+  explicit PageFetcher(const Client& client) : client_(client) {}
+
+  // Page `index` of the walk at with_next(base, token), fetched on its own
+  // thread; nullptr when no thread can be had (the caller fetches it).
+  std::unique_ptr<Fetch> start(const std::string& base, std::string_view token, std::size_t index) {
+    auto f = std::make_unique<Fetch>();
+    f->base = base;
+    f->url = with_next(base, token);
+    f->index = index;
+    RequestOptions options;
+    options.on_body_start = [this, self = f.get()](std::string_view body) {
+      auto hint = next_token_hint(body);
+      if (hint && hint->empty()) return false;  // not enough bytes yet
+      if (hint && self->index + 1 <= at_.load() + kPagesAhead)
+        self->successor = start(self->base, *hint, self->index + 1);
+      return true;
+    };
+    try {
+      f->response =
+          std::async(std::launch::async, [this, u = f->url, options = std::move(options)]() -> Result<Response> {
+            try {
+              return request_same_origin(client_, "GET", u, {}, options);
+            } catch (const std::exception& e) {
+              return Error(ErrorCategory::internal, quote(u) + ": " + e.what());
+            }
+          });
+    } catch (const std::exception&) {
+      return nullptr;
+    }
+    return f;
+  }
+  // The loop is at page `index` (waiting for it or checking it).
+  void at(std::size_t index) { at_ = index; }
+
+ private:
+  const Client& client_;
+  std::atomic<std::size_t> at_{0};
+};
 
 }  // namespace
 
@@ -806,32 +880,33 @@ Result<CollectionPull> pull_collection(const Client& client, const CollectionInf
   const json::Limits& page_limits = settings.limits;  // a page's size is bounded by the client's max_response_bytes
   std::string next;
   std::size_t empty_pages = 0;
-  const auto page_url = [&](const std::string& token) {
+  // The page URL without next.
+  const auto page_base = [&]() {
     std::string query = f.match_query();
     if (!added_after.empty()) add_param(query, "added_after", encode_query_value(added_after));
     if (f.limit > 0) add_param(query, "limit", std::to_string(f.limit));
-    if (!token.empty()) add_param(query, "next", encode_query_value(token));
     return query.empty() ? objects_url : objects_url + "?" + query;
   };
-  // The following page, fetched on a thread of its own while this one is
-  // checked and deduplicated (see next_token_hint); used only when the loop
-  // asks for exactly that URL. Nothing is delivered or saved here, so the
-  // cursor rule is untouched: objects and cursors are committed together
-  // by deliver(), after the last page. (A pending fetch is waited for by
-  // the future's destructor on every way out.)
-  std::future<Result<Response>> prefetch;
-  std::string prefetch_url;
+  PageFetcher fetcher(client);
+  std::unique_ptr<PageFetcher::Fetch> ahead;  // the next page's fetch, when its URL could be guessed
   // The last page that held objects (and the bytes its views are of).
   std::optional<Envelope> boundary_page;
   std::shared_ptr<const std::string> boundary_body;
   for (;;) {
-    const std::string url = page_url(next);
+    const std::string query_base = page_base();
+    const std::string url = with_next(query_base, next);
+    fetcher.at(out.pages + 1);
+    std::unique_ptr<PageFetcher::Fetch> current;
+    if (ahead != nullptr && ahead->url == url) current = std::move(ahead);
+    ahead.reset();  // a wrong guess: waited for and dropped, with what it started
+    if (current == nullptr) current = fetcher.start(query_base, next, out.pages + 1);
     std::optional<Result<Response>> fetched;
-    if (prefetch.valid()) {
-      if (prefetch_url == url) fetched.emplace(prefetch.get());
-      prefetch = {};  // a wrong guess: waited for and dropped
+    if (current != nullptr) {
+      fetched.emplace(current->response.get());
+      ahead = std::move(current->successor);
+    } else {
+      fetched.emplace(request_same_origin(client, "GET", url));  // no thread: in turn
     }
-    if (!fetched) fetched.emplace(request_same_origin(client, "GET", url));
     Result<Response>& r = *fetched;
     if (!r) return std::move(r).error();
     if (r->status != 200) return http_error(*r, "GET");
@@ -839,19 +914,9 @@ Result<CollectionPull> pull_collection(const Client& client, const CollectionInf
     // The page's bytes stay with the pull (when it brings something new):
     // its objects are views of them.
     const auto body = std::make_shared<const std::string>(std::move(r->body));
-    if (auto hint = next_token_hint(*body)) {
-      prefetch_url = page_url(*hint);
-      try {
-        prefetch = std::async(std::launch::async, [&client, u = prefetch_url]() -> Result<Response> {
-          try {
-            return request_same_origin(client, "GET", u);
-          } catch (const std::exception& e) {
-            return Error(ErrorCategory::internal, quote(u) + ": " + e.what());
-          }
-        });
-      } catch (const std::exception&) {
-        prefetch = {};  // no thread: fetched in turn instead
-      }
+    if (ahead == nullptr) {
+      if (auto hint = next_token_hint(*body); hint && !hint->empty())
+        ahead = fetcher.start(query_base, *hint, out.pages + 2);
     }
     auto envelope = internal::read_envelope(r->url, *body, page_limits);
     if (!envelope) return std::move(envelope).error();

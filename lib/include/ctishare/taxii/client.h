@@ -13,6 +13,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -174,6 +175,11 @@ struct Response {
 struct RequestOptions {
   bool credentials = true;  // false: send none (to probe 401 handling)
   bool retry = true;        // false: exactly one attempt whatever the policy
+  // Shown the body of a 200 response as it arrives, from its first bytes
+  // until it returns true or the body passes 16 KiB (on the thread that
+  // sent the request; per attempt): to act on what a response starts with
+  // before its end is there. What it sees is not checked yet.
+  std::function<bool(std::string_view body_so_far)> on_body_start;
 };
 
 // The Error a tool reports for an HTTP status it did not expect, naming the

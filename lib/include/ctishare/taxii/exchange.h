@@ -63,7 +63,7 @@ Status check_taxii_media_type(const Response& response);
 // host or port is not followed and is a protocol error (76) that names the
 // target, so credentials are never sent there. 303 turns a POST into a GET.
 Result<Response> request_same_origin(const Client& client, std::string_view method, std::string_view url,
-                                     std::string_view body = {});
+                                     std::string_view body = {}, const RequestOptions& options = {});
 
 // What an API root says about itself (TAXII 4.2).
 struct ApiRootInfo {

@@ -9,11 +9,8 @@
 #include <array>
 #include <cerrno>
 #include <climits>
-#include <condition_variable>
 #include <cstdlib>
 #include <cstring>
-#include <mutex>
-#include <thread>
 
 #include "core/digest.h"
 #include "ctishare/file.h"
@@ -42,43 +39,42 @@ Status pwrite_all(int fd, std::string_view data, off_t at, const std::string& na
 }
 
 // The content tag (core/digest.h) of a file's bytes from an offset on,
-// taken on a thread of its own that reads them back (from the page cache)
-// as the writer says they are written. Without a thread, finish() reads
-// and tags all at once.
+// taken from the writer's own buffers as it writes them in order (a
+// seventh of the cost of reading 100 MB back); bytes it was not shown
+// (written elsewhere, or after start() over a file already written) are
+// read back from the file by finish().
 class FileHasher {
  public:
-  FileHasher() = default;
-  ~FileHasher() { stop(); }
-  FileHasher(const FileHasher&) = delete;
-  FileHasher& operator=(const FileHasher&) = delete;
-
-  // Starts over: the bytes of `fd` from `from` on, none written yet.
+  // Starts over: the bytes of `fd` from `from` on, none seen yet.
   void start(int fd, off_t from) {
-    stop();
     fd_ = fd;
-    done_ = written_ = from;
+    done_ = from;
     failed_ = 0;
     tagger_ = detail::ContentTagger::create();
     if (tagger_ == nullptr) failed_ = ENOMEM;
-    try {
-      thread_ = std::thread([this] { run(); });
-    } catch (const std::exception&) {
-      // No thread: finish() does it all.
-    }
   }
-  // The bytes before `to` are written.
-  void advance(off_t to) {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      written_ = to;
+  // `data` is about to be written at `at`; tagged when it follows what was.
+  void writing(const iovec* data, std::size_t count, off_t at) {
+    if (at != done_ || failed_ != 0) return;
+    for (std::size_t i = 0; i < count; ++i) {
+      if (!tagger_->update(data[i].iov_base, data[i].iov_len)) failed_ = ENOMEM;
+      done_ += static_cast<off_t>(data[i].iov_len);
     }
-    wake_.notify_one();
   }
   // The tag of the bytes before `to`, all written; `name` for messages.
   Result<std::string> finish(off_t to, const std::string& name) {
-    advance(to);
-    stop();
-    hash_to(to);  // what a missing thread left
+    std::string buffer;
+    while (done_ < to && failed_ == 0) {
+      buffer.resize(std::min<std::size_t>(kPiece, static_cast<std::size_t>(to - done_)));
+      const ssize_t n = ::pread(fd_, buffer.data(), buffer.size(), done_);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        failed_ = n < 0 ? errno : EIO;
+        break;
+      }
+      if (!tagger_->update(buffer.data(), static_cast<std::size_t>(n))) failed_ = ENOMEM;
+      done_ += n;
+    }
     if (failed_ != 0) return sys_error(ErrorCategory::io, name, "cannot read it back to tag its content", failed_);
     auto tag = tagger_->finish();
     if (!tag) return Error(ErrorCategory::internal, "OpenSSL: cannot tag the content of " + quote(name));
@@ -86,52 +82,11 @@ class FileHasher {
   }
 
  private:
-  void run() {
-    std::unique_lock<std::mutex> lock(mutex_);
-    for (;;) {
-      wake_.wait(lock, [&] { return stopping_ || written_ > done_; });
-      if (written_ <= done_ || failed_ != 0) return;  // stopping with all hashed, or failed (finish() says so)
-      const off_t to = written_;
-      lock.unlock();
-      hash_to(to);
-      lock.lock();
-    }
-  }
-  // Hashes from done_ to `to`, in pieces (the thread's alone while it runs).
-  void hash_to(off_t to) {
-    buffer_.resize(kPiece);
-    while (done_ < to && failed_ == 0) {
-      const ssize_t n = ::pread(fd_, buffer_.data(), std::min<std::size_t>(kPiece, to - done_), done_);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) {
-        failed_ = n < 0 ? errno : EIO;
-        break;
-      }
-      if (!tagger_->update(buffer_.data(), static_cast<std::size_t>(n))) failed_ = ENOMEM;
-      done_ += n;
-    }
-  }
-  void stop() {
-    if (!thread_.joinable()) return;
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      stopping_ = true;
-    }
-    wake_.notify_one();
-    thread_.join();
-    stopping_ = false;
-  }
-
   static constexpr std::size_t kPiece = 1U << 20;
   int fd_ = -1;
   std::unique_ptr<detail::ContentTagger> tagger_;
-  off_t done_ = 0, written_ = 0;
+  off_t done_ = 0;
   int failed_ = 0;
-  bool stopping_ = false;
-  std::string buffer_;
-  std::thread thread_;
-  std::mutex mutex_;
-  std::condition_variable wake_;
 };
 
 // Bytes that live as long as the pool: the keys of the objects written.
@@ -422,6 +377,7 @@ Result<Delivery::Offer> Delivery::add(std::string_view json, std::string_view id
 Status Delivery::flush() {
   if (current_ == nullptr) return {};
   Target& t = *current_;
+  if (t.file != nullptr) t.hash.writing(t.pending.data(), t.pending.size(), t.end);
   std::size_t done = 0;
   while (done < t.pending.size()) {
     const int count = static_cast<int>(std::min<std::size_t>(t.pending.size() - done, IOV_MAX));
@@ -448,7 +404,6 @@ Status Delivery::flush() {
     }
   }
   t.pending.clear();
-  t.hash.advance(t.end);
   return {};
 }
 
@@ -472,10 +427,7 @@ void Delivery::abandon() {
   }
   t.pending.clear();
   t.end = t.begin_end;  // the next bytes overwrite the partner's; finish_target() cuts what is left
-  if (t.file != nullptr) {  // hashed again, without the partner's bytes
-    t.hash.start(t.fd(), static_cast<off_t>(t.head_size));
-    t.hash.advance(t.end);
-  }
+  if (t.file != nullptr) t.hash.start(t.fd(), static_cast<off_t>(t.head_size));  // again, without the partner's bytes
   t.order.resize(t.begin_order);
   // Keys the partner added go; keys it re-tagged get their tags back.
   std::vector<std::pair<ObjectKey, std::uint32_t>> retagged = std::move(t.retagged);
@@ -492,8 +444,7 @@ namespace {
 Result<std::string> finish_target(Delivery::Target& t) {
   std::string head;
   if (t.framing == stix::OutputFraming::bundle) {
-    // (The hasher reads only bytes after the head; the tail is appended and
-    // the head overwritten before finish() waits for it.)
+    // (The tag covers only bytes after the head; finish() reads the tail.)
     stix::BundleIdDigest id;
     for (const ObjectKey& k : t.order) id.add(k.id, k.version);
     const std::string bundle_id = id.finish();

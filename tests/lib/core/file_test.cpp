@@ -137,6 +137,30 @@ TEST_CASE("file: committing identical content changes nothing", "[core][file]") 
   CHECK(*e2 == false);
 }
 
+TEST_CASE("file: a large unchanged output is kept, and one byte anywhere makes it new", "[core][file]") {
+  // Past 16 MB the comparison runs in two halves at once: a difference in
+  // either half, at either end of it, and in the megabyte reads between,
+  // must be seen.
+  TempDir dir;
+  const std::string target = dir / "large.csv";
+  std::string content(20 * 1000 * 1000 + 7, 'a');
+  for (std::size_t i = 0; i < content.size(); i += 4099) content[i] = static_cast<char>('b' + i % 23);
+  REQUIRE(write_file_atomically(target, content));
+  auto same = write_file_atomically(target, content);
+  REQUIRE(same);
+  CHECK(*same == false);
+  for (const std::size_t at :
+       {std::size_t{0}, (std::size_t{1} << 20) + 3, content.size() / 2 - 1, content.size() / 2, content.size() - 1}) {
+    std::string changed = content;
+    changed[at] ^= 1;
+    auto r = write_file_atomically(target, changed);
+    REQUIRE(r);
+    CHECK(*r == true);
+    CHECK((slurp(target) == changed));                // (not decomposed: no 20 MB message)
+    REQUIRE(write_file_atomically(target, content));  // back, for the next one
+  }
+}
+
 TEST_CASE("file: commit keeps the mode of an existing target", "[core][file]") {
   TempDir dir;
   const std::string target = dir / "report.json";

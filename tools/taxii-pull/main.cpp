@@ -3,7 +3,9 @@
 #include <malloc.h>
 
 #include <algorithm>
+#include <future>
 #include <memory>
+#include <system_error>
 
 #include "ctishare/audit.h"
 #include "ctishare/file.h"
@@ -223,14 +225,30 @@ int main(int argc, char** argv) {
           }
 
           // Audit facts are taken before delivery, so a failed one is recorded too.
+          // The ids digests (a sort of every new object's key) are taken
+          // on threads of their own while the delivery writes and syncs,
+          // and collected when recorded; each waits for its thread before
+          // the pull whose keys it reads goes (`ids` is declared after `pulls`).
           std::vector<std::vector<audit::Event>> events(pulls.size());
+          std::vector<std::vector<std::future<std::string>>> ids(pulls.size());
+          const auto digest_of = [](std::vector<std::pair<std::string_view, std::string_view>> keys) {
+            auto shared = std::make_shared<decltype(keys)>(std::move(keys));
+            try {
+              return std::async(std::launch::async, [shared] { return audit::ids_digest_views(std::move(*shared)); });
+            } catch (const std::system_error&) {  // no thread: now
+              std::promise<std::string> now;
+              now.set_value(audit::ids_digest_views(std::move(*shared)));
+              return now.get_future();
+            }
+          };
           for (std::size_t i = 0; i < pulls.size(); ++i) {
             for (const auto& c : pulls[i].collections) {
+              ids[i].push_back(digest_of(c.versions()));
               events[i].push_back({"taxii-pull", pulls[i].partner, "pull", pulls[i].api_root, c.collection.id,
                                    static_cast<std::int64_t>(c.keys.size()), "ok", "",
                                    std::to_string(c.pages) + " page(s), " + std::to_string(c.received) + " received, " +
                                        std::to_string(c.duplicates) + " duplicate(s) dropped",
-                                   audit::ids_digest_views(c.versions())});
+                                   ""});
               ctx.diagnostics(Severity::info, "partner " + quote(pulls[i].partner) + ": collection " +
                                                   quote(c.collection.alias.empty() ? c.collection.id : c.collection.alias) +
                                                   ": " + std::to_string(c.keys.size()) + " new, " +
@@ -242,7 +260,9 @@ int main(int argc, char** argv) {
           // "ok", or "error" with the reason when the objects did not reach the output.
           const auto record = [&](std::size_t begin, std::size_t end, const Error* error) -> Status {
             for (std::size_t i = begin; i < end; ++i)
-              for (auto& ev : events[i]) {
+              for (std::size_t k = 0; k < events[i].size(); ++k) {
+                audit::Event& ev = events[i][k];
+                ev.ids = ids[i][k].get();
                 if (error != nullptr) {
                   ev.result = "error";
                   ev.detail = "not delivered: " + error->message();
@@ -255,6 +275,7 @@ int main(int argc, char** argv) {
             // One file per partner: a partner whose file cannot be written
             // leaves the others delivered (and their cursors moved).
             for (std::size_t i = 0; i < pulls.size(); ++i) {
+              for (auto& f : ids[i]) f.wait();  // they read pulls[i], which goes with `one`
               std::vector<taxii::PartnerPull> one;
               one.push_back(std::move(pulls[i]));
               auto delivered = (*delivery)->commit(one, cursors, (*clock)->now());

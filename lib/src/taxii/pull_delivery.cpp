@@ -228,6 +228,10 @@ struct Delivery::Target {
   // last brought it: 0 for a file's earlier content, then 1, 2, ... per begin().
   KeyTable keys;
   std::vector<ObjectKey> order;       // the output's keys as written (the bundle id follows them)
+  // The bundle id's digest of order[0, digested), taken as keys are added
+  // (not all at the end, where nothing else would run beside it).
+  std::unique_ptr<stix::BundleIdDigest> id_digest = std::make_unique<stix::BundleIdDigest>();
+  std::size_t digested = 0;
   std::unordered_map<std::string, std::size_t> written;  // objects written per partner
   std::uint32_t generation = 0;
   // Where the current partner began, to go back there (abandon()).
@@ -369,6 +373,10 @@ Result<Delivery::Offer> Delivery::add(std::string_view json, std::string_view id
   t.pending.push_back({const_cast<char*>(json.data()), json.size()});
   if (t.framing == stix::OutputFraming::ndjson) t.pending.push_back({const_cast<char*>("\n"), 1});
   t.order.push_back(key);
+  if (t.digested + 1 == t.order.size()) {
+    t.id_digest->add(key.id, key.version);
+    ++t.digested;
+  }
   ++t.written[partner_];
   if (t.pending.size() >= IOV_MAX - 2) CTI_TRY_STATUS(flush());
   return Offer{Added::written, key};
@@ -429,6 +437,10 @@ void Delivery::abandon() {
   t.end = t.begin_end;  // the next bytes overwrite the partner's; finish_target() cuts what is left
   if (t.file != nullptr) t.hash.start(t.fd(), static_cast<off_t>(t.head_size));  // again, without the partner's bytes
   t.order.resize(t.begin_order);
+  if (t.digested > t.order.size()) {  // the digest took keys that went: taken again at the end
+    t.id_digest = std::make_unique<stix::BundleIdDigest>();
+    t.digested = 0;
+  }
   // Keys the partner added go; keys it re-tagged get their tags back.
   std::vector<std::pair<ObjectKey, std::uint32_t>> retagged = std::move(t.retagged);
   t.keys.filter([&](const KeyTable::Entry& e) { return e.tag != t.generation; });
@@ -445,9 +457,9 @@ Result<std::string> finish_target(Delivery::Target& t) {
   std::string head;
   if (t.framing == stix::OutputFraming::bundle) {
     // (The tag covers only bytes after the head; finish() reads the tail.)
-    stix::BundleIdDigest id;
-    for (const ObjectKey& k : t.order) id.add(k.id, k.version);
-    const std::string bundle_id = id.finish();
+    for (; t.digested < t.order.size(); ++t.digested)
+      t.id_digest->add(t.order[t.digested].id, t.order[t.digested].version);
+    const std::string bundle_id = t.id_digest->finish();
     if (t.order.empty()) {
       // Nothing after the head: the whole file is the empty bundle.
       head = stix::compact_empty_bundle(bundle_id);

@@ -107,6 +107,7 @@ struct Transfer {
   std::vector<Header> headers;
   std::uint64_t max_bytes = 0;
   bool too_large = false;
+  bool out_of_memory = false;
   CURL* handle = nullptr;
   const std::function<bool(std::string_view)>* on_start = nullptr;  // RequestOptions::on_body_start
 };
@@ -120,11 +121,22 @@ size_t on_body(char* data, size_t size, size_t count, void* user) {
     t->too_large = true;
     return 0;  // aborts the transfer with CURLE_WRITE_ERROR
   }
-  t->body.append(data, n);
+  // Nothing may be thrown through libcurl: out of memory ends the transfer.
+  try {
+    t->body.append(data, n);
+  } catch (const std::exception&) {
+    t->out_of_memory = true;
+    return 0;
+  }
   if (t->on_start != nullptr) {
     long status = 0;
     curl_easy_getinfo(t->handle, CURLINFO_RESPONSE_CODE, &status);
-    if (status != 200 || (*t->on_start)(t->body) || t->body.size() > kBodyStartBytes) t->on_start = nullptr;
+    bool done = true;
+    try {
+      done = status != 200 || (*t->on_start)(t->body) || t->body.size() > kBodyStartBytes;
+    } catch (const std::exception&) {  // only a look ahead: the response goes on without it
+    }
+    if (done) t->on_start = nullptr;
   }
   return n;
 }
@@ -146,11 +158,20 @@ size_t on_header(char* data, size_t size, size_t count, void* user) {
     std::uint64_t length = 0;
     const std::string_view digits = trim(line.substr(colon + 1));
     const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), length);
-    if (ec == std::errc() && end == digits.data() + digits.size() && t->body.empty())
-      t->body.reserve(static_cast<std::size_t>(std::min(length, t->max_bytes)));
+    if (ec == std::errc() && end == digits.data() + digits.size() && t->body.empty()) {
+      try {
+        t->body.reserve(static_cast<std::size_t>(std::min(length, t->max_bytes)));
+      } catch (const std::exception&) {  // a hint only: the body grows as it comes
+      }
+    }
   }
-  if (t->headers.size() < 1000)
-    t->headers.push_back({std::string(trim(line.substr(0, colon))), std::string(trim(line.substr(colon + 1)))});
+  try {
+    if (t->headers.size() < 1000)
+      t->headers.push_back({std::string(trim(line.substr(0, colon))), std::string(trim(line.substr(colon + 1)))});
+  } catch (const std::exception&) {  // nothing may be thrown through libcurl
+    t->out_of_memory = true;
+    return 0;
+  }
   return n;
 }
 
@@ -649,6 +670,8 @@ Result<Response> Client::Impl::perform(CURL* h, std::string_view method, const U
   // Nothing that points into this frame may outlive it.
   curl_easy_setopt(h, CURLOPT_ERRORBUFFER, nullptr);
   curl_easy_setopt(h, CURLOPT_HTTPHEADER, nullptr);
+  if (transfer.out_of_memory)
+    return Error(ErrorCategory::internal, quote(url_text) + ": out of memory reading the response");
   if (transfer.too_large)
     return Error(ErrorCategory::data,
                  quote(url_text) + ": response larger than " + std::to_string(settings.max_response_bytes) + " bytes");

@@ -384,14 +384,16 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
       return refuse(taxii::error_response(431, "Request header fields too large",
                                           "the request line and headers exceed " +
                                               std::to_string(config().max_header_size) + " bytes"));
-    if (ec == http::error::body_limit) return refuse(too_large());
+    // (Beast reports a Content-Length past the limit before it counts the
+    // header as done: the body is unread all the same.)
+    if (ec == http::error::body_limit) return refuse(too_large(), true);
     if (ec) return refuse(taxii::error_response(400, "Bad request", "the request is not valid HTTP/1.1"));
     const auto& req = parser_->get();
     if (req.target().size() > config().max_url_length)
       return refuse(taxii::error_response(414, "URI too long",
                                           "the request target exceeds " + std::to_string(config().max_url_length) + " bytes"));
     if (const auto length = parser_->content_length(); length && *length > config().protocol.max_content_length)
-      return refuse(too_large());
+      return refuse(too_large(), true);
     if (parser_->is_done()) return dispatch();
     // A body follows: who is sending it is settled before it is read.
     net::post(shared_.writers, [self = this->shared_from_this(), guard = work_guard()] {
@@ -537,14 +539,15 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     if (request.method != "GET") (void)shared_.audit.sync();
   }
 
-  // Answers without serving and closes unless the request was read whole.
-  void refuse(taxii::HttpResponse response) {
+  // Answers without serving and closes unless the request was read whole;
+  // `body_unread`: the request announced a body that was refused unread.
+  void refuse(taxii::HttpResponse response, bool body_unread = false) {
     const bool keep = keep_alive_after_refusal_ && parser_ && parser_->is_done();
     keep_alive_after_refusal_ = false;
     // Closing with unread bytes in the socket makes the kernel send a
     // reset, which can destroy the answer before the client reads it: read
     // and discard what the client is still sending for a moment first.
-    linger_ = !keep && parser_ && parser_->is_header_done() && !parser_->is_done();
+    linger_ = !keep && parser_ && (body_unread || parser_->is_header_done()) && !parser_->is_done();
     write(std::move(response), keep);
   }
 

@@ -732,7 +732,8 @@ class PageFetcher {
     options.on_body_start = [this, self = f.get()](std::string_view body) {
       auto hint = next_token_hint(body);
       if (hint && hint->empty()) return false;  // not enough bytes yet
-      if (hint && self->index + 1 <= at_.load() + kPagesAhead)
+      // (Once per page: a retried request shows its first bytes again.)
+      if (hint && self->successor == nullptr && self->index + 1 <= at_.load() + kPagesAhead)
         self->successor = start(self->base, *hint, self->index + 1);
       return true;
     };

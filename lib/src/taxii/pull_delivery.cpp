@@ -49,35 +49,34 @@ class FileHasher {
   void start(int fd, off_t from) {
     fd_ = fd;
     done_ = from;
-    failed_ = 0;
-    tagger_ = detail::ContentTagger::create();
-    if (tagger_ == nullptr) failed_ = ENOMEM;
+    tagger_ = detail::ContentTagger::create();  // (a tagger that fails says so in finish())
   }
   // `data` is about to be written at `at`; tagged when it follows what was.
   void writing(const iovec* data, std::size_t count, off_t at) {
-    if (at != done_ || failed_ != 0) return;
+    if (tagger_ == nullptr || at != done_) return;
     for (std::size_t i = 0; i < count; ++i) {
-      if (!tagger_->update(data[i].iov_base, data[i].iov_len)) failed_ = ENOMEM;
+      tagger_->update(data[i].iov_base, data[i].iov_len);
       done_ += static_cast<off_t>(data[i].iov_len);
     }
   }
   // The tag of the bytes before `to`, all written; `name` for messages.
   Result<std::string> finish(off_t to, const std::string& name) {
+    const auto cannot_tag = [&] {
+      return Error(ErrorCategory::internal, "OpenSSL: cannot tag the content of " + quote(name));
+    };
+    if (tagger_ == nullptr) return cannot_tag();
     std::string buffer;
-    while (done_ < to && failed_ == 0) {
+    while (done_ < to) {
       buffer.resize(std::min<std::size_t>(kPiece, static_cast<std::size_t>(to - done_)));
       const ssize_t n = ::pread(fd_, buffer.data(), buffer.size(), done_);
       if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) {
-        failed_ = n < 0 ? errno : EIO;
-        break;
-      }
-      if (!tagger_->update(buffer.data(), static_cast<std::size_t>(n))) failed_ = ENOMEM;
+      if (n <= 0)
+        return sys_error(ErrorCategory::io, name, "cannot read it back to tag its content", n < 0 ? errno : EIO);
+      tagger_->update(buffer.data(), static_cast<std::size_t>(n));
       done_ += n;
     }
-    if (failed_ != 0) return sys_error(ErrorCategory::io, name, "cannot read it back to tag its content", failed_);
     auto tag = tagger_->finish();
-    if (!tag) return Error(ErrorCategory::internal, "OpenSSL: cannot tag the content of " + quote(name));
+    if (!tag) return cannot_tag();
     return std::move(*tag);
   }
 
@@ -86,7 +85,6 @@ class FileHasher {
   int fd_ = -1;
   std::unique_ptr<detail::ContentTagger> tagger_;
   off_t done_ = 0;
-  int failed_ = 0;
 };
 
 // Bytes that live as long as the pool: the keys of the objects written.
@@ -228,8 +226,8 @@ struct Delivery::Target {
   // last brought it: 0 for a file's earlier content, then 1, 2, ... per begin().
   KeyTable keys;
   std::vector<ObjectKey> order;       // the output's keys as written (the bundle id follows them)
-  // The bundle id's digest of order[0, digested), taken as keys are added
-  // (not all at the end, where nothing else would run beside it).
+  // A bundle's id: the digest of order[0, digested), taken as keys are
+  // added (not all at the end, where nothing else would run beside it).
   std::unique_ptr<stix::BundleIdDigest> id_digest = std::make_unique<stix::BundleIdDigest>();
   std::size_t digested = 0;
   std::unordered_map<std::string, std::size_t> written;  // objects written per partner
@@ -373,7 +371,7 @@ Result<Delivery::Offer> Delivery::add(std::string_view json, std::string_view id
   t.pending.push_back({const_cast<char*>(json.data()), json.size()});
   if (t.framing == stix::OutputFraming::ndjson) t.pending.push_back({const_cast<char*>("\n"), 1});
   t.order.push_back(key);
-  if (t.digested + 1 == t.order.size()) {
+  if (t.framing == stix::OutputFraming::bundle && t.digested + 1 == t.order.size()) {
     t.id_digest->add(key.id, key.version);
     ++t.digested;
   }

@@ -469,18 +469,18 @@ class SqliteStore final : public Store {
 
   void checkpoint_loop() {
     std::unique_lock lock(checkpoint_mutex_);
+    const auto idle_over = [this] {
+      return idle_due_ && std::chrono::steady_clock::now() >= last_commit_ + kIdleCheckpoint;
+    };
     for (;;) {
       if (idle_due_) {
-        checkpoint_wanted_.wait_until(lock, last_commit_ + kIdleCheckpoint, [this] {
-          return checkpoint_due_ || checkpoint_stop_ ||
-                 std::chrono::steady_clock::now() >= last_commit_ + kIdleCheckpoint;
-        });
+        checkpoint_wanted_.wait_until(lock, last_commit_ + kIdleCheckpoint,
+                                      [&] { return checkpoint_due_ || checkpoint_stop_ || idle_over(); });
       } else {
         checkpoint_wanted_.wait(lock, [this] { return checkpoint_due_ || checkpoint_stop_ || idle_due_; });
       }
       if (checkpoint_stop_) return;
-      if (!checkpoint_due_ && !(idle_due_ && std::chrono::steady_clock::now() >= last_commit_ + kIdleCheckpoint))
-        continue;  // a commit moved the idle clock on
+      if (!checkpoint_due_ && !idle_over()) continue;  // the idle clock started, or a commit moved it on
       // Either way the copy goes to the WAL's end, so the idle one is done too.
       checkpoint_due_ = idle_due_ = false;
       lock.unlock();

@@ -5,7 +5,9 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <future>
 #include <memory>
+#include <optional>
 
 #include "ctishare/allowlist.h"
 #include "ctishare/audit.h"
@@ -173,17 +175,43 @@ int main(int argc, char** argv) {
           int status = 0;
           std::optional<Error> worst;
           std::size_t stored = 0, failed = 0;
+          // Each input is read (parsed and sorted, on another thread) while
+          // the one before it is applied to the store; its messages are
+          // held until its turn, so they come in input order.
+          struct Read {
+            std::vector<std::string> messages;
+            bool opened = false;
+            std::optional<Result<merge::ReadInput>> input;
+          };
+          const auto read = [&](const std::string& path) {
+            Read r;
+            const auto report = [&r](const std::string& m) { r.messages.push_back(m); };
+            auto mapped = MappedInput::open(path);
+            if (!mapped) {
+              r.input.emplace(std::move(mapped).error());
+            } else if (*mapped) {
+              r.opened = true;
+              r.input.emplace(merge::Store::read(**mapped, o.limits, identity_id, report));
+            } else if (auto in = open_input(path); !in) {
+              r.input.emplace(std::move(in).error());
+            } else {
+              r.opened = true;
+              r.input.emplace(merge::Store::read(**in, o.limits, identity_id, report));
+            }
+            return r;
+          };
+          std::future<Read> next;
+          if (!o.inputs.empty()) next = std::async(std::launch::async, read, o.inputs.front());
           CTI_TRY_STATUS((*store)->begin_batch());
-          for (const auto& input : o.inputs) {
-            const std::string name = display_name(input);
-            auto in = open_input(input);
-            Result<merge::IngestStats> stats =
-                in ? (*store)->ingest(
-                         **in, o.limits, identity_id,
-                         [&](const std::string& m) { ctx.diagnostics(Severity::error, quote(name) + ": " + m); })
-                   : Result<merge::IngestStats>(std::move(in).error());
+          for (std::size_t i = 0; i < o.inputs.size(); ++i) {
+            const std::string name = display_name(o.inputs[i]);
+            Read r = next.get();
+            if (i + 1 < o.inputs.size()) next = std::async(std::launch::async, read, o.inputs[i + 1]);
+            for (const auto& m : r.messages) ctx.diagnostics(Severity::error, quote(name) + ": " + m);
+            Result<merge::IngestStats> stats = *r.input ? (*store)->apply(std::move(**r.input))
+                                                        : Result<merge::IngestStats>(std::move(*r.input).error());
             if (!stats) {
-              Error e = in ? std::move(stats).error().with_context(quote(name)) : std::move(stats).error();
+              Error e = r.opened ? std::move(stats).error().with_context(quote(name)) : std::move(stats).error();
               ctx.diagnostics(Severity::error, e.message() + "; nothing of it was merged");
               CTI_TRY_STATUS(log->append({"feed-merge", user, "ingest", name, "", 0, "error", "", e.message(), ""}));
               ++failed;

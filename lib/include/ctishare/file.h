@@ -121,6 +121,33 @@ Result<bool> write_file_atomically(const std::string& path, std::string_view con
 // missing, unreadable or a directory.
 Result<std::unique_ptr<std::istream>> open_input(const std::string& path);
 
+// A regular file mapped read-only for one pass from start to end, with a
+// NUL byte after its last one (parsers that scan for a terminator need no
+// copy). Meant for inputs replaced by rename, as every tool of the suite
+// writes them: one truncated in place while mapped would end the process
+// (SIGBUS), like any reader of a mapping.
+class MappedInput {
+ public:
+  // nullptr when `path` is "-" or not a regular file (a pipe, a device):
+  // read those with open_input. Errors: no_input (66) as open_input.
+  static Result<std::unique_ptr<MappedInput>> open(const std::string& path);
+  ~MappedInput();
+  MappedInput(const MappedInput&) = delete;
+  MappedInput& operator=(const MappedInput&) = delete;
+
+  // The file's bytes; text().data()[text().size()] is '\0'.
+  std::string_view text() const noexcept { return {static_cast<const char*>(base_), size_}; }
+  // Hands the pages before `offset` back (their bytes stay readable, from
+  // the page cache), so a pass over a large file does not hold it all.
+  void release_before(std::size_t offset) noexcept;
+
+ private:
+  MappedInput(void* base, std::size_t size, std::size_t length) : base_(base), size_(size), length_(length) {}
+  void* base_;
+  std::size_t size_, length_;  // the file's size; the mapping's length
+  std::size_t released_ = 0;
+};
+
 // Reads a whole file; no_input (66) errors as open_input.
 Result<std::string> read_file(const std::string& path);
 

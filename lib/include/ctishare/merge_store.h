@@ -27,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "ctishare/file.h"
 #include "ctishare/json.h"
 #include "ctishare/merge.h"
 #include "ctishare/result.h"
@@ -79,6 +80,24 @@ struct Suppression {
 };
 std::string suppression_target(const Entry& entry);
 
+// One input read and put in the store's order, nothing stored yet
+// (Store::read, then Store::apply). Reading touches no store, so the next
+// input can be read on another thread while one is applied.
+class ReadInput {
+ public:
+  ReadInput();
+  ~ReadInput();
+  ReadInput(ReadInput&&) noexcept;
+  ReadInput& operator=(ReadInput&&) noexcept;
+  const IngestStats& stats() const noexcept;  // all but `stored`
+
+ private:
+  friend class Store;
+  friend struct ReadAccess;
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
 class Store {
  public:
   // Opens (creating it, mode 0600, when missing) the store at `path`; a
@@ -107,6 +126,15 @@ class Store {
   // is not STIX JSON, io (74) for a failed read or write.
   Result<IngestStats> ingest(std::istream& in, const json::Limits& limits, const std::string& identity_id,
                              const std::function<void(const std::string&)>& report);
+  // ingest() in two steps: read() (any thread; data and io errors as
+  // ingest's, `report` called from that thread) and apply() (the store's
+  // thread; io errors). An input mapped in memory (MappedInput) is read
+  // faster than a stream.
+  static Result<ReadInput> read(std::istream& in, const json::Limits& limits, const std::string& identity_id,
+                                const std::function<void(const std::string&)>& report);
+  static Result<ReadInput> read(MappedInput& in, const json::Limits& limits, const std::string& identity_id,
+                                const std::function<void(const std::string&)>& report);
+  Result<IngestStats> apply(ReadInput&& input);
 
   // Indicators no source is known for (no assessment of ours named them).
   Result<std::size_t> count_unassessed();

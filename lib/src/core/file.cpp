@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -293,6 +294,50 @@ Result<std::unique_ptr<std::istream>> open_input(const std::string& path) {
   auto in = std::make_unique<std::ifstream>(path, std::ios::binary);
   if (!*in) return sys_error(ErrorCategory::no_input, path, "cannot open input", errno);
   return std::unique_ptr<std::istream>(std::move(in));
+}
+
+Result<std::unique_ptr<MappedInput>> MappedInput::open(const std::string& path) {
+  if (path == "-") return std::unique_ptr<MappedInput>();
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return sys_error(ErrorCategory::no_input, path, "cannot open input", errno);
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    const int err = errno;
+    ::close(fd);
+    return sys_error(ErrorCategory::no_input, path, "cannot open input", err);
+  }
+  if (S_ISDIR(st.st_mode)) {
+    ::close(fd);
+    return Error(ErrorCategory::no_input, quote(path) + ": cannot open input: is a directory");
+  }
+  const auto page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+  const auto size = static_cast<std::size_t>(st.st_size);
+  // One page more than the file needs, zeros: the byte after the file's
+  // last one is then always '\0' (a mapping's last page is zero-filled
+  // past the end of the file, and a file that ends on a page boundary
+  // is followed by the anonymous page). Anything that cannot be mapped
+  // is read as a stream instead.
+  const std::size_t length = (size / page + 1) * page;
+  void* base =
+      S_ISREG(st.st_mode) ? ::mmap(nullptr, length, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) : MAP_FAILED;
+  if (base != MAP_FAILED && size > 0 && ::mmap(base, size, PROT_READ, MAP_PRIVATE | MAP_FIXED, fd, 0) == MAP_FAILED) {
+    ::munmap(base, length);
+    base = MAP_FAILED;
+  }
+  ::close(fd);
+  if (base == MAP_FAILED) return std::unique_ptr<MappedInput>();
+  if (size > 0) (void)::madvise(base, size, MADV_SEQUENTIAL);
+  return std::unique_ptr<MappedInput>(new MappedInput(base, size, length));
+}
+
+MappedInput::~MappedInput() { ::munmap(base_, length_); }
+
+void MappedInput::release_before(std::size_t offset) noexcept {
+  const auto page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+  const std::size_t end = std::min(offset, size_) / page * page;
+  if (end <= released_) return;
+  (void)::madvise(static_cast<char*>(base_) + released_, end - released_, MADV_DONTNEED);
+  released_ = end;
 }
 
 Result<std::string> read_file(const std::string& path) {

@@ -3,6 +3,17 @@
 
 #include "core/utf8.h"
 
+// RapidJSON's SIMD scanning of strings and whitespace, for inputs in memory
+// (StringStream). Only this file parses with it: those loads may read up to
+// 15 bytes past a string's terminator, which a mapping's page allows but
+// a heap buffer does not (AddressSanitizer would say so). The memory
+// path's flags (kMemoryFlags) are its own, so no instantiation is shared
+// with another file's parser.
+#if defined(__SSE2__)
+#define RAPIDJSON_SSE2
+#elif defined(__ARM_NEON)
+#define RAPIDJSON_NEON
+#endif
 #include <rapidjson/error/en.h>
 #include <rapidjson/reader.h>
 
@@ -49,6 +60,7 @@ class ChunkStream {
       ++pos_;
     }
   }
+  void object_start() {}
   bool over_limit() const { return over_limit_; }
   bool read_failed() const { return read_failed_; }
   // Whether the input holds a byte that is not UTF-8 (or ends inside a
@@ -93,6 +105,78 @@ class ChunkStream {
   ctishare::detail::Utf8Check utf8_;
 };
 
+// An input in memory, followed by a NUL byte, read through rapidjson's
+// StringStream. The UTF-8 check runs a little ahead of the parser, and the
+// pages behind it are handed back through `progress`.
+class MemorySource {
+ public:
+  MemorySource(std::string_view text, const std::function<void(std::size_t)>& progress)
+      : stream(text.data()),
+        begin_(text.data()),
+        end_(text.data() + text.size()),
+        counted_(text.data()),
+        checked_(text.data()),
+        progress_(progress) {}
+
+  rapidjson::StringStream stream;
+
+  std::uint64_t line() {
+    line_ += static_cast<std::uint64_t>(std::count(counted_, stream.src_, '\n'));
+    counted_ = stream.src_;
+    return line_;
+  }
+  std::size_t offset() const { return static_cast<std::size_t>(stream.src_ - begin_); }
+  // At the start of each object.
+  void object_start() {
+    const char* at = stream.src_;
+    if (checked_ < end_ && !bad_ && at + kAhead / 2 > checked_) check(std::min<std::size_t>(end_ - at, kAhead));
+    if (progress_ && static_cast<std::size_t>(at - begin_) >= reported_ + kAhead) {
+      reported_ = static_cast<std::size_t>(at - begin_);
+      progress_(reported_);
+    }
+  }
+  // Checks UTF-8 up to `offset`; the offset of the first bad byte at or
+  // before it, if any (the input's size when it ends inside a sequence).
+  std::optional<std::size_t> bad_utf8_at_or_before(std::size_t offset) {
+    const char* upto = begin_ + std::min(offset + 1, size());
+    if (!bad_ && checked_ < upto) check(static_cast<std::size_t>(upto - checked_));
+    if (bad_ && *bad_ <= offset) return bad_;
+    return std::nullopt;
+  }
+  // True at the end of the input (whitespace skipped).
+  bool at_end() {
+    while (stream.src_ < end_ &&
+           (*stream.src_ == ' ' || *stream.src_ == '\t' || *stream.src_ == '\n' || *stream.src_ == '\r'))
+      ++stream.src_;
+    return stream.src_ == end_;
+  }
+  std::size_t size() const { return static_cast<std::size_t>(end_ - begin_); }
+
+ private:
+  static constexpr std::size_t kAhead = 8U << 20;
+  void check(std::size_t bytes) {
+    bytes = std::min<std::size_t>(bytes, static_cast<std::size_t>(end_ - checked_));
+    std::size_t bad = 0;
+    if (!utf8_.feed(reinterpret_cast<const unsigned char*>(checked_), bytes, bad)) {
+      bad_ = static_cast<std::size_t>(checked_ - begin_) + bad;
+      checked_ = end_;
+      return;
+    }
+    checked_ += bytes;
+    if (checked_ == end_ && !utf8_.complete()) bad_ = size();
+  }
+
+  const char* begin_;
+  const char* end_;
+  const char* counted_;
+  const char* checked_;
+  std::uint64_t line_ = 1;
+  std::size_t reported_ = 0;
+  std::optional<std::size_t> bad_;
+  ctishare::detail::Utf8Check utf8_;
+  const std::function<void(std::size_t)>& progress_;
+};
+
 enum Field : int {
   kNone = -1,
   kType,
@@ -127,9 +211,10 @@ Field field_of(std::string_view key) {
 // The handler. Depth counts open containers. A STIX object is an object at
 // depth 1 (a lone object, or NDJSON), at depth 2 in a top-level array, or at
 // depth 3 in a bundle's "objects" array.
+template <typename Source>
 class Handler {
  public:
-  Handler(ChunkStream& stream, const json::Limits& limits, const std::function<Status(const RawObject&)>& sink)
+  Handler(Source& stream, const json::Limits& limits, const std::function<Status(const RawObject&)>& sink)
       : stream_(stream), limits_(limits), sink_(sink) {}
 
   bool Null() { return scalar(); }
@@ -293,6 +378,7 @@ class Handler {
   void begin(Frame& f, int depth) {
     f.obj.clear();
     f.obj.line = stream_.line();
+    stream_.object_start();
     f.obj.index = count_;
     f.depth = depth;
     f.active = true;
@@ -326,7 +412,7 @@ class Handler {
     return false;
   }
 
-  ChunkStream& stream_;
+  Source& stream_;
   const json::Limits& limits_;
   const std::function<Status(const RawObject&)>& sink_;
   int depth_ = 0;
@@ -346,37 +432,71 @@ void RawObject::clear() {
   markings.clear();
 }
 
+namespace {
+
+// UTF-8 is checked by the sources, a chunk at a time (far faster than
+// rapidjson's per-character check), so the parser need not.
+constexpr unsigned kFlags = rapidjson::kParseStopWhenDoneFlag | rapidjson::kParseNumbersAsStringsFlag;
+// The same for the memory path: full precision changes nothing where
+// numbers stay text, but gives its instantiations their own names (see
+// RAPIDJSON_SSE2 above).
+constexpr unsigned kMemoryFlags = kFlags | rapidjson::kParseFullPrecisionFlag;
+
+Error parse_error(const rapidjson::ParseResult& ok, std::uint64_t line) {
+  std::string what = rapidjson::GetParseError_En(ok.Code());
+  if (!what.empty()) what[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(what[0])));
+  if (!what.empty() && what.back() == '.') what.pop_back();
+  return Error(ErrorCategory::data,
+               "invalid JSON at byte " + std::to_string(ok.Offset()) + " (line " + std::to_string(line) + "): " + what);
+}
+
+Error utf8_error(std::uint64_t at) {
+  return Error(ErrorCategory::data, "invalid JSON at byte " + std::to_string(at) + ": invalid UTF-8");
+}
+
+Error size_error(const json::Limits& limits) {
+  return Error(ErrorCategory::data, "input larger than the limit of " + std::to_string(limits.max_document_bytes) +
+                                        " bytes (--max-input-size)");
+}
+
+}  // namespace
+
 Status read_raw_objects(std::istream& in, const json::Limits& limits,
                         const std::function<Status(const RawObject&)>& sink) {
   ChunkStream stream(in, limits.max_document_bytes);
-  Handler handler(stream, limits, sink);
+  Handler<ChunkStream> handler(stream, limits, sink);
   rapidjson::Reader reader;
-  // UTF-8 is checked a chunk at a time by the stream (far faster than
-  // rapidjson's per-character check), so the parser need not.
-  constexpr unsigned kFlags = rapidjson::kParseStopWhenDoneFlag | rapidjson::kParseNumbersAsStringsFlag;
   while (!stream.at_end()) {
     handler.reset();
     const rapidjson::ParseResult ok = reader.Parse<kFlags>(stream, handler);
     if (stream.read_failed()) return Error(ErrorCategory::io, "read failed");
     if (handler.error()) return *handler.error();
-    if (stream.bad_utf8())
-      return Error(ErrorCategory::data,
-                   "invalid JSON at byte " + std::to_string(stream.bad_utf8_at()) + ": invalid UTF-8");
-    if (stream.over_limit())
-      return Error(ErrorCategory::data, "input larger than the limit of " + std::to_string(limits.max_document_bytes) +
-                                            " bytes (--max-input-size)");
-    if (!ok) {
-      std::string what = rapidjson::GetParseError_En(ok.Code());
-      if (!what.empty()) what[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(what[0])));
-      if (!what.empty() && what.back() == '.') what.pop_back();
-      return Error(ErrorCategory::data, "invalid JSON at byte " + std::to_string(ok.Offset()) + " (line " +
-                                            std::to_string(stream.line()) + "): " + what);
-    }
+    if (stream.bad_utf8()) return utf8_error(stream.bad_utf8_at());
+    if (stream.over_limit()) return size_error(limits);
+    if (!ok) return parse_error(ok, stream.line());
   }
   if (stream.read_failed()) return Error(ErrorCategory::io, "read failed");
-  if (stream.bad_utf8())
-    return Error(ErrorCategory::data,
-                 "invalid JSON at byte " + std::to_string(stream.bad_utf8_at()) + ": invalid UTF-8");
+  if (stream.bad_utf8()) return utf8_error(stream.bad_utf8_at());
+  return {};
+}
+
+Status read_raw_objects(std::string_view text, const json::Limits& limits,
+                        const std::function<Status(const RawObject&)>& sink,
+                        const std::function<void(std::size_t)>& progress) {
+  if (limits.max_document_bytes != 0 && text.size() > limits.max_document_bytes) return size_error(limits);
+  MemorySource source(text, progress);
+  Handler<MemorySource> handler(source, limits, sink);
+  rapidjson::Reader reader;
+  while (!source.at_end()) {
+    handler.reset();
+    const rapidjson::ParseResult ok = reader.Parse<kMemoryFlags>(source.stream, handler);
+    if (!handler.error() && ok) continue;
+    // As the stream does: a bad byte the parser reached comes first.
+    if (auto bad = source.bad_utf8_at_or_before(ok ? source.offset() : ok.Offset())) return utf8_error(*bad);
+    if (handler.error()) return *handler.error();
+    return parse_error(ok, source.line());
+  }
+  if (auto bad = source.bad_utf8_at_or_before(source.size())) return utf8_error(*bad);
   return {};
 }
 

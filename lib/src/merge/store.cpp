@@ -6,7 +6,6 @@
 
 #include <algorithm>
 #include <array>
-#include <optional>
 #include <cerrno>
 #include <charconv>
 #include <cmath>
@@ -14,11 +13,13 @@
 #include <cstring>
 #include <deque>
 #include <iterator>
+#include <optional>
 #include <span>
 #include <unordered_map>
 
 #include "core/sqlite.h"
 #include "ctishare/allowlist.h"
+#include "ctishare/file.h"
 #include "ctishare/marking.h"
 #include "ctishare/merge_store.h"
 #include "merge/reader.h"
@@ -675,19 +676,53 @@ Status Store::commit_batch() {
   return impl_->exec("COMMIT");
 }
 
-Result<IngestStats> Store::ingest(std::istream& in, const json::Limits& limits, const std::string& identity_id,
-                                  const std::function<void(const std::string&)>& report) {
+namespace {
+
+// The channels an assessed indicator gets from one input.
+struct AssessedIndicator {
+  std::string id;
+  std::vector<Channel> channels;
+  bool used = false;  // merged with a version of this input
+};
+
+}  // namespace
+
+struct ReadInput::Impl {
   IngestStats stats;
+  std::vector<Version> versions;            // the latest of each id, in id order
+  std::vector<AssessedIndicator> assessed;  // in id order
+};
+
+ReadInput::ReadInput() : impl_(std::make_unique<Impl>()) {}
+ReadInput::~ReadInput() = default;
+ReadInput::ReadInput(ReadInput&&) noexcept = default;
+ReadInput& ReadInput::operator=(ReadInput&&) noexcept = default;
+const IngestStats& ReadInput::stats() const noexcept { return impl_->stats; }
+
+// The read below fills a ReadInput's insides.
+struct ReadAccess {
+  static ReadInput::Impl& of(ReadInput& input) { return *input.impl_; }
+};
+
+namespace {
+
+// Store::read's work over either reader: `parse` hands every object to
+// the sink it is given.
+template <typename Parse>
+Result<ReadInput> read_input(Parse&& parse, const std::string& identity_id,
+                             const std::function<void(const std::string&)>& report) {
+  ReadInput out;
+  auto& input = ReadAccess::of(out);
+  IngestStats& stats = input.stats;
   // 1. Read the whole input: the latest version of each indicator in it,
-  //    and the channels our assessments name. Nothing is written yet, so a
-  //    broken input leaves no trace.
-  std::vector<Version> versions;
+  //    and the channels our assessments name.
+  std::vector<Version>& versions = input.versions;
   // Our assessments in input order; grouped by indicator below, then
   // walked beside the versions (both in id order) instead of looked up in
   // a hash map per indicator.
   std::vector<Assessed> assessments;
   std::vector<std::string> refused;
-  Status read = detail::read_raw_objects(in, limits, [&](const detail::RawObject& o) -> Status {
+  Status read = parse([&](const detail::RawObject& o) -> Status {
     ++stats.objects;
     // Only built for a message: most objects need none.
     const auto where = [&] {
@@ -782,14 +817,10 @@ Result<IngestStats> Store::ingest(std::istream& in, const json::Limits& limits, 
   // trust given (a stable sort keeps the input's order within an id).
   std::stable_sort(assessments.begin(), assessments.end(),
                    [](const Assessed& a, const Assessed& b) { return a.indicator < b.indicator; });
-  struct AssessedIndicator {
-    std::string_view id;
-    std::vector<Channel> channels;
-    bool used = false;  // merged with a version of this input
-  };
-  std::vector<AssessedIndicator> assessed;
+  std::vector<AssessedIndicator>& assessed = input.assessed;
   for (auto& a : assessments) {
-    if (assessed.empty() || assessed.back().id != a.indicator) assessed.push_back(AssessedIndicator{a.indicator, {}});
+    if (assessed.empty() || assessed.back().id != a.indicator)
+      assessed.push_back(AssessedIndicator{std::move(a.indicator), {}});
     auto& list = assessed.back().channels;
     auto it = std::find_if(list.begin(), list.end(), [&](const Channel& c) { return c.source == a.channel.source; });
     if (it == list.end()) {
@@ -798,7 +829,37 @@ Result<IngestStats> Store::ingest(std::istream& in, const json::Limits& limits, 
       it->trust = a.channel.trust;
     }
   }
+  return out;
+}
 
+}  // namespace
+
+Result<ReadInput> Store::read(std::istream& in, const json::Limits& limits, const std::string& identity_id,
+                              const std::function<void(const std::string&)>& report) {
+  return read_input([&](const auto& sink) { return detail::read_raw_objects(in, limits, sink); }, identity_id, report);
+}
+
+Result<ReadInput> Store::read(MappedInput& in, const json::Limits& limits, const std::string& identity_id,
+                              const std::function<void(const std::string&)>& report) {
+  return read_input(
+      [&](const auto& sink) {
+        return detail::read_raw_objects(in.text(), limits, sink, [&](std::size_t done) { in.release_before(done); });
+      },
+      identity_id, report);
+}
+
+Result<IngestStats> Store::ingest(std::istream& in, const json::Limits& limits, const std::string& identity_id,
+                                  const std::function<void(const std::string&)>& report) {
+  auto input = read(in, limits, identity_id, report);
+  if (!input) return std::move(input).error();
+  return apply(std::move(*input));
+}
+
+Result<IngestStats> Store::apply(ReadInput&& read_input) {
+  ReadInput::Impl& input = *read_input.impl_;
+  IngestStats& stats = input.stats;
+  std::vector<Version>& versions = input.versions;
+  std::vector<AssessedIndicator>& assessed = input.assessed;
   Impl::Transaction tx(*impl_);
   CTI_TRY_STATUS(tx.begin());
   CTI_TRY_STMT(get, kGetIndicator);

@@ -570,3 +570,129 @@ TEST_CASE("every timestamp and id reads back exactly as written, compact or not 
     }
   }
 }
+
+namespace {
+
+// What one read of `text` gives: the error message, or the stats and
+// reports; through a stream or through a mapping of a file.
+struct ReadOutcome {
+  std::string error;
+  std::size_t objects = 0, indicators = 0, assessments = 0, unusable = 0;
+  std::vector<std::string> reports;
+  bool operator==(const ReadOutcome&) const = default;
+};
+
+ReadOutcome read_outcome(const test::TempDir& dir, const std::string& text, bool mapped,
+                         const json::Limits& limits = {}) {
+  ReadOutcome out;
+  const auto report = [&](const std::string& m) { out.reports.push_back(m); };
+  std::optional<Result<ReadInput>> read;
+  std::unique_ptr<MappedInput> map;
+  if (mapped) {
+    auto m = MappedInput::open(dir.file("input.json", text));
+    REQUIRE(m);
+    REQUIRE(*m);  // a regular file is always mapped
+    map = std::move(*m);
+    REQUIRE(map->text() == text);
+    REQUIRE(map->text().data()[text.size()] == '\0');
+    read.emplace(Store::read(*map, limits, kIdentity, report));
+  } else {
+    std::istringstream in(text);
+    read.emplace(Store::read(in, limits, kIdentity, report));
+  }
+  if (!*read) {
+    out.error = read->error().message();
+    return out;
+  }
+  const IngestStats& s = (*read)->stats();
+  out.objects = s.objects, out.indicators = s.indicators, out.assessments = s.assessments, out.unusable = s.unusable;
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("a mapped input reads exactly as a stream does, errors included", "[merge]") {
+  test::TempDir dir;
+  Ind unusable{2};
+  unusable.confidence = 150;
+  const std::string good = indicator(Ind(1)) + assessment(1, "p", 0.8) + indicator(unusable);
+  const std::string bundle =
+      R"({"type":"bundle","id":"bundle--)" + uuid(9) + R"(","objects":[)" + good.substr(0, good.find('\n')) + "]}";
+  // A file that ends exactly on a page (the NUL after it is the mapping's
+  // extra page), once whole and once inside a string.
+  std::string page = good;
+  page.append(4096 - page.size() - 1, ' ');
+  page += '\n';
+  const std::string page_open =
+      std::string(page, 0, 4096 - 40) + "{\"type\":\"x\",\"name\":\"" + std::string(40 - 20, 'a');
+  std::string cases[] = {
+      good,
+      bundle,
+      "",
+      " \n\t\n",
+      page,
+      page_open.substr(0, 4096),
+      good + "{\"type\": \"indicator\", ",                                      // cut short
+      good + "{\"type\":\"x\",\"name\":\"\xff\"}\n",                            // bad UTF-8 in a string
+      good + "{\"type\":\"x\",\"n\":\xff}\n",                                   // bad UTF-8 where JSON is
+      good + "{\"type\":\"x\",\"name\":\"\xe2\x82",                             // ends inside a sequence
+      good + "{\"type\":\"x\",\"name\":\"a" + std::string(1, '\0') + "b\"}\n",  // NUL in a string
+      good + std::string(1, '\0') + "\n",                                       // NUL between values
+      good + "{\"type\":\"x\",\"id\":\"a\",\"id\":\"b\"}\n",                    // a member twice
+      good + "{\"type\":\"x\",\"name\":\"a\tb\"}\n",                            // a raw control character
+      "[" + good.substr(0, good.find('\n')) + ",]",                             // a trailing comma
+      "42",                                                                     // not an object
+  };
+  for (const auto& text : cases) {
+    INFO("input: " << text);
+    const ReadOutcome streamed = read_outcome(dir, text, false);
+    const ReadOutcome mapped = read_outcome(dir, text, true);
+    CHECK(mapped.error == streamed.error);
+    // (A failed read's reports may differ: the stream stops at the chunk
+    // that holds a bad byte, the mapping at the byte.)
+    if (streamed.error.empty()) CHECK(mapped == streamed);
+  }
+  // The good ones read as they should, and the bad ones fail.
+  CHECK(read_outcome(dir, good, true).indicators == 2);
+  CHECK(read_outcome(dir, good, true).unusable == 1);
+  CHECK(read_outcome(dir, bundle, true).objects == 1);
+  CHECK(read_outcome(dir, page, true).objects == 3);
+  CHECK(read_outcome(dir, page_open.substr(0, 4096), true).error.find("invalid JSON") == 0);
+  CHECK(read_outcome(dir, cases[9], true).error.find("invalid UTF-8") != std::string::npos);
+
+  SECTION("the size limit") {
+    json::Limits small;
+    small.max_document_bytes = good.size() - 1;
+    CHECK(read_outcome(dir, good, true, small).error == read_outcome(dir, good, false, small).error);
+    CHECK(read_outcome(dir, good, true, small).error.find("--max-input-size") != std::string::npos);
+  }
+  SECTION("a bad byte far into a large input, past the reader's look-ahead") {
+    std::string large;
+    for (int i = 0; large.size() < (20U << 20); ++i) large += indicator(Ind(10 + i % 1000));
+    const std::size_t at = large.size();
+    large += "{\"type\":\"x\",\"name\":\"\xc3\x28\"}\n";
+    for (int i = 0; i < 1000; ++i) large += indicator(Ind(20 + i));
+    const ReadOutcome mapped = read_outcome(dir, large, true);
+    CHECK(mapped == read_outcome(dir, large, false));
+    CHECK(mapped.error == "invalid JSON at byte " + std::to_string(at + 21) + ": invalid UTF-8");
+  }
+}
+
+TEST_CASE("what cannot be mapped is left to the stream", "[merge]") {
+  test::TempDir dir;
+  auto stdin_input = MappedInput::open("-");
+  REQUIRE(stdin_input);
+  CHECK_FALSE(*stdin_input);
+  auto missing = MappedInput::open(dir / "missing.json");
+  REQUIRE_FALSE(missing);
+  CHECK(missing.error().category() == ErrorCategory::no_input);
+  CHECK(missing.error().message() == open_input(dir / "missing.json").error().message());
+  auto directory = MappedInput::open(dir.path());
+  REQUIRE_FALSE(directory);
+  CHECK(directory.error().message() == open_input(dir.path()).error().message());
+  auto empty = MappedInput::open(dir.file("empty.json", ""));
+  REQUIRE(empty);
+  REQUIRE(*empty);
+  CHECK((*empty)->text().empty());
+  CHECK((*empty)->text().data()[0] == '\0');
+}

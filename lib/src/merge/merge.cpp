@@ -2,11 +2,16 @@
 // file written atomically only when it changes, and the store's record of
 // what was published.
 #include <algorithm>
+#include <atomic>
 #include <cmath>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <iterator>
+#include <memory>
+#include <mutex>
+#include <thread>
 #include <unordered_set>
 
 #include "ctishare/file.h"
@@ -50,6 +55,89 @@ void remove_stale_temporaries(const std::string& dir) {
     if (name.rfind(".removed.csv.tmp.", 0) == 0) std::filesystem::remove(entry.path(), ec);
   }
 }
+
+// Rows handed from the thread that computes them to the one that writes
+// them, a batch at a time. The batches go round: the writer gives each back
+// when done, and the rows in it keep their strings' buffers for the next
+// rows copied in.
+class RowPipe {
+ public:
+  RowPipe() {
+    for (std::size_t i = 0; i < kBatches; ++i) free_.push_back(std::make_unique<Batch>());
+    filling_ = take_free();
+  }
+
+  // The computing side: copies `row` into the batch being filled; false
+  // once the writing side has stopped (its error is its own to report).
+  bool put(const Row& row) {
+    if (stopped_.load(std::memory_order_relaxed)) return false;
+    if (filling_->used == filling_->rows.size()) filling_->rows.emplace_back();
+    filling_->rows[filling_->used++] = row;
+    if (filling_->used == kBatchRows) {
+      send(std::move(filling_));
+      filling_ = take_free();
+      if (!filling_) return false;
+    }
+    return true;
+  }
+  // No more rows.
+  void close() {
+    if (filling_ && filling_->used > 0) send(std::move(filling_));
+    std::lock_guard lock(mutex_);
+    closed_ = true;
+    cv_.notify_all();
+  }
+
+  struct Batch {
+    std::vector<Row> rows;
+    std::size_t used = 0;
+  };
+  // The writing side: the next batch, nullptr after the last.
+  std::unique_ptr<Batch> next() {
+    std::unique_lock lock(mutex_);
+    cv_.wait(lock, [&] { return !full_.empty() || closed_; });
+    if (full_.empty()) return nullptr;
+    auto batch = std::move(full_.front());
+    full_.erase(full_.begin());
+    cv_.notify_all();
+    return batch;
+  }
+  void done(std::unique_ptr<Batch> batch) {
+    batch->used = 0;
+    std::lock_guard lock(mutex_);
+    free_.push_back(std::move(batch));
+    cv_.notify_all();
+  }
+  // The writing side gives up (an error); the computing side stops.
+  void stop() {
+    stopped_.store(true);
+    std::lock_guard lock(mutex_);
+    cv_.notify_all();
+  }
+
+ private:
+  static constexpr std::size_t kBatchRows = 512, kBatches = 8;
+  void send(std::unique_ptr<Batch> batch) {
+    std::lock_guard lock(mutex_);
+    full_.push_back(std::move(batch));
+    cv_.notify_all();
+  }
+  std::unique_ptr<Batch> take_free() {
+    std::unique_lock lock(mutex_);
+    cv_.wait(lock, [&] { return !free_.empty() || stopped_.load(); });
+    if (free_.empty()) return nullptr;
+    auto batch = std::move(free_.back());
+    free_.pop_back();
+    return batch;
+  }
+
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  std::vector<std::unique_ptr<Batch>> free_, full_;
+  std::unique_ptr<Batch> filling_;
+  bool closed_ = false;
+  std::atomic<bool> stopped_{false};
+};
 
 }  // namespace
 
@@ -142,7 +230,7 @@ Result<PublishReport> publish(Store& store, const MergePolicy& policy, PublishOp
   std::vector<std::pair<Entry, std::string>> noted;  // entries published last time: status, reason
   std::string buffer(master_csv_header());
   auto was = old->begin();  // rows come in Entry order: a walk, not a search per row
-  CTI_TRY_STATUS(store.scan_rows(policy, now, [&](Row&& r) -> Status {
+  const auto take = [&](Row& r) -> Status {
     ++report.rows;
     ++report.actions[static_cast<int>(r.action)];
     append_master_csv_row(buffer, r, options.exports);
@@ -165,12 +253,37 @@ Result<PublishReport> publish(Store& store, const MergePolicy& policy, PublishOp
       // candidates from holding their reasons, ids and dates.
       Row& kept = rows.emplace_back();
       kept.type = r.type;
-      kept.value = std::move(r.value);
+      kept.value = r.value;
       kept.action = r.action;
       kept.status = r.status;
     }
     return {};
-  }));
+  };
+  // Computing the rows (the store's scan and the scoring) and writing them
+  // each take about half the time: two threads, the rows going from one to
+  // the other in batches.
+  RowPipe pipe;
+  Status written;
+  std::thread writer([&] {
+    try {
+      while (auto batch = pipe.next()) {
+        for (std::size_t i = 0; i < batch->used && written; ++i) written = take(batch->rows[i]);
+        pipe.done(std::move(batch));
+        if (!written) break;
+      }
+    } catch (const std::bad_alloc&) {
+      written = Error(ErrorCategory::io, "out of memory while writing threat_master.csv");
+    }
+    if (!written) pipe.stop();
+  });
+  Status scanned = store.scan_rows(policy, now, [&](Row&& r) -> Status {
+    if (!pipe.put(r)) return Error(ErrorCategory::io, "stopped");  // the writer's error is reported
+    return {};
+  });
+  pipe.close();
+  writer.join();
+  if (!written) return std::move(written).error();
+  if (!scanned) return std::move(scanned).error();
   CTI_TRY_STATUS((*master)->write(buffer));
   buffer.clear();
   const auto canonical = canonical_rows(rows);

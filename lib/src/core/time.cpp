@@ -113,10 +113,27 @@ std::string Timestamp::to_string() const {
     --days;
   }
   civil_from_days(days, y, m, d);
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02d", y, m, d, static_cast<int>(rem / 3600),
-                static_cast<int>(rem / 60 % 60), static_cast<int>(rem % 60));
-  std::string out(buf);
+  std::string out;
+  out.reserve(21 + fraction_.size() + 1);
+  if (y >= 0 && y <= 9999) {
+    // "%04d-%02u-%02uT%02d:%02d:%02d" without printf (a feed has a million).
+    char buf[19] = {'0', '0', '0', '0', '-', '0', '0', '-', '0', '0', 'T', '0', '0', ':', '0', '0', ':', '0', '0'};
+    const auto put = [&](int at, int width, unsigned v) {
+      for (int i = at + width - 1; i >= at; --i, v /= 10) buf[i] = static_cast<char>('0' + v % 10);
+    };
+    put(0, 4, static_cast<unsigned>(y));
+    put(5, 2, m);
+    put(8, 2, d);
+    put(11, 2, static_cast<unsigned>(rem / 3600));
+    put(14, 2, static_cast<unsigned>(rem / 60 % 60));
+    put(17, 2, static_cast<unsigned>(rem % 60));
+    out.append(buf, sizeof buf);
+  } else {
+    char buf[48];
+    std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02d", y, m, d, static_cast<int>(rem / 3600),
+                  static_cast<int>(rem / 60 % 60), static_cast<int>(rem % 60));
+    out = buf;
+  }
   if (!fraction_.empty()) {
     out += '.';
     out += fraction_;

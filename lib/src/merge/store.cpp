@@ -294,6 +294,22 @@ class Cells {
       stmt_.bind(index, text);
     }
   }
+  // The same with the compact form worked out before (time_number).
+  void bind_time(int index, std::string_view text, const std::optional<std::int64_t>& number) {
+    if (number) {
+      stmt_.bind(index, *number);
+    } else {
+      stmt_.bind(index, text);
+    }
+  }
+  // The same with the bytes worked out before (uuid_bytes), when `compact`.
+  int bind_ref(int index, std::string_view text, bool compact, const unsigned char (&bytes)[16]) {
+    if (!compact) {
+      stmt_.bind(index, text);
+      return SQLITE_OK;
+    }
+    return sqlite3_bind_blob(raw_, index, bytes, sizeof bytes, SQLITE_STATIC);
+  }
   // Returns SQLite's code (blobs are bound here, not through Stmt).
   int bind_ref(int index, std::string_view text, std::string_view prefix) {
     unsigned char bytes[16];
@@ -544,6 +560,21 @@ struct Version {
   std::optional<double> confidence;
   bool revoked = false;
   std::string observables;  // "type\tvalue\n" per value (type as its number)
+  // The compact cells of id, created_by and the times (see Cells), worked
+  // out by compact() where the version is read, off the store's thread.
+  struct Compact {
+    std::optional<std::int64_t> version, created, valid_from, valid_until;
+    bool id = false, created_by = false;
+    unsigned char id_bytes[16], created_by_bytes[16];
+  } cells;
+  void compact() {
+    cells.version = time_number(version);
+    cells.created = time_number(created);
+    cells.valid_from = time_number(valid_from);
+    cells.valid_until = time_number(valid_until);
+    cells.id = uuid_bytes(id, kIndicatorPrefix, cells.id_bytes);
+    cells.created_by = uuid_bytes(created_by, kIdentityPrefix, cells.created_by_bytes);
+  }
 };
 
 // A channel: the source an indicator came through and that source's trust then.
@@ -626,17 +657,17 @@ struct Observation {
 // Binds a version's stored properties (version … tlp, the columns both
 // tables share, in that order) from index `first` on; SQLite's code.
 int bind_version(Stmt& stmt, Cells& cells, int first, const Version& v) {
-  cells.bind_time(first, v.version);
-  cells.bind_time(first + 1, v.created);
-  const int rc = cells.bind_ref(first + 2, v.created_by, kIdentityPrefix);
+  cells.bind_time(first, v.version, v.cells.version);
+  cells.bind_time(first + 1, v.created, v.cells.created);
+  const int rc = cells.bind_ref(first + 2, v.created_by, v.cells.created_by, v.cells.created_by_bytes);
   stmt.bind(first + 3, v.kind);
   if (v.confidence) {
     stmt.bind(first + 4, *v.confidence);
   } else {
     stmt.bind_null(first + 4);
   }
-  cells.bind_time(first + 5, v.valid_from);
-  cells.bind_time(first + 6, v.valid_until);
+  cells.bind_time(first + 5, v.valid_from, v.cells.valid_from);
+  cells.bind_time(first + 6, v.valid_until, v.cells.valid_until);
   stmt.bind(first + 7, static_cast<std::int64_t>(v.revoked ? 1 : 0));
   stmt.bind(first + 8, v.tlp);
   return rc;
@@ -649,6 +680,11 @@ constexpr const char* kPutIndicator = R"sql(
     INSERT OR REPLACE INTO indicators (id, version, created, created_by, kind, confidence, valid_from, valid_until,
                                        revoked, tlp, observables, channels)
     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12))sql";
+// A version of an indicator the store does not hold yet; nothing when it does.
+constexpr const char* kNewIndicator = R"sql(
+    INSERT INTO indicators (id, version, created, created_by, kind, confidence, valid_from, valid_until, revoked, tlp,
+                            observables, channels)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) ON CONFLICT (id) DO NOTHING)sql";
 constexpr const char* kDropObservation = "DELETE FROM observations WHERE type = ?1 AND value = ?2 AND id = ?3";
 constexpr const char* kPutObservation = R"sql(
     INSERT OR REPLACE INTO observations (type, value, id, source, trust, version, created, created_by, kind,
@@ -795,7 +831,8 @@ Result<ReadInput> read_input(Parse&& parse, const std::string& identity_id,
   // 2. In id order (the store's order: each page is visited once), the
   //    latest version of each id; revocation, once seen, stays.
   std::sort(versions.begin(), versions.end(), [](const Version& a, const Version& b) {
-    return a.id != b.id ? a.id < b.id : a.version_key < b.version_key;
+    const int by_id = a.id.compare(b.id);
+    return by_id != 0 ? by_id < 0 : a.version_key < b.version_key;
   });
   {
     std::vector<Version> latest;
@@ -811,6 +848,7 @@ Result<ReadInput> read_input(Parse&& parse, const std::string& identity_id,
     }
     versions = std::move(latest);
   }
+  for (auto& v : versions) v.compact();
 
   // The channels each assessed indicator gets from this input, in id
   // order: its sources in order of first appearance, each with the last
@@ -906,17 +944,29 @@ Result<IngestStats> Store::apply(ReadInput&& read_input) {
     v.observables = std::string(get.text_at(9));
     channels = parse_channels(get.text_at(10));
     get.reset();
+    v.compact();
     return true;
   };
-  const auto save = [&](const Version& v, const std::vector<Channel>& channels) -> Status {
+  CTI_TRY_STMT(add, kNewIndicator);
+  Cells add_cells(add, impl_->raw(kNewIndicator));
+  // Writes `v` with `channels`: over what the store holds, or (`only_new`)
+  // only when it holds nothing for the id. Whether it was written.
+  const auto write = [&](const Version& v, const std::vector<Channel>& channels, bool only_new) -> Result<bool> {
+    Stmt& stmt = only_new ? add : put;
+    Cells& cells = only_new ? add_cells : put_cells;
     const std::string channel_text = format_channels(channels);
-    int rc = put_cells.bind_ref(1, v.id, kIndicatorPrefix);
-    if (rc == SQLITE_OK) rc = bind_version(put, put_cells, 2, v);
-    put.bind(11, v.observables);
-    put.bind(12, channel_text);
-    if (rc == SQLITE_OK) rc = put.step();
-    put.reset();
+    int rc = cells.bind_ref(1, v.id, v.cells.id, v.cells.id_bytes);
+    if (rc == SQLITE_OK) rc = bind_version(stmt, cells, 2, v);
+    stmt.bind(11, v.observables);
+    stmt.bind(12, channel_text);
+    if (rc == SQLITE_OK) rc = stmt.step();
+    stmt.reset();
     if (rc != SQLITE_DONE) return impl_->fail(rc);
+    return !only_new || sqlite3_changes(impl_->db) > 0;
+  };
+  const auto save = [&](const Version& v, const std::vector<Channel>& channels) -> Status {
+    auto written = write(v, channels, false);
+    if (!written) return std::move(written).error();
     return {};
   };
   // Adds the channels this input names for `id`; true when one is new or
@@ -945,6 +995,21 @@ Result<IngestStats> Store::apply(ReadInput&& read_input) {
   Version old;
   std::vector<Channel> old_channels;
   for (auto& v : versions) {
+    // Most indicators of a feed are new to the store: each is first
+    // written as new, which searches the table once, and only an id the
+    // store holds is read and compared.
+    {
+      std::vector<Channel> channels;
+      merge_channels(v.id, channels);
+      auto added = write(v, channels, true);
+      if (!added) return std::move(added).error();
+      if (*added) {
+        ++stats.stored;
+        channel_lists.push_back(std::move(channels));
+        observe(v, channel_lists.back());
+        continue;
+      }
+    }
     auto found = load(v.id, old, old_channels);
     if (!found) return std::move(found).error();
     std::vector<Channel> channels = *found ? old_channels : std::vector<Channel>();
@@ -993,8 +1058,8 @@ Result<IngestStats> Store::apply(ReadInput&& read_input) {
   // 3. The observations, in their table's order.
   std::sort(observations.begin(), observations.end(), [](const Observation& a, const Observation& b) {
     if (a.type != b.type) return a.type < b.type;
-    if (a.value != b.value) return a.value < b.value;
-    if (a.v->id != b.v->id) return a.v->id < b.v->id;
+    if (const int c = a.value.compare(b.value); c != 0) return c < 0;
+    if (const int c = a.v->id.compare(b.v->id); c != 0) return c < 0;
     return a.channel->source < b.channel->source;
   });
   CTI_TRY_STMT(obs, kPutObservation);
@@ -1003,7 +1068,7 @@ Result<IngestStats> Store::apply(ReadInput&& read_input) {
     const Version& v = *o.v;
     obs.bind(1, o.type);
     obs.bind(2, o.value);
-    int rc = obs_cells.bind_ref(3, v.id, kIndicatorPrefix);
+    int rc = obs_cells.bind_ref(3, v.id, v.cells.id, v.cells.id_bytes);
     obs.bind(4, o.channel->source);
     obs.bind(5, o.channel->trust);
     if (rc == SQLITE_OK) rc = bind_version(obs, obs_cells, 6, v);

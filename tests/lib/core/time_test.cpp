@@ -231,3 +231,31 @@ TEST_CASE("next_version_time is now, or one millisecond after the last version",
   CHECK(ctishare::next_version_time(t("2026-11-29T04:00:00.9995Z"), t("2026-11-28T00:00:00Z")).to_string() ==
         "2026-11-29T04:00:01.000Z");
 }
+
+TEST_CASE("time: to_string writes every instant as printf would", "[core][time]") {
+  // The reference: the instant's civil fields through printf.
+  const auto reference = [](std::int64_t seconds) {
+    std::int64_t days = seconds / 86400, rem = seconds % 86400;
+    if (rem < 0) rem += 86400, --days;
+    const std::int64_t z = days + 719468, era = (z >= 0 ? z : z - 146096) / 146097;
+    const auto doe = static_cast<unsigned>(z - era * 146097);
+    const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100), mp = (5 * doy + 2) / 153;
+    const unsigned d = doy - (153 * mp + 2) / 5 + 1, m = mp < 10 ? mp + 3 : mp - 9;
+    const auto y = static_cast<int>(static_cast<std::int64_t>(yoe) + era * 400 + (m <= 2 ? 1 : 0));
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02dZ", y, m, d, static_cast<int>(rem / 3600),
+                  static_cast<int>(rem / 60 % 60), static_cast<int>(rem % 60));
+    return std::string(buf);
+  };
+  std::uint64_t x = 88172645463325252ULL;  // xorshift: many instants, the same each run
+  for (int i = 0; i < 20000; ++i) {
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    // Years 0001 to 9999, and past 9999 (printf's own path).
+    const auto span = static_cast<std::int64_t>(i % 10 == 0 ? 400000000000ULL : 315537897600ULL);
+    const std::int64_t seconds = -62135596800 + static_cast<std::int64_t>(x % static_cast<std::uint64_t>(span));
+    const Timestamp t = Timestamp::from_unix(seconds, 0, 0);
+    INFO(seconds);
+    REQUIRE(t.to_string() == reference(seconds));
+  }
+}

@@ -587,7 +587,22 @@ struct Channel {
 struct Assessed {
   std::string indicator;
   Channel channel;
+  bool compact = false;  // `indicator` is a canonical id, its UUID in `key`
+  unsigned char key[16];
 };
+
+// Orders ids as their text does, comparing the UUIDs' bytes when both are
+// canonical ("indicator--" and a lower-case UUID: the bytes' order is then
+// the text's) and the text otherwise. -1, 0 or 1.
+int compare_ids(const std::string& a, bool a_compact, const unsigned char* a_key, const std::string& b, bool b_compact,
+                const unsigned char* b_key) {
+  if (a_compact && b_compact) {
+    const int c = std::memcmp(a_key, b_key, 16);
+    return (c > 0) - (c < 0);
+  }
+  const int c = a.compare(b);
+  return (c > 0) - (c < 0);
+}
 
 // The channels column: "source\ttrust\n" per channel.
 std::vector<Channel> parse_channels(std::string_view text) {
@@ -775,7 +790,8 @@ Result<ReadInput> read_input(Parse&& parse, const std::string& identity_id,
         return {};
       }
       ++stats.assessments;
-      assessments.push_back(Assessed{o.indicator_ref, Channel{o.source, trust}});
+      Assessed& a = assessments.emplace_back(Assessed{o.indicator_ref, Channel{o.source, trust}});
+      a.compact = uuid_bytes(a.indicator, kIndicatorPrefix, a.key);
       return {};
     }
     if (o.type != "indicator") return {};
@@ -792,12 +808,20 @@ Result<ReadInput> read_input(Parse&& parse, const std::string& identity_id,
       v.confidence = o.confidence_not_number ? std::nullopt : parse_confidence(o.confidence);
       if (!v.confidence) return unusable("confidence is not an integer from 0 to 100");
     }
-    auto from = Timestamp::parse(o.valid_from);
+    // The times as Timestamp writes them back; one already in the compact
+    // form ("YYYY-MM-DDTHH:MM:SS.sssZ", nearly all) is that text.
+    const auto normal = [](const std::string& text) -> Result<std::string> {
+      if (time_number(text)) return text;
+      auto t = Timestamp::parse(text);
+      if (!t) return std::move(t).error();
+      return t->to_string();
+    };
+    auto from = normal(o.valid_from);
     if (!from) return unusable(o.valid_from.empty() ? "no valid_from" : "valid_from: " + from.error().message());
     if (!o.valid_until.empty()) {
-      auto until = Timestamp::parse(o.valid_until);
+      auto until = normal(o.valid_until);
       if (!until) return unusable("valid_until: " + until.error().message());
-      v.valid_until = until->to_string();
+      v.valid_until = std::move(*until);
     }
     refused.clear();
     const auto found = trust::observables_of_pattern(o.pattern, &refused);
@@ -810,7 +834,7 @@ Result<ReadInput> read_input(Parse&& parse, const std::string& identity_id,
     v.version_key = version_key(v.version);
     v.created = o.created.empty() ? v.version : o.created;
     v.created_by = o.created_by_ref;
-    v.valid_from = from->to_string();
+    v.valid_from = std::move(*from);
     v.revoked = o.revoked;
     v.kind = static_cast<std::int64_t>(kind_of(found.front().type));
     std::optional<stix::Tlp> tlp;
@@ -823,6 +847,7 @@ Result<ReadInput> read_input(Parse&& parse, const std::string& identity_id,
       v.observables += ob.value;
       v.observables += '\n';
     }
+    v.compact();
     versions.push_back(std::move(v));
     return {};
   });
@@ -830,15 +855,22 @@ Result<ReadInput> read_input(Parse&& parse, const std::string& identity_id,
 
   // 2. In id order (the store's order: each page is visited once), the
   //    latest version of each id; revocation, once seen, stays.
-  std::sort(versions.begin(), versions.end(), [](const Version& a, const Version& b) {
-    const int by_id = a.id.compare(b.id);
-    return by_id != 0 ? by_id < 0 : a.version_key < b.version_key;
-  });
+  //    Sorted as positions (a version is large to move), each moved once.
+  const auto by_id = [](const Version& a, const Version& b) {
+    return compare_ids(a.id, a.cells.id, a.cells.id_bytes, b.id, b.cells.id, b.cells.id_bytes);
+  };
   {
+    std::vector<std::uint32_t> order(versions.size());
+    for (std::uint32_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::sort(order.begin(), order.end(), [&](std::uint32_t x, std::uint32_t y) {
+      const int c = by_id(versions[x], versions[y]);
+      return c != 0 ? c < 0 : versions[x].version_key < versions[y].version_key;
+    });
     std::vector<Version> latest;
     latest.reserve(versions.size());
-    for (auto& v : versions) {
-      if (!latest.empty() && latest.back().id == v.id) {
+    for (const std::uint32_t i : order) {
+      Version& v = versions[i];
+      if (!latest.empty() && by_id(latest.back(), v) == 0) {
         const bool revoked = latest.back().revoked || v.revoked;
         latest.back() = std::move(v);
         latest.back().revoked = revoked;
@@ -848,17 +880,30 @@ Result<ReadInput> read_input(Parse&& parse, const std::string& identity_id,
     }
     versions = std::move(latest);
   }
-  for (auto& v : versions) v.compact();
 
   // The channels each assessed indicator gets from this input, in id
   // order: its sources in order of first appearance, each with the last
   // trust given (a stable sort keeps the input's order within an id).
-  std::stable_sort(assessments.begin(), assessments.end(),
-                   [](const Assessed& a, const Assessed& b) { return a.indicator < b.indicator; });
+  std::vector<std::uint32_t> order(assessments.size());
+  for (std::uint32_t i = 0; i < order.size(); ++i) order[i] = i;
+  const auto compare_assessed = [&](std::uint32_t x, std::uint32_t y) {
+    const Assessed& a = assessments[x];
+    const Assessed& b = assessments[y];
+    return compare_ids(a.indicator, a.compact, a.key, b.indicator, b.compact, b.key);
+  };
+  std::stable_sort(order.begin(), order.end(),
+                   [&](std::uint32_t x, std::uint32_t y) { return compare_assessed(x, y) < 0; });
   std::vector<AssessedIndicator>& assessed = input.assessed;
-  for (auto& a : assessments) {
-    if (assessed.empty() || assessed.back().id != a.indicator)
-      assessed.push_back(AssessedIndicator{std::move(a.indicator), {}});
+  for (std::size_t k = 0; k < order.size(); ++k) {
+    Assessed& a = assessments[order[k]];
+    // The same indicator as the one before? (Its text may have moved into
+    // the group already: compared there.)
+    bool same = false;
+    if (k > 0) {
+      const Assessed& before = assessments[order[k - 1]];
+      same = before.compact && a.compact ? std::memcmp(before.key, a.key, 16) == 0 : assessed.back().id == a.indicator;
+    }
+    if (!same) assessed.push_back(AssessedIndicator{std::move(a.indicator), {}});
     auto& list = assessed.back().channels;
     auto it = std::find_if(list.begin(), list.end(), [&](const Channel& c) { return c.source == a.channel.source; });
     if (it == list.end()) {

@@ -696,3 +696,37 @@ TEST_CASE("what cannot be mapped is left to the stream", "[merge]") {
   CHECK((*empty)->text().empty());
   CHECK((*empty)->text().data()[0] == '\0');
 }
+
+TEST_CASE("ids in any form group their assessments, canonical or not", "[merge]") {
+  // Canonical ids are sorted by their UUIDs' bytes, others by their text:
+  // both orders must agree, and each indicator must get all its channels.
+  Fixture f;
+  const auto with_id = [](std::string text, int n, const std::string& id) {
+    const std::string canonical = "indicator--" + uuid(n);
+    for (auto at = text.find(canonical); at != std::string::npos; at = text.find(canonical, at + id.size()))
+      text.replace(at, canonical.size(), id);
+    return text;
+  };
+  const std::string upper = "indicator--0000000A-0000-4000-8000-000000000000";  // upper case: not canonical
+  const std::string odd = "indicator--x";                                       // not a UUID
+  std::string feed;
+  const char* values[] = {"a.example", "b.example", "c.example", "d.example"};
+  for (int n = 1; n <= 4; ++n) {
+    Ind i{n};
+    i.value = values[n - 1];
+    feed += indicator(i);
+  }
+  // Each indicator's assessments apart, in an order that is not the ids'.
+  for (const char* source : {"s-one", "s-two"})
+    for (int n : {3, 1, 4, 2}) feed += assessment(n, source, 0.8);
+  feed = with_id(with_id(feed, 2, upper), 4, odd);
+  REQUIRE(f.ingest(feed));
+  const auto rows = f.rows();
+  REQUIRE(rows.size() == 4);
+  for (const auto& r : rows) {
+    INFO(r.value);
+    CHECK(r.sources == std::vector<std::string>{"s-one", "s-two"});
+  }
+  CHECK(rows[1].stix_ids == std::vector<std::string>{upper});
+  CHECK(rows[3].stix_ids == std::vector<std::string>{odd});
+}

@@ -184,6 +184,7 @@ int main(int argc, char** argv) {
             std::optional<Result<merge::ReadInput>> input;
           };
           const auto read = [&](const std::string& path) {
+            pthread_setname_np(pthread_self(), "fm-read");
             Read r;
             const auto report = [&r](const std::string& m) { r.messages.push_back(m); };
             auto mapped = MappedInput::open(path);

@@ -730,3 +730,49 @@ TEST_CASE("ids in any form group their assessments, canonical or not", "[merge]"
   CHECK(rows[1].stix_ids == std::vector<std::string>{upper});
   CHECK(rows[3].stix_ids == std::vector<std::string>{odd});
 }
+
+TEST_CASE("the reader knows each property it keeps by its exact name", "[merge]") {
+  // A property the reader keeps may appear once per object; given twice it
+  // is an error naming it. Names that only look alike are not kept, so
+  // they may repeat (JSON allows it; the reader ignores them).
+  test::TempDir dir;
+  const char* kept[] = {
+      "type",          "id",          "created",      "modified", "created_by_ref",      "pattern",
+      "valid_from",    "valid_until", "confidence",   "revoked",  "object_marking_refs", "granular_markings",
+      "indicator_ref", "source",      "source_trust", "objects"};
+  for (const char* name : kept) {
+    INFO(name);
+    const std::string text = std::string("{\"type\":\"x\",\"") + name + "\":1,\"" + name + "\":2}\n";
+    for (bool mapped : {false, true}) {
+      const ReadOutcome r =
+          read_outcome(dir, std::string(name) == "type" ? "{\"type\":\"x\",\"type\":\"y\"}" : text, mapped);
+      CHECK(r.error == std::string("line 1: the member ") + name + " appears twice in one object");
+    }
+  }
+  const char* others[] = {"types",
+                          "ID",
+                          "creates",
+                          "modifier",
+                          "created_by_refs",
+                          "patterns",
+                          "valid_frum",
+                          "valid_untik",
+                          "confidenze",
+                          "revokes",
+                          "object_marking_reft",
+                          "granular_marking_",
+                          "indicator_rel",
+                          "sourcf",
+                          "source_trusts",
+                          "objectz",
+                          "name",
+                          "x",
+                          ""};
+  for (const char* name : others) {
+    INFO(name);
+    const ReadOutcome r =
+        read_outcome(dir, std::string("{\"type\":\"x\",\"") + name + "\":1,\"" + name + "\":2}\n", true);
+    CHECK(r.error.empty());
+    CHECK(r.objects == 1);
+  }
+}

@@ -96,6 +96,9 @@ struct ExportOptions {
   // first computes it and the second reuses it.
   mutable std::vector<std::string_view> zone_roots;
   mutable const std::vector<Row>* zone_roots_of = nullptr;
+  // Likewise the blockable domains, which four writers list.
+  mutable std::vector<std::string_view> blockable_domains;
+  mutable const std::vector<Row>* blockable_domains_of = nullptr;
 };
 
 // A score or trust as the outputs write it: at most two decimals, no
@@ -116,8 +119,9 @@ void append_csv_cell(std::string& out, std::string_view text, bool raw);
 bool blockable(const Row& row, const ExportOptions& options, std::string* why = nullptr);
 
 // The rows with action block and status active whose values re-classify
-// to themselves (for ExportOptions::canonical).
+// to themselves (for ExportOptions::canonical); canonical_row for one.
 std::unordered_set<const Row*> canonical_rows(const std::vector<Row>& rows);
+bool canonical_row(const Row& row);
 
 // The writers. Each takes every row and writes only what it should; each
 // blocklist writer checks blockable() itself. Output is deterministic (rows

@@ -82,9 +82,17 @@ bool is_control_or_space(char c) {
 // The blockable values of the given type, in order.
 std::vector<std::string_view> blockable_values(const std::vector<Row>& rows, const ExportOptions& options,
                                                stix::ObservableType type) {
+  if (type == stix::ObservableType::domain && options.canonical != nullptr && options.blockable_domains_of == &rows)
+    return options.blockable_domains;
   std::vector<std::string_view> out;
   for (const Row& row : rows)
     if (row.type == type && blockable(row, options)) out.push_back(row.value);
+  // Reused only within a publication (options.canonical set: the rows are
+  // fixed until it ends).
+  if (type == stix::ObservableType::domain && options.canonical != nullptr) {
+    options.blockable_domains = out;
+    options.blockable_domains_of = &rows;
+  }
   return out;
 }
 
@@ -278,13 +286,16 @@ bool blockable(const Row& row, const ExportOptions& options, std::string* why) {
   return true;
 }
 
+bool canonical_row(const Row& row) {
+  if (row.action != trust::Action::block || row.status != RowStatus::active) return false;
+  auto observable = stix::classify_observable(row.value, row.type);
+  return observable && observable->type == row.type && observable->value == row.value;
+}
+
 std::unordered_set<const Row*> canonical_rows(const std::vector<Row>& rows) {
   std::unordered_set<const Row*> out;
-  for (const Row& row : rows) {
-    if (row.action != trust::Action::block || row.status != RowStatus::active) continue;
-    auto observable = stix::classify_observable(row.value, row.type);
-    if (observable && observable->type == row.type && observable->value == row.value) out.insert(&row);
-  }
+  for (const Row& row : rows)
+    if (canonical_row(row)) out.insert(&row);
   return out;
 }
 

@@ -11,6 +11,7 @@
 #include <iterator>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <unordered_set>
 
@@ -179,14 +180,37 @@ Status write_lists(Store& store, const std::vector<Row>& rows, const std::vector
   }
   options.exports.rpz_serial = serial;
 
-  for (const auto& f : output_files()) {
-    if (!f.blocklist) continue;  // threat_master.csv is already written
-    const bool rendered = f.write == &write_rpz && !zone.empty();
-    auto changed = write_output(join_path(options.out_dir, f.name), [&](Sink& out) {
-      return rendered ? out.write(zone) : f.write(out, rows, options.exports);
-    });
-    if (!changed) return std::move(changed).error();
-    if (*changed) report.changed.emplace_back(f.name);
+  // The blocklists (threat_master.csv is already written), on two threads
+  // taking them in turn. Each writer only reads what they share once the
+  // zone above has filled options.exports' lists of the publication (when
+  // it has not, one thread writes them all).
+  std::vector<const OutputFile*> lists;
+  for (const auto& f : output_files())
+    if (f.blocklist) lists.push_back(&f);
+  std::vector<std::optional<Result<bool>>> written(lists.size());
+  std::atomic<std::size_t> next{0};
+  const auto work = [&] {
+    for (std::size_t i; (i = next.fetch_add(1)) < lists.size();) {
+      const OutputFile& f = *lists[i];
+      const bool rendered = f.write == &write_rpz && !zone.empty();
+      try {
+        written[i] = write_output(join_path(options.out_dir, f.name), [&](Sink& out) {
+          return rendered ? out.write(zone) : f.write(out, rows, options.exports);
+        });
+      } catch (const std::bad_alloc&) {
+        written[i] = Error(ErrorCategory::io, "out of memory while writing " + std::string(f.name));
+      }
+    }
+  };
+  const bool shared = options.exports.canonical != nullptr && options.exports.zone_roots_of == &rows &&
+                      options.exports.blockable_domains_of == &rows;
+  std::thread helper;
+  if (shared) helper = std::thread(work);
+  work();
+  if (helper.joinable()) helper.join();
+  for (std::size_t i = 0; i < lists.size(); ++i) {
+    if (!*written[i]) return std::move(*written[i]).error();
+    if (**written[i]) report.changed.emplace_back(lists[i]->name);
   }
 
   // removed.csv: this run's removals first, then those still remembered.
@@ -228,6 +252,7 @@ Result<PublishReport> publish(Store& store, const MergePolicy& policy, PublishOp
   std::vector<Row> rows;                             // the candidates for the blocklists
   rows.reserve(old->size() + old->size() / 8);       // about as many as last time
   std::vector<std::pair<Entry, std::string>> noted;  // entries published last time: status, reason
+  std::vector<bool> canonical_flags;                 // canonical_row() of each of `rows`
   std::string buffer(master_csv_header());
   auto was = old->begin();  // rows come in Entry order: a walk, not a search per row
   const auto take = [&](Row& r) -> Status {
@@ -256,6 +281,8 @@ Result<PublishReport> publish(Store& store, const MergePolicy& policy, PublishOp
       kept.value = r.value;
       kept.action = r.action;
       kept.status = r.status;
+      // Classified again here, beside the scan, not after it.
+      canonical_flags.push_back(canonical_row(kept));
     }
     return {};
   };
@@ -286,7 +313,10 @@ Result<PublishReport> publish(Store& store, const MergePolicy& policy, PublishOp
   if (!scanned) return std::move(scanned).error();
   CTI_TRY_STATUS((*master)->write(buffer));
   buffer.clear();
-  const auto canonical = canonical_rows(rows);
+  std::unordered_set<const Row*> canonical;
+  canonical.reserve(rows.size());
+  for (std::size_t i = 0; i < rows.size(); ++i)
+    if (canonical_flags[i]) canonical.insert(&rows[i]);
   options.exports.canonical = &canonical;
 
   // What the blocklists will hold (rows come sorted by type, then value,

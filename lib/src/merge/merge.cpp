@@ -4,19 +4,18 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
-#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <iterator>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <thread>
 #include <unordered_set>
 
 #include "ctishare/file.h"
 #include "ctishare/merge_store.h"
+#include "merge/pipe.h"
 
 namespace ctishare::merge {
 namespace {
@@ -56,89 +55,6 @@ void remove_stale_temporaries(const std::string& dir) {
     if (name.rfind(".removed.csv.tmp.", 0) == 0) std::filesystem::remove(entry.path(), ec);
   }
 }
-
-// Rows handed from the thread that computes them to the one that writes
-// them, a batch at a time. The batches go round: the writer gives each back
-// when done, and the rows in it keep their strings' buffers for the next
-// rows copied in.
-class RowPipe {
- public:
-  RowPipe() {
-    for (std::size_t i = 0; i < kBatches; ++i) free_.push_back(std::make_unique<Batch>());
-    filling_ = take_free();
-  }
-
-  // The computing side: copies `row` into the batch being filled; false
-  // once the writing side has stopped (its error is its own to report).
-  bool put(const Row& row) {
-    if (stopped_.load(std::memory_order_relaxed)) return false;
-    if (filling_->used == filling_->rows.size()) filling_->rows.emplace_back();
-    filling_->rows[filling_->used++] = row;
-    if (filling_->used == kBatchRows) {
-      send(std::move(filling_));
-      filling_ = take_free();
-      if (!filling_) return false;
-    }
-    return true;
-  }
-  // No more rows.
-  void close() {
-    if (filling_ && filling_->used > 0) send(std::move(filling_));
-    std::lock_guard lock(mutex_);
-    closed_ = true;
-    cv_.notify_all();
-  }
-
-  struct Batch {
-    std::vector<Row> rows;
-    std::size_t used = 0;
-  };
-  // The writing side: the next batch, nullptr after the last.
-  std::unique_ptr<Batch> next() {
-    std::unique_lock lock(mutex_);
-    cv_.wait(lock, [&] { return !full_.empty() || closed_; });
-    if (full_.empty()) return nullptr;
-    auto batch = std::move(full_.front());
-    full_.erase(full_.begin());
-    cv_.notify_all();
-    return batch;
-  }
-  void done(std::unique_ptr<Batch> batch) {
-    batch->used = 0;
-    std::lock_guard lock(mutex_);
-    free_.push_back(std::move(batch));
-    cv_.notify_all();
-  }
-  // The writing side gives up (an error); the computing side stops.
-  void stop() {
-    stopped_.store(true);
-    std::lock_guard lock(mutex_);
-    cv_.notify_all();
-  }
-
- private:
-  static constexpr std::size_t kBatchRows = 512, kBatches = 8;
-  void send(std::unique_ptr<Batch> batch) {
-    std::lock_guard lock(mutex_);
-    full_.push_back(std::move(batch));
-    cv_.notify_all();
-  }
-  std::unique_ptr<Batch> take_free() {
-    std::unique_lock lock(mutex_);
-    cv_.wait(lock, [&] { return !free_.empty() || stopped_.load(); });
-    if (free_.empty()) return nullptr;
-    auto batch = std::move(free_.back());
-    free_.pop_back();
-    return batch;
-  }
-
-  std::mutex mutex_;
-  std::condition_variable cv_;
-  std::vector<std::unique_ptr<Batch>> free_, full_;
-  std::unique_ptr<Batch> filling_;
-  bool closed_ = false;
-  std::atomic<bool> stopped_{false};
-};
 
 }  // namespace
 
@@ -289,12 +205,12 @@ Result<PublishReport> publish(Store& store, const MergePolicy& policy, PublishOp
   // Computing the rows (the store's scan and the scoring) and writing them
   // each take about half the time: two threads, the rows going from one to
   // the other in batches.
-  RowPipe pipe;
+  detail::BatchPipe<Row> pipe(512);
   Status written;
   std::thread writer([&] {
     try {
       while (auto batch = pipe.next()) {
-        for (std::size_t i = 0; i < batch->used && written; ++i) written = take(batch->rows[i]);
+        for (std::size_t i = 0; i < batch->used && written; ++i) written = take(batch->items[i]);
         pipe.done(std::move(batch));
         if (!written) break;
       }
@@ -304,7 +220,10 @@ Result<PublishReport> publish(Store& store, const MergePolicy& policy, PublishOp
     if (!written) pipe.stop();
   });
   Status scanned = store.scan_rows(policy, now, [&](Row&& r) -> Status {
-    if (!pipe.put(r)) return Error(ErrorCategory::io, "stopped");  // the writer's error is reported
+    Row* slot = pipe.slot();
+    if (slot == nullptr) return Error(ErrorCategory::io, "stopped");  // the writer's error is reported
+    *slot = r;
+    pipe.commit();
     return {};
   });
   pipe.close();

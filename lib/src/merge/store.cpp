@@ -16,6 +16,7 @@
 #include <iterator>
 #include <optional>
 #include <span>
+#include <thread>
 #include <unordered_map>
 
 #include "core/sqlite.h"
@@ -23,6 +24,7 @@
 #include "ctishare/file.h"
 #include "ctishare/marking.h"
 #include "ctishare/merge_store.h"
+#include "merge/pipe.h"
 #include "merge/reader.h"
 
 namespace ctishare::merge {
@@ -1188,18 +1190,27 @@ Status Store::scan_rows(const MergePolicy& policy, const Timestamp& now, const s
     bool live = false, revoked = false, expired = false;
     const std::string* suppressed = nullptr;  // why, when revoked here
   };
-  std::int64_t type = -1;
-  std::string value;
-  // The reports on the value being gathered: pool[0, used), reused from
-  // value to value so their strings keep their buffers (a million rows
-  // would otherwise cost ten million allocations).
-  std::vector<Report> pool;
-  std::size_t used = 0;
+  // One value and the reports on it: reports[0, used), reused from value
+  // to value so their strings keep their buffers (a million rows would
+  // otherwise cost ten million allocations).
+  struct Group {
+    std::int64_t type = -1;
+    std::string value;
+    std::vector<Report> reports;
+    std::size_t used = 0;
+  };
   // The row being built: one object, cleared for each value, so a sink that
   // does not take its strings leaves their buffers for the next.
   Row row;
 
-  const auto finish = [&]() -> Status {
+  // Two threads: this one reads the store and scores each report (take),
+  // another combines each value's reports into its row and hands it to
+  // `sink` (finish), the groups going from one to the other in batches.
+  const auto finish = [&](Group& group) -> Status {
+    const std::int64_t type = group.type;
+    const std::string& value = group.value;
+    std::vector<Report>& pool = group.reports;
+    const std::size_t used = group.used;
     if (used == 0) return {};
     // In (id, source) order as text, as schema 1's key gave them: ties
     // between reports go to the first, and a compact id sorts apart from
@@ -1390,18 +1401,24 @@ Status Store::scan_rows(const MergePolicy& policy, const Timestamp& now, const s
     }
   } last_from, last_until;
 
+  detail::BatchPipe<Group> pipe(256);
+  Group* group = nullptr;                             // being gathered
+  const Error stopped(ErrorCategory::io, "stopped");  // the finishing thread's error is reported
+
   // One observation: a report on the value being gathered.
   const auto take = [&](Stmt& scan, const Cells& cells) -> Status {
     const std::int64_t t = scan.int_at(0);
     const std::string_view v = scan.text_at(1);
-    if (t != type || v != value) {
-      CTI_TRY_STATUS(finish());
-      used = 0;
-      type = t;
-      value.assign(v);
+    if (group == nullptr || t != group->type || v != group->value) {
+      if (group != nullptr) pipe.commit();
+      group = pipe.slot();
+      if (group == nullptr) return stopped;
+      group->type = t;
+      group->value.assign(v);
+      group->used = 0;
     }
-    if (used == pool.size()) pool.emplace_back();
-    Report& p = pool[used++];
+    if (group->used == group->reports.size()) group->reports.emplace_back();
+    Report& p = group->reports[group->used++];
     cells.ref_at(2, kIndicatorPrefix, p.id);
     p.source.assign(scan.text_at(3));
     // The configured trust wins; a source no longer configured counts as
@@ -1448,24 +1465,53 @@ Status Store::scan_rows(const MergePolicy& policy, const Timestamp& now, const s
     return {};
   };
 
-  int rc = SQLITE_DONE;
-  if (only == nullptr) {
-    CTI_TRY_STMT(scan, kScanAll);
-    const Cells cells(scan, impl_->raw(kScanAll));
-    while ((rc = scan.step()) == SQLITE_ROW) CTI_TRY_STATUS(take(scan, cells));
-  } else {
-    CTI_TRY_STMT(scan, kScanValue);
-    const Cells cells(scan, impl_->raw(kScanValue));
-    for (const auto& e : *only) {
-      scan.bind(1, number_of(e.type));
-      scan.bind(2, e.value);
+  const auto scan_all = [&]() -> Status {
+    int rc = SQLITE_DONE;
+    if (only == nullptr) {
+      CTI_TRY_STMT(scan, kScanAll);
+      const Cells cells(scan, impl_->raw(kScanAll));
       while ((rc = scan.step()) == SQLITE_ROW) CTI_TRY_STATUS(take(scan, cells));
-      scan.reset();
-      if (rc != SQLITE_DONE) break;
+    } else {
+      CTI_TRY_STMT(scan, kScanValue);
+      const Cells cells(scan, impl_->raw(kScanValue));
+      for (const auto& e : *only) {
+        scan.bind(1, number_of(e.type));
+        scan.bind(2, e.value);
+        while ((rc = scan.step()) == SQLITE_ROW) CTI_TRY_STATUS(take(scan, cells));
+        scan.reset();
+        if (rc != SQLITE_DONE) break;
+      }
     }
+    if (rc != SQLITE_DONE) return impl_->fail(rc);
+    if (group != nullptr) pipe.commit();
+    return {};
+  };
+
+  Status finished;
+  std::thread finisher([&] {
+    try {
+      while (auto batch = pipe.next()) {
+        for (std::size_t i = 0; i < batch->used && finished; ++i) finished = finish(batch->items[i]);
+        pipe.done(std::move(batch));
+        if (!finished) break;
+      }
+    } catch (const std::bad_alloc&) {
+      finished = Error(ErrorCategory::io, "out of memory while computing the rows");
+    }
+    if (!finished) pipe.stop();
+  });
+  Status scanned;
+  try {
+    scanned = scan_all();
+  } catch (...) {
+    pipe.close();
+    finisher.join();
+    throw;
   }
-  if (rc != SQLITE_DONE) return impl_->fail(rc);
-  return finish();
+  pipe.close();
+  finisher.join();
+  if (!finished) return finished;
+  return scanned;
 }
 
 Result<std::vector<Row>> Store::rows(const MergePolicy& policy, const Timestamp& now) {

@@ -1,0 +1,98 @@
+// Items handed from one thread to another a batch at a time. The batches go
+// round: the consuming side gives each back when done, and the items in it
+// keep their buffers (strings, vectors) for the next ones assigned over
+// them, so a steady stream allocates nothing.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstddef>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+namespace ctishare::merge::detail {
+
+template <typename T>
+class BatchPipe {
+ public:
+  struct Batch {
+    std::vector<T> items;
+    std::size_t used = 0;
+  };
+
+  explicit BatchPipe(std::size_t items_per_batch, std::size_t batches = 8) : size_(items_per_batch) {
+    for (std::size_t i = 0; i < batches; ++i) {
+      auto batch = std::make_unique<Batch>();
+      batch->items.resize(items_per_batch);
+      free_.push_back(std::move(batch));
+    }
+  }
+
+  // The producing side: the item to fill next (as the last one left it),
+  // or nullptr once the consuming side has stopped.
+  T* slot() {
+    if (stopped_.load(std::memory_order_relaxed)) return nullptr;
+    if (!filling_) filling_ = take_free();
+    return filling_ ? &filling_->items[filling_->used] : nullptr;
+  }
+  // The producing side: the item from slot() is complete.
+  void commit() {
+    if (++filling_->used == size_) send(std::move(filling_));
+  }
+  // The producing side: no more items.
+  void close() {
+    if (filling_ && filling_->used > 0) send(std::move(filling_));
+    std::lock_guard lock(mutex_);
+    closed_ = true;
+    cv_.notify_all();
+  }
+
+  // The consuming side: the next batch (items [0, used)), nullptr after
+  // the last.
+  std::unique_ptr<Batch> next() {
+    std::unique_lock lock(mutex_);
+    cv_.wait(lock, [&] { return !full_.empty() || closed_; });
+    if (full_.empty()) return nullptr;
+    auto batch = std::move(full_.front());
+    full_.erase(full_.begin());
+    return batch;
+  }
+  void done(std::unique_ptr<Batch> batch) {
+    batch->used = 0;
+    std::lock_guard lock(mutex_);
+    free_.push_back(std::move(batch));
+    cv_.notify_all();
+  }
+  // The consuming side gives up (an error); the producing side stops.
+  void stop() {
+    std::lock_guard lock(mutex_);
+    stopped_.store(true);
+    cv_.notify_all();
+  }
+
+ private:
+  void send(std::unique_ptr<Batch> batch) {
+    std::lock_guard lock(mutex_);
+    full_.push_back(std::move(batch));
+    cv_.notify_all();
+  }
+  std::unique_ptr<Batch> take_free() {
+    std::unique_lock lock(mutex_);
+    cv_.wait(lock, [&] { return !free_.empty() || stopped_.load(); });
+    if (free_.empty()) return nullptr;
+    auto batch = std::move(free_.back());
+    free_.pop_back();
+    return batch;
+  }
+
+  const std::size_t size_;
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  std::vector<std::unique_ptr<Batch>> free_, full_;
+  std::unique_ptr<Batch> filling_;
+  bool closed_ = false;
+  std::atomic<bool> stopped_{false};
+};
+
+}  // namespace ctishare::merge::detail

@@ -137,15 +137,15 @@ class MappedInput {
 
   // The file's bytes; text().data()[text().size()] is '\0'.
   std::string_view text() const noexcept { return {static_cast<const char*>(base_), size_}; }
-  // Hands the pages before `offset` back (their bytes stay readable, from
-  // the page cache), so a pass over a large file does not hold it all.
-  void release_before(std::size_t offset) noexcept;
+  // Hands back the pages within [from, to) (their bytes stay readable:
+  // a page read again comes back from the page cache), so a pass over a
+  // large file does not hold it all. Any thread.
+  void release(std::size_t from, std::size_t to) const noexcept;
 
  private:
   MappedInput(void* base, std::size_t size, std::size_t length) : base_(base), size_(size), length_(length) {}
   void* base_;
   std::size_t size_, length_;  // the file's size; the mapping's length
-  std::size_t released_ = 0;
 };
 
 // Reads a whole file; no_input (66) errors as open_input.

@@ -332,12 +332,11 @@ Result<std::unique_ptr<MappedInput>> MappedInput::open(const std::string& path) 
 
 MappedInput::~MappedInput() { ::munmap(base_, length_); }
 
-void MappedInput::release_before(std::size_t offset) noexcept {
+void MappedInput::release(std::size_t from, std::size_t to) const noexcept {
   const auto page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
-  const std::size_t end = std::min(offset, size_) / page * page;
-  if (end <= released_) return;
-  (void)::madvise(static_cast<char*>(base_) + released_, end - released_, MADV_DONTNEED);
-  released_ = end;
+  from = from / page * page;
+  to = std::min(to, size_) / page * page;
+  if (to > from) (void)::madvise(static_cast<char*>(base_) + from, to - from, MADV_DONTNEED);
 }
 
 Result<std::string> read_file(const std::string& path) {

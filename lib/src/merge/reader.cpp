@@ -21,8 +21,10 @@
 #include <array>
 #include <cctype>
 #include <cstring>
+#include <exception>
 #include <optional>
 #include <string_view>
+#include <thread>
 
 namespace ctishare::merge::detail {
 namespace {
@@ -106,17 +108,23 @@ class ChunkStream {
 };
 
 // An input in memory, followed by a NUL byte, read through rapidjson's
-// StringStream. The UTF-8 check runs a little ahead of the parser, and the
-// pages behind it are handed back through `progress`.
+// StringStream: the part [from, limit) of it, offsets and lines counted
+// from its start. The UTF-8 check runs a little ahead of the parser, and
+// the pages behind it are handed back through `progress`.
 class MemorySource {
  public:
-  MemorySource(std::string_view text, const std::function<void(std::size_t)>& progress)
+  MemorySource(std::string_view text, std::size_t from, std::size_t limit, std::uint64_t first_line,
+               const std::function<void(std::size_t, std::size_t)>& progress)
       : stream(text.data()),
         begin_(text.data()),
-        end_(text.data() + text.size()),
-        counted_(text.data()),
-        checked_(text.data()),
-        progress_(progress) {}
+        end_(text.data() + limit),
+        counted_(text.data() + from),
+        checked_(text.data() + from),
+        line_(first_line),
+        reported_(from),
+        progress_(progress) {
+    stream.src_ = text.data() + from;
+  }
 
   rapidjson::StringStream stream;
 
@@ -129,28 +137,31 @@ class MemorySource {
   // At the start of each object.
   void object_start() {
     const char* at = stream.src_;
-    if (checked_ < end_ && !bad_ && at + kAhead / 2 > checked_) check(std::min<std::size_t>(end_ - at, kAhead));
+    if (checked_ < end_ && !bad_ && at + kAhead / 2 > checked_)
+      check(std::min<std::size_t>(static_cast<std::size_t>(std::max(end_ - at, std::ptrdiff_t{0})), kAhead));
     if (progress_ && static_cast<std::size_t>(at - begin_) >= reported_ + kAhead) {
-      reported_ = static_cast<std::size_t>(at - begin_);
-      progress_(reported_);
+      const auto now = static_cast<std::size_t>(at - begin_);
+      progress_(reported_, now);
+      reported_ = now;
     }
   }
-  // Checks UTF-8 up to `offset`; the offset of the first bad byte at or
-  // before it, if any (the input's size when it ends inside a sequence).
+  // Checks UTF-8 up to `offset` (within the part); the offset of the
+  // first bad byte at or before it, if any (the part's end when it ends
+  // inside a sequence).
   std::optional<std::size_t> bad_utf8_at_or_before(std::size_t offset) {
-    const char* upto = begin_ + std::min(offset + 1, size());
+    const char* upto = begin_ + std::min(offset + 1, limit());
     if (!bad_ && checked_ < upto) check(static_cast<std::size_t>(upto - checked_));
     if (bad_ && *bad_ <= offset) return bad_;
     return std::nullopt;
   }
-  // True at the end of the input (whitespace skipped).
+  // True at the end of the part (whitespace skipped), or past it.
   bool at_end() {
     while (stream.src_ < end_ &&
            (*stream.src_ == ' ' || *stream.src_ == '\t' || *stream.src_ == '\n' || *stream.src_ == '\r'))
       ++stream.src_;
-    return stream.src_ == end_;
+    return stream.src_ >= end_;
   }
-  std::size_t size() const { return static_cast<std::size_t>(end_ - begin_); }
+  std::size_t limit() const { return static_cast<std::size_t>(end_ - begin_); }
 
  private:
   static constexpr std::size_t kAhead = 8U << 20;
@@ -163,18 +174,18 @@ class MemorySource {
       return;
     }
     checked_ += bytes;
-    if (checked_ == end_ && !utf8_.complete()) bad_ = size();
+    if (checked_ == end_ && !utf8_.complete()) bad_ = limit();
   }
 
   const char* begin_;
   const char* end_;
   const char* counted_;
   const char* checked_;
-  std::uint64_t line_ = 1;
-  std::size_t reported_ = 0;
+  std::uint64_t line_;
+  std::size_t reported_;
   std::optional<std::size_t> bad_;
   ctishare::detail::Utf8Check utf8_;
-  const std::function<void(std::size_t)>& progress_;
+  const std::function<void(std::size_t, std::size_t)>& progress_;
 };
 
 enum Field : int {
@@ -389,6 +400,7 @@ class Handler {
   // Called between top-level values.
   void reset() { depth_ = 0, top_array_ = bundle_array_ = false, top_.active = inner_.active = false; }
   const std::optional<Error>& error() const { return error_; }
+  std::uint64_t objects() const { return count_; }
 
  private:
   struct Frame {
@@ -510,24 +522,96 @@ Status read_raw_objects(std::istream& in, const json::Limits& limits,
   return {};
 }
 
-Status read_raw_objects(std::string_view text, const json::Limits& limits,
-                        const std::function<Status(const RawObject&)>& sink,
-                        const std::function<void(std::size_t)>& progress) {
-  if (limits.max_document_bytes != 0 && text.size() > limits.max_document_bytes) return size_error(limits);
-  MemorySource source(text, progress);
+namespace {
+
+// One part of an input in memory read, [from, limit): where the reading
+// stopped (the end of the last value read, or an error's offset), the
+// objects read, and the outcome.
+struct PartRead {
+  Status status;
+  std::size_t stopped = 0;
+  std::uint64_t objects = 0;
+};
+
+PartRead read_part(std::string_view text, std::size_t from, std::size_t limit, std::uint64_t first_line,
+                   const json::Limits& limits, const std::function<Status(const RawObject&)>& sink,
+                   const std::function<void(std::size_t, std::size_t)>& progress) {
+  MemorySource source(text, from, limit, first_line, progress);
   Handler<MemorySource> handler(source, limits, sink);
   rapidjson::Reader reader;
+  PartRead out;
   while (!source.at_end()) {
     handler.reset();
     const rapidjson::ParseResult ok = reader.Parse<kMemoryFlags>(source.stream, handler);
     if (!handler.error() && ok) continue;
+    out.stopped = ok ? source.offset() : ok.Offset();
+    out.objects = handler.objects();
     // As the stream does: a bad byte the parser reached comes first.
-    if (auto bad = source.bad_utf8_at_or_before(ok ? source.offset() : ok.Offset())) return utf8_error(*bad);
-    if (handler.error()) return *handler.error();
-    return parse_error(ok, source.line());
+    if (auto bad = source.bad_utf8_at_or_before(out.stopped)) {
+      out.status = utf8_error(*bad);
+    } else if (handler.error()) {
+      out.status = *handler.error();
+    } else {
+      out.status = parse_error(ok, source.line());
+    }
+    return out;
   }
-  if (auto bad = source.bad_utf8_at_or_before(source.size())) return utf8_error(*bad);
-  return {};
+  out.stopped = source.offset();
+  out.objects = handler.objects();
+  if (auto bad = source.bad_utf8_at_or_before(limit)) out.status = utf8_error(*bad);
+  return out;
+}
+
+}  // namespace
+
+Status read_raw_objects(std::string_view text, const json::Limits& limits,
+                        const std::function<Status(const RawObject&)>& sink,
+                        const std::function<void(std::size_t, std::size_t)>& progress) {
+  if (limits.max_document_bytes != 0 && text.size() > limits.max_document_bytes) return size_error(limits);
+  return read_part(text, 0, text.size(), 1, limits, sink, progress).status;
+}
+
+std::optional<Status> read_raw_objects_in_halves(std::string_view text, const json::Limits& limits,
+                                                 const std::function<Status(const RawObject&)>& first,
+                                                 const std::function<Status(const RawObject&)>& second,
+                                                 const std::function<void(std::size_t, std::size_t)>& progress,
+                                                 std::uint64_t& first_objects) {
+  if (text.size() < kHalvesFrom) return std::nullopt;
+  if (limits.max_document_bytes != 0 && text.size() > limits.max_document_bytes) return size_error(limits);
+  // The second half starts at a line that starts with '{', near the middle.
+  std::size_t split = text.find('\n', text.size() / 2);
+  if (split == std::string_view::npos || split + 1 >= text.size() || text[split + 1] != '{') return std::nullopt;
+  ++split;
+  PartRead late;
+  std::exception_ptr failure;
+  std::thread other([&] {
+    try {
+      const auto lines = static_cast<std::uint64_t>(std::count(text.begin(), text.begin() + split, '\n'));
+      late = read_part(text, split, text.size(), 1 + lines, limits, second, progress);
+    } catch (...) {
+      failure = std::current_exception();
+    }
+  });
+  PartRead early;
+  try {
+    early = read_part(text, 0, split, 1, limits, first, progress);
+  } catch (...) {
+    other.join();
+    throw;
+  }
+  other.join();
+  if (failure) std::rethrow_exception(failure);
+  // An error before the line break is the input's first.
+  if (!early.status) {
+    if (early.stopped < split) return early.status;
+    return std::nullopt;
+  }
+  // A value that runs across the line break: not one value per line there.
+  if (early.stopped != split) return std::nullopt;
+  // Too many objects: a whole read says where the limit was crossed.
+  if (early.objects + late.objects > limits.max_objects) return std::nullopt;
+  first_objects = early.objects;
+  return late.status;
 }
 
 }  // namespace ctishare::merge::detail

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 #include <istream>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -41,10 +42,28 @@ Status read_raw_objects(std::istream& in, const json::Limits& limits,
 
 // The same over an input in memory that is followed by a NUL byte
 // (text.data()[text.size()] == '\0', as MappedInput gives it), faster.
-// `progress`, when set, is told now and then an offset the reader will not
-// look before again.
+// `progress`, when set, is told now and then of a range of offsets the
+// reader will not look at again.
 Status read_raw_objects(std::string_view text, const json::Limits& limits,
                         const std::function<Status(const RawObject&)>& sink,
-                        const std::function<void(std::size_t)>& progress = {});
+                        const std::function<void(std::size_t, std::size_t)>& progress = {});
+
+// Inputs this large may be read in halves.
+inline constexpr std::size_t kHalvesFrom = 16U << 20;
+
+// The same on two threads at once for a large input of one object per
+// line (NDJSON): `first` gets the objects before a line break near the
+// middle, `second` (on another thread) those after it, with their indexes
+// counted from 0 again (`first_objects` is how many the first half had).
+// Lines and offsets in messages are the input's. Returns nullopt when the
+// input cannot be read so (too small, no line starting with '{' after the
+// middle, a value running across it, or more objects than the limit):
+// read it whole then, which gives the same objects and the same first
+// error.
+std::optional<Status> read_raw_objects_in_halves(std::string_view text, const json::Limits& limits,
+                                                 const std::function<Status(const RawObject&)>& first,
+                                                 const std::function<Status(const RawObject&)>& second,
+                                                 const std::function<void(std::size_t, std::size_t)>& progress,
+                                                 std::uint64_t& first_objects);
 
 }  // namespace ctishare::merge::detail

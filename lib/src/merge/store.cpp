@@ -14,6 +14,7 @@
 #include <cstring>
 #include <deque>
 #include <iterator>
+#include <limits>
 #include <optional>
 #include <span>
 #include <thread>
@@ -770,28 +771,47 @@ struct ReadAccess {
 
 namespace {
 
-// Store::read's work over either reader: `parse` hands every object to
-// the sink it is given.
-template <typename Parse>
-Result<ReadInput> read_input(Parse&& parse, const std::string& identity_id,
-                             const std::function<void(const std::string&)>& report) {
-  ReadInput out;
-  auto& input = ReadAccess::of(out);
-  IngestStats& stats = input.stats;
-  // 1. Read the whole input: the latest version of each indicator in it,
-  //    and the channels our assessments name.
-  std::vector<Version>& versions = input.versions;
+// What one input (or one half of it) holds: the latest version of each
+// indicator in it, and the channels our assessments name, in input order.
+// Nothing is written to the store yet, so a broken input leaves no trace.
+struct Gatherer {
+  explicit Gatherer(const std::string& identity) : identity_id(identity) {}
+  const std::string& identity_id;
+  IngestStats stats;
+  std::vector<Version> versions;
   // Our assessments in input order; grouped by indicator below, then
   // walked beside the versions (both in id order) instead of looked up in
   // a hash map per indicator.
   std::vector<Assessed> assessments;
+  // What to report, with where it was (the object's index counts from the
+  // start of the part read).
+  struct Note {
+    std::uint64_t index, line;
+    std::string text;
+  };
+  std::vector<Note> notes;
   std::vector<std::string> refused;
-  Status read = parse([&](const detail::RawObject& o) -> Status {
+
+  void note(const detail::RawObject& o, std::string text) { notes.push_back(Note{o.index, o.line, std::move(text)}); }
+  // The notes as messages, objects counted from `first`.
+  void report_to(const std::function<void(const std::string&)>& report, std::uint64_t first) const {
+    for (const auto& n : notes)
+      report("object " + std::to_string(first + n.index + 1) + " (line " + std::to_string(n.line) + "): " + n.text);
+  }
+  // Takes `later`'s objects after its own (the second half of an input).
+  void append(Gatherer&& later) {
+    stats.objects += later.stats.objects;
+    stats.indicators += later.stats.indicators;
+    stats.assessments += later.stats.assessments;
+    stats.unusable += later.stats.unusable;
+    versions.reserve(versions.size() + later.versions.size());
+    std::move(later.versions.begin(), later.versions.end(), std::back_inserter(versions));
+    assessments.reserve(assessments.size() + later.assessments.size());
+    std::move(later.assessments.begin(), later.assessments.end(), std::back_inserter(assessments));
+  }
+
+  Status take(const detail::RawObject& o) {
     ++stats.objects;
-    // Only built for a message: most objects need none.
-    const auto where = [&] {
-      return "object " + std::to_string(o.index + 1) + " (line " + std::to_string(o.line) + ")";
-    };
     if (o.type == "x-ctishare-assessment") {
       // Only our own assessments name a channel; anyone can write one that
       // claims a source, so one created by someone else is ignored.
@@ -799,7 +819,7 @@ Result<ReadInput> read_input(Parse&& parse, const std::string& identity_id,
       char* end = nullptr;
       const double trust = o.source_trust.empty() ? -1 : std::strtod(o.source_trust.c_str(), &end);
       if (o.indicator_ref.empty() || o.source.empty() || trust < 0 || trust > 1) {
-        report(where() + ": assessment " + quote(o.id) + " lacks indicator_ref, source or source_trust; ignored");
+        note(o, "assessment " + quote(o.id) + " lacks indicator_ref, source or source_trust; ignored");
         return {};
       }
       ++stats.assessments;
@@ -811,7 +831,7 @@ Result<ReadInput> read_input(Parse&& parse, const std::string& identity_id,
     ++stats.indicators;
     const auto unusable = [&](const std::string& what) -> Status {
       ++stats.unusable;
-      report(where() + ": indicator " + quote(o.id) + ": " + what + "; skipped");
+      note(o, "indicator " + quote(o.id) + ": " + what + "; skipped");
       return {};
     };
     if (o.id.empty()) return unusable("no id");
@@ -838,8 +858,7 @@ Result<ReadInput> read_input(Parse&& parse, const std::string& identity_id,
     }
     refused.clear();
     const auto found = trust::observables_of_pattern(o.pattern, &refused);
-    for (const auto& why : refused)
-      report(where() + ": indicator " + quote(o.id) + ": " + why + "; that value is skipped");
+    for (const auto& why : refused) note(o, "indicator " + quote(o.id) + ": " + why + "; that value is skipped");
     if (!refused.empty()) ++stats.unusable;
     if (found.empty()) return {};  // nothing a list can hold (e.g. a process name)
     v.id = o.id;
@@ -863,9 +882,17 @@ Result<ReadInput> read_input(Parse&& parse, const std::string& identity_id,
     v.compact();
     versions.push_back(std::move(v));
     return {};
-  });
-  if (!read) return read.error();
+  }
+};
 
+// The gathered input in the store's order.
+ReadInput arrange(Gatherer&& gathered) {
+  ReadInput out;
+  auto& input = ReadAccess::of(out);
+  input.stats = gathered.stats;
+  std::vector<Version>& versions = input.versions;
+  versions = std::move(gathered.versions);
+  std::vector<Assessed>& assessments = gathered.assessments;
   // 2. In id order (the store's order: each page is visited once), the
   //    latest version of each id; revocation, once seen, stays.
   //    Sorted as positions (a version is large to move), each moved once.
@@ -932,16 +959,38 @@ Result<ReadInput> read_input(Parse&& parse, const std::string& identity_id,
 
 Result<ReadInput> Store::read(std::istream& in, const json::Limits& limits, const std::string& identity_id,
                               const std::function<void(const std::string&)>& report) {
-  return read_input([&](const auto& sink) { return detail::read_raw_objects(in, limits, sink); }, identity_id, report);
+  Gatherer all(identity_id);
+  const Status read = detail::read_raw_objects(in, limits, [&](const detail::RawObject& o) { return all.take(o); });
+  all.report_to(report, 0);
+  if (!read) return read.error();
+  return arrange(std::move(all));
 }
 
 Result<ReadInput> Store::read(MappedInput& in, const json::Limits& limits, const std::string& identity_id,
                               const std::function<void(const std::string&)>& report) {
-  return read_input(
-      [&](const auto& sink) {
-        return detail::read_raw_objects(in.text(), limits, sink, [&](std::size_t done) { in.release_before(done); });
-      },
-      identity_id, report);
+  const auto release = [&](std::size_t from, std::size_t to) { in.release(from, to); };
+  // A large input of one object per line is read in two halves at once.
+  {
+    Gatherer first(identity_id), second(identity_id);
+    std::uint64_t first_objects = std::numeric_limits<std::uint64_t>::max();
+    const auto read = detail::read_raw_objects_in_halves(
+        in.text(), limits, [&](const detail::RawObject& o) { return first.take(o); },
+        [&](const detail::RawObject& o) { return second.take(o); }, release, first_objects);
+    if (read) {
+      first.report_to(report, 0);
+      // (The second half counts when the first had no error.)
+      if (first_objects != std::numeric_limits<std::uint64_t>::max()) second.report_to(report, first_objects);
+      if (!*read) return read->error();
+      first.append(std::move(second));
+      return arrange(std::move(first));
+    }
+  }
+  Gatherer all(identity_id);
+  const Status read = detail::read_raw_objects(
+      in.text(), limits, [&](const detail::RawObject& o) { return all.take(o); }, release);
+  all.report_to(report, 0);
+  if (!read) return read.error();
+  return arrange(std::move(all));
 }
 
 Result<IngestStats> Store::ingest(std::istream& in, const json::Limits& limits, const std::string& identity_id,

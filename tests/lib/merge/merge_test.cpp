@@ -11,6 +11,7 @@
 #include "ctishare/allowlist.h"
 #include "ctishare/file.h"
 #include "ctishare/merge_store.h"
+#include "merge/reader.h"
 #include "support/temp_dir.h"
 
 using namespace ctishare;
@@ -774,5 +775,103 @@ TEST_CASE("the reader knows each property it keeps by its exact name", "[merge]"
         read_outcome(dir, std::string("{\"type\":\"x\",\"") + name + "\":1,\"" + name + "\":2}\n", true);
     CHECK(r.error.empty());
     CHECK(r.objects == 1);
+  }
+}
+
+namespace {
+
+// A large NDJSON feed (past detail::kHalvesFrom) of indicators with
+// assessments, an unusable indicator every 10,000 lines.
+std::string large_feed(std::size_t bytes) {
+  std::string feed;
+  for (int i = 0; feed.size() < bytes; ++i) {
+    Ind ind{1 + i};
+    ind.value = "large-" + std::to_string(i) + ".example";
+    if (i % 5000 == 0) ind.confidence = 150;
+    feed += indicator(ind) + assessment(1 + i, "s", 0.8);
+  }
+  return feed;
+}
+
+// Whether read_raw_objects_in_halves reads `text` in halves, and how many
+// objects the first half had.
+std::optional<std::uint64_t> halves_of(const std::string& text, const json::Limits& limits = {}) {
+  std::uint64_t first = 0;
+  const auto none = [](const detail::RawObject&) -> Status { return {}; };
+  auto read = detail::read_raw_objects_in_halves(text, limits, none, none, {}, first);
+  if (!read || !*read) return std::nullopt;
+  return first;
+}
+
+}  // namespace
+
+TEST_CASE("a large feed of one object per line is read in halves, as one read would", "[merge]") {
+  test::TempDir dir;
+  const std::string feed = large_feed(detail::kHalvesFrom + (1U << 20));
+  const std::size_t middle = feed.find('\n', feed.size() / 2) + 1;
+  // The halves are really taken (else this would test nothing).
+  const auto halves = halves_of(feed);
+  REQUIRE(halves);
+  CHECK(*halves == static_cast<std::uint64_t>(std::count(feed.begin(), feed.begin() + middle, '\n')));
+  CHECK_FALSE(halves_of(feed.substr(0, detail::kHalvesFrom - 1)));
+
+  const auto same = [&](const std::string& text, const json::Limits& limits = {}) {
+    const ReadOutcome mapped = read_outcome(dir, text, true, limits);
+    const ReadOutcome streamed = read_outcome(dir, text, false, limits);
+    CHECK(mapped.error == streamed.error);
+    // (A failed read's reports may differ where a bad byte stops the
+    // stream early: see above.)
+    if (mapped.error.find("UTF-8") == std::string::npos) CHECK(mapped == streamed);
+    return mapped;
+  };
+  const ReadOutcome whole = same(feed);
+  CHECK(whole.error.empty());
+  CHECK(whole.unusable >= 4);
+  REQUIRE(whole.reports.size() == whole.unusable);
+  // Objects and lines counted from the start of the input in both halves
+  // (one object per line: object N is on line N), reports on both sides.
+  std::uint64_t last = 0;
+  for (const auto& r : whole.reports) {
+    INFO(r);
+    unsigned long long object = 0, line = 0;
+    REQUIRE(std::sscanf(r.c_str(), "object %llu (line %llu)", &object, &line) == 2);
+    CHECK(object == line);
+    last = object;
+  }
+  CHECK(last > *halves);
+
+  SECTION("errors in either half are the input's first") {
+    for (const std::size_t at : {middle / 3, middle + (middle / 3)}) {
+      INFO("at " << at);
+      const std::size_t line = feed.find('\n', at) + 1;
+      std::string bad_json = feed;
+      bad_json.insert(line, "{\"type\": \"x\",}\n");
+      CHECK(same(bad_json).error.find("invalid JSON at byte " + std::to_string(line + 13) + " (line ") == 0);
+      std::string bad_utf8 = feed;
+      bad_utf8.insert(line, "{\"type\":\"x\",\"name\":\"\xff\"}\n");
+      CHECK(same(bad_utf8).error == "invalid JSON at byte " + std::to_string(line + 20) + ": invalid UTF-8");
+      std::string twice = feed;
+      twice.insert(line, "{\"type\":\"x\",\"id\":\"a\",\"id\":\"b\"}\n");
+      const std::uint64_t lines = static_cast<std::uint64_t>(std::count(feed.begin(), feed.begin() + line, '\n'));
+      CHECK(same(twice).error == "line " + std::to_string(lines + 1) + ": the member id appears twice in one object");
+    }
+  }
+  SECTION("what cannot be split at the middle is read whole") {
+    // One value across the middle line: an array of the objects.
+    std::string array = "[";
+    array.reserve(feed.size() + feed.size() / 100);
+    for (char c : feed) {
+      if (c == '\n') array += ',';
+      array += c;
+    }
+    array.resize(array.size() - 2);  // the last ",\n"
+    array += "]";
+    CHECK_FALSE(halves_of(array));
+    CHECK(same(array).objects == whole.objects);
+    // Too many objects for the limit.
+    json::Limits few;
+    few.max_objects = whole.objects - 1;
+    CHECK_FALSE(halves_of(feed, few));
+    CHECK(same(feed, few).error.find("more than " + std::to_string(few.max_objects) + " objects") != std::string::npos);
   }
 }

@@ -1,6 +1,8 @@
 // feed-merge's publication: the sanity gate, the RPZ serial, every output
 // file written atomically only when it changes, and the store's record of
 // what was published.
+#include <pthread.h>
+
 #include <algorithm>
 #include <atomic>
 #include <cmath>
@@ -121,7 +123,11 @@ Status write_lists(Store& store, const std::vector<Row>& rows, const std::vector
   const bool shared = options.exports.canonical != nullptr && options.exports.zone_roots_of == &rows &&
                       options.exports.blockable_domains_of == &rows;
   std::thread helper;
-  if (shared) helper = std::thread(work);
+  if (shared)
+    helper = std::thread([&] {
+      pthread_setname_np(pthread_self(), "fm-lists");
+      work();
+    });
   work();
   if (helper.joinable()) helper.join();
   for (std::size_t i = 0; i < lists.size(); ++i) {
@@ -208,6 +214,7 @@ Result<PublishReport> publish(Store& store, const MergePolicy& policy, PublishOp
   detail::BatchPipe<Row> pipe(512);
   Status written;
   std::thread writer([&] {
+    pthread_setname_np(pthread_self(), "fm-csv");  // as top -H and perf show it
     try {
       while (auto batch = pipe.next()) {
         for (std::size_t i = 0; i < batch->used && written; ++i) written = take(batch->items[i]);

@@ -14,6 +14,7 @@
 #elif defined(__ARM_NEON)
 #define RAPIDJSON_NEON
 #endif
+#include <pthread.h>
 #include <rapidjson/error/en.h>
 #include <rapidjson/reader.h>
 
@@ -585,6 +586,7 @@ std::optional<Status> read_raw_objects_in_halves(std::string_view text, const js
   PartRead late;
   std::exception_ptr failure;
   std::thread other([&] {
+    pthread_setname_np(pthread_self(), "fm-read-half");
     try {
       const auto lines = static_cast<std::uint64_t>(std::count(text.begin(), text.begin() + split, '\n'));
       late = read_part(text, split, text.size(), 1 + lines, limits, second, progress);

@@ -542,7 +542,12 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& path) {
     }
   }
   if (fresh) {
-    std::string ddl = "BEGIN IMMEDIATE;";
+    // 16 KiB pages, not SQLite's 4 KiB: a million indicators are written
+    // into two tables in key order, and four times fewer pages means four
+    // times fewer splits and a shallower tree (a full bench-merge run took
+    // 8.0-8.7 s against 9.2-9.3 s; a small run is no slower). A store made
+    // before keeps its pages.
+    std::string ddl = "PRAGMA page_size=16384;BEGIN IMMEDIATE;";
     ddl += kSchema;
     ddl += kSchemaRest;
     ddl += "PRAGMA application_id=" + std::to_string(kApplicationId) + ";";

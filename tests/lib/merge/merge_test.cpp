@@ -455,17 +455,19 @@ INSERT INTO observations VALUES (0, 'other.example', 'indicator--00000002-0000-4
   '2026-11-27T00:00:00.250Z', '2027-01-01T00:00:00.000Z', 0, 'amber');
 )sql";
 
-std::int64_t user_version(const std::string& path) {
+std::int64_t pragma_value(const std::string& path, const char* pragma) {
   sqlite3* db = nullptr;
   REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
   sqlite3_stmt* q = nullptr;
-  REQUIRE(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &q, nullptr) == SQLITE_OK);
+  REQUIRE(sqlite3_prepare_v2(db, (std::string("PRAGMA ") + pragma).c_str(), -1, &q, nullptr) == SQLITE_OK);
   REQUIRE(sqlite3_step(q) == SQLITE_ROW);
   const std::int64_t v = sqlite3_column_int64(q, 0);
   sqlite3_finalize(q);
   sqlite3_close(db);
   return v;
 }
+
+std::int64_t user_version(const std::string& path) { return pragma_value(path, "user_version"); }
 
 void exec_sql(const std::string& path, const char* sql) {
   sqlite3* db = nullptr;
@@ -536,6 +538,23 @@ TEST_CASE("a store of schema 1 is converted once on open and reads as it did (is
   REQUIRE(rows);
   REQUIRE(rows->size() == 2);
   CHECK((*rows)[1].last_seen == "2026-11-29T06:00:00.000Z");
+}
+
+TEST_CASE("a new store has 16 KiB pages; one made with smaller pages keeps them and works", "[merge]") {
+  test::TempDir dir;
+  { REQUIRE(Store::open(dir / "new.db")); }
+  CHECK(pragma_value(dir / "new.db", "page_size") == 16384);
+  const std::string old = dir / "old.db";
+  exec_sql(old, "PRAGMA page_size=4096; CREATE TABLE x (a); DROP TABLE x;");
+  auto store = Store::open(old);
+  REQUIRE(store);
+  std::istringstream in(indicator(Ind(1)) + assessment(1, "partner-b", 0.8));
+  REQUIRE((*store)->ingest(in, json::Limits{}, kIdentity, [](const std::string&) {}));
+  auto rows = (*store)->rows(MergePolicy{}, at("2026-11-28T12:00:00Z"));
+  REQUIRE(rows);
+  CHECK(rows->size() == 1);
+  store->reset();
+  CHECK(pragma_value(old, "page_size") == 4096);
 }
 
 TEST_CASE("a store of a newer schema is refused with one line", "[merge]") {

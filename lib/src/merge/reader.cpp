@@ -588,7 +588,16 @@ std::optional<Status> read_raw_objects_in_halves(std::string_view text, const js
   std::thread other([&] {
     pthread_setname_np(pthread_self(), "fm-read-half");
     try {
-      const auto lines = static_cast<std::uint64_t>(std::count(text.begin(), text.begin() + split, '\n'));
+      // The lines before the split, counted a piece at a time, each piece's
+      // pages handed back at once (the first half reads them later).
+      std::uint64_t lines = 0;
+      for (std::size_t at = 0; at < split;) {
+        const std::size_t end = std::min(split, at + (8U << 20));
+        lines += static_cast<std::uint64_t>(std::count(text.begin() + static_cast<std::ptrdiff_t>(at),
+                                                       text.begin() + static_cast<std::ptrdiff_t>(end), '\n'));
+        if (progress) progress(at, end);
+        at = end;
+      }
       late = read_part(text, split, text.size(), 1 + lines, limits, second, progress);
     } catch (...) {
       failure = std::current_exception();

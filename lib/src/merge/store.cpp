@@ -601,21 +601,23 @@ struct Assessed {
   unsigned char key[16];
 };
 
+// Eight bytes of a UUID as a big-endian number: two of them order UUIDs as
+// memcmp does, without the call.
+std::uint64_t uuid_half(const unsigned char* p) {
+  std::uint64_t v;
+  std::memcpy(&v, p, 8);
+  if constexpr (std::endian::native == std::endian::little) v = __builtin_bswap64(v);
+  return v;
+}
+
 // Orders ids as their text does, comparing the UUIDs' bytes when both are
 // canonical ("indicator--" and a lower-case UUID: the bytes' order is then
 // the text's) and the text otherwise. -1, 0 or 1.
 int compare_ids(const std::string& a, bool a_compact, const unsigned char* a_key, const std::string& b, bool b_compact,
                 const unsigned char* b_key) {
   if (a_compact && b_compact) {
-    // Two big-endian halves: memcmp's order, without the call.
-    const auto half = [](const unsigned char* p) {
-      std::uint64_t v;
-      std::memcpy(&v, p, 8);
-      if constexpr (std::endian::native == std::endian::little) v = __builtin_bswap64(v);
-      return v;
-    };
     for (int at : {0, 8}) {
-      const std::uint64_t x = half(a_key + at), y = half(b_key + at);
+      const std::uint64_t x = uuid_half(a_key + at), y = uuid_half(b_key + at);
       if (x != y) return x < y ? -1 : 1;
     }
     return 0;
@@ -812,6 +814,7 @@ struct Gatherer {
     stats.unusable += later.stats.unusable;
     versions.reserve(versions.size() + later.versions.size());
     std::move(later.versions.begin(), later.versions.end(), std::back_inserter(versions));
+    later.versions = {};
     assessments.reserve(assessments.size() + later.assessments.size());
     std::move(later.assessments.begin(), later.assessments.end(), std::back_inserter(assessments));
   }
@@ -908,23 +911,56 @@ ReadInput arrange(Gatherer&& gathered) {
   {
     std::vector<std::uint32_t> order(versions.size());
     for (std::uint32_t i = 0; i < order.size(); ++i) order[i] = i;
-    std::sort(order.begin(), order.end(), [&](std::uint32_t x, std::uint32_t y) {
-      const int c = by_id(versions[x], versions[y]);
-      return c != 0 ? c < 0 : versions[x].version_key < versions[y].version_key;
-    });
-    std::vector<Version> latest;
-    latest.reserve(versions.size());
-    for (const std::uint32_t i : order) {
-      Version& v = versions[i];
-      if (!latest.empty() && by_id(latest.back(), v) == 0) {
-        const bool revoked = latest.back().revoked || v.revoked;
-        latest.back() = std::move(v);
-        latest.back().revoked = revoked;
-      } else {
-        latest.push_back(std::move(v));
+    if (std::all_of(versions.begin(), versions.end(), [](const Version& v) { return v.cells.id; })) {
+      // Canonical ids (nearly always): their UUIDs as two integers beside
+      // the positions, so the sort reads no version but for equal ids.
+      struct Key {
+        std::uint64_t hi, lo;
+        std::uint32_t at;
+      };
+      std::vector<Key> keys(versions.size());
+      for (std::uint32_t i = 0; i < keys.size(); ++i)
+        keys[i] = Key{uuid_half(versions[i].cells.id_bytes), uuid_half(versions[i].cells.id_bytes + 8), i};
+      std::sort(keys.begin(), keys.end(), [&](const Key& a, const Key& b) {
+        if (a.hi != b.hi) return a.hi < b.hi;
+        if (a.lo != b.lo) return a.lo < b.lo;
+        return versions[a.at].version_key < versions[b.at].version_key;
+      });
+      for (std::size_t i = 0; i < keys.size(); ++i) order[i] = keys[i].at;
+    } else {
+      std::sort(order.begin(), order.end(), [&](std::uint32_t x, std::uint32_t y) {
+        const int c = by_id(versions[x], versions[y]);
+        return c != 0 ? c < 0 : versions[x].version_key < versions[y].version_key;
+      });
+    }
+    // Into that order in place, cycle by cycle (no second copy of them).
+    for (std::size_t k = 0; k < order.size(); ++k) {
+      if (order[k] == k) continue;
+      Version held = std::move(versions[k]);
+      std::size_t at = k;
+      for (;;) {
+        const std::size_t from = order[at];
+        order[at] = static_cast<std::uint32_t>(at);
+        if (from == k) {
+          versions[at] = std::move(held);
+          break;
+        }
+        versions[at] = std::move(versions[from]);
+        at = from;
       }
     }
-    versions = std::move(latest);
+    std::size_t kept = 0;
+    for (std::size_t k = 0; k < versions.size(); ++k) {
+      if (kept > 0 && by_id(versions[kept - 1], versions[k]) == 0) {
+        const bool revoked = versions[kept - 1].revoked || versions[k].revoked;
+        versions[kept - 1] = std::move(versions[k]);
+        versions[kept - 1].revoked = revoked;
+      } else {
+        if (kept != k) versions[kept] = std::move(versions[k]);
+        ++kept;
+      }
+    }
+    versions.resize(kept);
   }
 
   // The channels each assessed indicator gets from this input, in id

@@ -894,3 +894,33 @@ TEST_CASE("a large feed of one object per line is read in halves, as one read wo
     CHECK(same(feed, few).error.find("more than " + std::to_string(few.max_objects) + " objects") != std::string::npos);
   }
 }
+
+TEST_CASE("several versions of one indicator in one input: the newest is kept, a revocation stays", "[merge]") {
+  Fixture f;
+  std::string feed;
+  // Ids out of order, versions of indicator 5 apart and out of order, an
+  // older one revoked.
+  const char* modified[] = {"2026-11-28T02:00:00.000Z", "2026-11-28T09:00:00.000Z", "2026-11-28T01:00:00.000Z"};
+  int seen = 0;
+  for (int n : {9, 5, 3, 5, 7, 5, 1}) {
+    Ind i{n};
+    i.value = "v" + std::to_string(n) + ".example";
+    if (n == 5) {
+      i.modified = modified[seen % 3];
+      i.revoked = seen % 3 == 2;
+      ++seen;
+    }
+    feed += indicator(i) + assessment(n, "partner-b", 0.8);
+  }
+  auto stats = f.ingest(feed);
+  REQUIRE(stats);
+  CHECK(stats->stored == 5);
+  const auto rows = f.rows();
+  REQUIRE(rows.size() == 5);
+  for (std::size_t k = 0; k < rows.size(); ++k) {
+    INFO(rows[k].value);
+    CHECK(rows[k].value == "v" + std::to_string(2 * k + 1) + ".example");
+    CHECK(rows[k].status == (k == 2 ? RowStatus::revoked : RowStatus::active));
+  }
+  CHECK(rows[2].last_seen == "2026-11-28T09:00:00.000Z");
+}

@@ -8,6 +8,7 @@
 #include <future>
 #include <memory>
 #include <optional>
+#include <system_error>
 
 #include "ctishare/allowlist.h"
 #include "ctishare/audit.h"
@@ -201,13 +202,21 @@ int main(int argc, char** argv) {
             }
             return r;
           };
+          // On another thread when one can be had, else when it is needed.
+          const auto start = [&](const std::string& path) {
+            try {
+              return std::async(std::launch::async, read, path);
+            } catch (const std::system_error&) {
+              return std::async(std::launch::deferred, read, path);
+            }
+          };
           std::future<Read> next;
-          if (!o.inputs.empty()) next = std::async(std::launch::async, read, o.inputs.front());
+          if (!o.inputs.empty()) next = start(o.inputs.front());
           CTI_TRY_STATUS((*store)->begin_batch());
           for (std::size_t i = 0; i < o.inputs.size(); ++i) {
             const std::string name = display_name(o.inputs[i]);
             Read r = next.get();
-            if (i + 1 < o.inputs.size()) next = std::async(std::launch::async, read, o.inputs[i + 1]);
+            if (i + 1 < o.inputs.size()) next = start(o.inputs[i + 1]);
             for (const auto& m : r.messages) ctx.diagnostics(Severity::error, quote(name) + ": " + m);
             Result<merge::IngestStats> stats = *r.input ? (*store)->apply(std::move(**r.input))
                                                         : Result<merge::IngestStats>(std::move(*r.input).error());

@@ -12,6 +12,7 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <iostream>
@@ -31,6 +32,24 @@ Error sys_error(ErrorCategory category, const std::string& subject, std::string_
 }
 
 namespace {
+
+// The process's umask, read without changing it: umask() can only be read
+// by setting it, and a thread creating a file meanwhile (feed-merge writes
+// its outputs on two) would get the wrong mode. /proc/self/status has it
+// (Linux 4.7 and later); only without it is it set and restored.
+mode_t process_umask() {
+  if (std::FILE* f = std::fopen("/proc/self/status", "re")) {
+    char line[256];
+    unsigned value = 0;
+    bool found = false;
+    while (!found && std::fgets(line, sizeof line, f) != nullptr) found = std::sscanf(line, "Umask: %o", &value) == 1;
+    std::fclose(f);
+    if (found) return static_cast<mode_t>(value);
+  }
+  const mode_t mask = ::umask(0);
+  ::umask(mask);
+  return mask;
+}
 
 std::string dir_of(const std::string& path) {
   auto slash = path.rfind('/');
@@ -194,9 +213,7 @@ Result<bool> AtomicFile::commit() {
   if (::stat(path_.c_str(), &st) == 0) {
     mode = st.st_mode & 07777;
   } else {
-    mode_t mask = ::umask(0);
-    ::umask(mask);
-    mode = 0666 & ~mask;
+    mode = 0666 & ~process_umask();
   }
   if (::fchmod(fd_, mode) != 0) {
     int err = errno;
@@ -298,6 +315,13 @@ Result<std::unique_ptr<std::istream>> open_input(const std::string& path) {
 
 Result<std::unique_ptr<MappedInput>> MappedInput::open(const std::string& path) {
   if (path == "-") return std::unique_ptr<MappedInput>();
+  // Only a regular file is opened here: opening a named pipe to look at it
+  // would take its writer's data (open_input opens it once, for good).
+  struct stat named {};
+  if (::stat(path.c_str(), &named) != 0) return sys_error(ErrorCategory::no_input, path, "cannot open input", errno);
+  if (S_ISDIR(named.st_mode))
+    return Error(ErrorCategory::no_input, quote(path) + ": cannot open input: is a directory");
+  if (!S_ISREG(named.st_mode)) return std::unique_ptr<MappedInput>();
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return sys_error(ErrorCategory::no_input, path, "cannot open input", errno);
   struct stat st {};

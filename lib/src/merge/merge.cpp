@@ -12,6 +12,7 @@
 #include <iterator>
 #include <memory>
 #include <optional>
+#include <system_error>
 #include <thread>
 #include <unordered_set>
 
@@ -117,17 +118,23 @@ Status write_lists(Store& store, const std::vector<Row>& rows, const std::vector
         });
       } catch (const std::bad_alloc&) {
         written[i] = Error(ErrorCategory::io, "out of memory while writing " + std::string(f.name));
+      } catch (const std::exception& e) {
+        written[i] = Error(ErrorCategory::internal, "while writing " + std::string(f.name) + ": " + e.what());
       }
     }
   };
   const bool shared = options.exports.canonical != nullptr && options.exports.zone_roots_of == &rows &&
                       options.exports.blockable_domains_of == &rows;
   std::thread helper;
-  if (shared)
-    helper = std::thread([&] {
-      pthread_setname_np(pthread_self(), "fm-lists");
-      work();
-    });
+  try {
+    if (shared)
+      helper = std::thread([&] {
+        pthread_setname_np(pthread_self(), "fm-lists");
+        work();
+      });
+  } catch (const std::system_error&) {
+    // No second thread to be had: this one writes them all.
+  }
   work();
   if (helper.joinable()) helper.join();
   for (std::size_t i = 0; i < lists.size(); ++i) {
@@ -213,26 +220,40 @@ Result<PublishReport> publish(Store& store, const MergePolicy& policy, PublishOp
   // the other in batches.
   detail::BatchPipe<Row> pipe(512);
   Status written;
-  std::thread writer([&] {
-    pthread_setname_np(pthread_self(), "fm-csv");  // as top -H and perf show it
-    try {
-      while (auto batch = pipe.next()) {
-        for (std::size_t i = 0; i < batch->used && written; ++i) written = take(batch->items[i]);
-        pipe.done(std::move(batch));
-        if (!written) break;
+  std::thread writer;
+  try {
+    writer = std::thread([&] {
+      pthread_setname_np(pthread_self(), "fm-csv");  // as top -H and perf show it
+      try {
+        while (auto batch = pipe.next()) {
+          for (std::size_t i = 0; i < batch->used && written; ++i) written = take(batch->items[i]);
+          pipe.done(std::move(batch));
+          if (!written) break;
+        }
+      } catch (const std::bad_alloc&) {
+        written = Error(ErrorCategory::io, "out of memory while writing threat_master.csv");
+      } catch (const std::exception& e) {
+        written = Error(ErrorCategory::internal, std::string("while writing threat_master.csv: ") + e.what());
       }
-    } catch (const std::bad_alloc&) {
-      written = Error(ErrorCategory::io, "out of memory while writing threat_master.csv");
-    }
-    if (!written) pipe.stop();
-  });
-  Status scanned = store.scan_rows(policy, now, [&](Row&& r) -> Status {
-    Row* slot = pipe.slot();
-    if (slot == nullptr) return Error(ErrorCategory::io, "stopped");  // the writer's error is reported
-    *slot = r;
-    pipe.commit();
-    return {};
-  });
+      if (!written) pipe.stop();
+    });
+  } catch (const std::system_error& e) {
+    return Error(ErrorCategory::temp_fail, std::string("cannot start a thread: ") + e.what());
+  }
+  Status scanned;
+  try {
+    scanned = store.scan_rows(policy, now, [&](Row&& r) -> Status {
+      Row* slot = pipe.slot();
+      if (slot == nullptr) return Error(ErrorCategory::io, "stopped");  // the writer's error is reported
+      *slot = r;
+      pipe.commit();
+      return {};
+    });
+  } catch (...) {
+    pipe.close();
+    writer.join();
+    throw;
+  }
   pipe.close();
   writer.join();
   if (!written) return std::move(written).error();

@@ -25,6 +25,7 @@
 #include <exception>
 #include <optional>
 #include <string_view>
+#include <system_error>
 #include <thread>
 
 namespace ctishare::merge::detail {
@@ -64,6 +65,7 @@ class ChunkStream {
     }
   }
   void object_start() {}
+  bool within_part() const { return true; }
   bool over_limit() const { return over_limit_; }
   bool read_failed() const { return read_failed_; }
   // Whether the input holds a byte that is not UTF-8 (or ends inside a
@@ -155,6 +157,7 @@ class MemorySource {
     if (bad_ && *bad_ <= offset) return bad_;
     return std::nullopt;
   }
+  bool within_part() const { return stream.src_ <= end_; }
   // True at the end of the part (whitespace skipped), or past it.
   bool at_end() {
     while (stream.src_ < end_ &&
@@ -356,6 +359,9 @@ class Handler {
     if (depth_ == 1) {
       begin(top_, 1);
     } else if ((depth_ == 2 && top_array_) || (depth_ == 3 && bundle_array_)) {
+      // A part of an input (see read_raw_objects_in_halves) whose value
+      // runs on past its end has been split in the wrong place: stop now.
+      if (!stream_.within_part()) return fail("a value runs past the part read");
       begin(inner_, depth_);
     } else if (Frame* f = current(); f != nullptr && depth_ == f->depth + 1 && f->key == kConfidence) {
       f->obj.confidence_not_number = true;
@@ -579,30 +585,39 @@ std::optional<Status> read_raw_objects_in_halves(std::string_view text, const js
                                                  std::uint64_t& first_objects) {
   if (text.size() < kHalvesFrom) return std::nullopt;
   if (limits.max_document_bytes != 0 && text.size() > limits.max_document_bytes) return size_error(limits);
-  // The second half starts at a line that starts with '{', near the middle.
+  // The second half starts at a line that starts with '{', after one that
+  // ends with '}' (not "}," as between a bundle's objects), near the middle.
   std::size_t split = text.find('\n', text.size() / 2);
   if (split == std::string_view::npos || split + 1 >= text.size() || text[split + 1] != '{') return std::nullopt;
+  std::size_t last = split;
+  while (last > 0 && (text[last - 1] == '\r' || text[last - 1] == ' ' || text[last - 1] == '\t')) --last;
+  if (last == 0 || text[last - 1] != '}') return std::nullopt;
   ++split;
   PartRead late;
   std::exception_ptr failure;
-  std::thread other([&] {
-    pthread_setname_np(pthread_self(), "fm-read-half");
-    try {
-      // The lines before the split, counted a piece at a time, each piece's
-      // pages handed back at once (the first half reads them later).
-      std::uint64_t lines = 0;
-      for (std::size_t at = 0; at < split;) {
-        const std::size_t end = std::min(split, at + (8U << 20));
-        lines += static_cast<std::uint64_t>(std::count(text.begin() + static_cast<std::ptrdiff_t>(at),
-                                                       text.begin() + static_cast<std::ptrdiff_t>(end), '\n'));
-        if (progress) progress(at, end);
-        at = end;
+  std::thread other;
+  try {
+    other = std::thread([&] {
+      pthread_setname_np(pthread_self(), "fm-read-half");
+      try {
+        // The lines before the split, counted a piece at a time, each piece's
+        // pages handed back at once (the first half reads them later).
+        std::uint64_t lines = 0;
+        for (std::size_t at = 0; at < split;) {
+          const std::size_t end = std::min(split, at + (8U << 20));
+          lines += static_cast<std::uint64_t>(std::count(text.begin() + static_cast<std::ptrdiff_t>(at),
+                                                         text.begin() + static_cast<std::ptrdiff_t>(end), '\n'));
+          if (progress) progress(at, end);
+          at = end;
+        }
+        late = read_part(text, split, text.size(), 1 + lines, limits, second, progress);
+      } catch (...) {
+        failure = std::current_exception();
       }
-      late = read_part(text, split, text.size(), 1 + lines, limits, second, progress);
-    } catch (...) {
-      failure = std::current_exception();
-    }
-  });
+    });
+  } catch (const std::system_error&) {
+    return std::nullopt;  // no thread to be had: read it whole
+  }
   PartRead early;
   try {
     early = read_part(text, 0, split, 1, limits, first, progress);

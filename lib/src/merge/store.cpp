@@ -18,6 +18,7 @@
 #include <limits>
 #include <optional>
 #include <span>
+#include <system_error>
 #include <thread>
 #include <unordered_map>
 
@@ -575,7 +576,7 @@ struct Version {
   struct Compact {
     std::optional<std::int64_t> version, created, valid_from, valid_until;
     bool id = false, created_by = false;
-    unsigned char id_bytes[16], created_by_bytes[16];
+    unsigned char id_bytes[16] = {}, created_by_bytes[16] = {};
   } cells;
   void compact() {
     cells.version = time_number(version);
@@ -598,7 +599,7 @@ struct Assessed {
   std::string indicator;
   Channel channel;
   bool compact = false;  // `indicator` is a canonical id, its UUID in `key`
-  unsigned char key[16];
+  unsigned char key[16] = {};
 };
 
 // Eight bytes of a UUID as a big-endian number: two of them order UUIDs as
@@ -1579,19 +1580,26 @@ Status Store::scan_rows(const MergePolicy& policy, const Timestamp& now, const s
   };
 
   Status finished;
-  std::thread finisher([&] {
-    pthread_setname_np(pthread_self(), "fm-rows");  // as top -H and perf show it
-    try {
-      while (auto batch = pipe.next()) {
-        for (std::size_t i = 0; i < batch->used && finished; ++i) finished = finish(batch->items[i]);
-        pipe.done(std::move(batch));
-        if (!finished) break;
+  std::thread finisher;
+  try {
+    finisher = std::thread([&] {
+      pthread_setname_np(pthread_self(), "fm-rows");  // as top -H and perf show it
+      try {
+        while (auto batch = pipe.next()) {
+          for (std::size_t i = 0; i < batch->used && finished; ++i) finished = finish(batch->items[i]);
+          pipe.done(std::move(batch));
+          if (!finished) break;
+        }
+      } catch (const std::bad_alloc&) {
+        finished = Error(ErrorCategory::io, "out of memory while computing the rows");
+      } catch (const std::exception& e) {
+        finished = Error(ErrorCategory::internal, std::string("while computing the rows: ") + e.what());
       }
-    } catch (const std::bad_alloc&) {
-      finished = Error(ErrorCategory::io, "out of memory while computing the rows");
-    }
-    if (!finished) pipe.stop();
-  });
+      if (!finished) pipe.stop();
+    });
+  } catch (const std::system_error& e) {
+    return Error(ErrorCategory::temp_fail, std::string("cannot start a thread: ") + e.what());
+  }
   Status scanned;
   try {
     scanned = scan_all();

@@ -196,6 +196,33 @@ TEST_CASE("file: a new file gets 0666 less the umask", "[core][file]") {
   CHECK((stat_of(dir / "c").st_mode & 07777) == 0666);
 }
 
+TEST_CASE("file: new files committed on two threads at once all get 0666 less the umask", "[core][file]") {
+  // The umask is read without being set (setting it to read it let a
+  // thread committing at the same moment see 0 and make its file 0666).
+  TempDir dir;
+  UmaskGuard g(027);
+  // (Catch's assertions are for one thread: each side only counts.)
+  const auto commit_many = [&](const std::string& prefix) {
+    int committed = 0;
+    for (int i = 0; i < 300; ++i) {
+      auto f = AtomicFile::create(dir / (prefix + std::to_string(i)));
+      if (f && (*f)->write("x") && (*f)->commit()) ++committed;
+    }
+    return committed;
+  };
+  int other_committed = 0;
+  std::thread other([&] { other_committed = commit_many("b"); });
+  CHECK(commit_many("a") == 300);
+  other.join();
+  CHECK(other_committed == 300);
+  for (const auto& name : entries(dir.path())) {
+    INFO(name);
+    CHECK((stat_of(dir / name).st_mode & 07777) == 0640);
+  }
+  const mode_t now = ::umask(027);
+  CHECK(now == 027);
+}
+
 TEST_CASE("file: AtomicFile cannot be created in a missing directory or over a directory", "[core][file]") {
   TempDir dir;
   SECTION("missing directory") {

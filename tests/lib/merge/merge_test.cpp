@@ -887,6 +887,18 @@ TEST_CASE("a large feed of one object per line is read in halves, as one read wo
     array += "]";
     CHECK_FALSE(halves_of(array));
     CHECK(same(array).objects == whole.objects);
+    // A bundle as trust-score writes it: one object per line too, but each
+    // line ends "}," (read whole at once, not parsed twice).
+    std::string bundle = R"({"type":"bundle","id":"bundle--)" + uuid(7) + R"(","objects":[)" + "\n";
+    bundle.reserve(feed.size() + feed.size() / 100 + 100);
+    for (std::size_t at = 0, end; at < feed.size(); at = end + 1) {
+      end = feed.find('\n', at);
+      bundle.append(feed, at, end - at);
+      bundle += end + 1 < feed.size() ? ",\n" : "\n";
+    }
+    bundle += "]}\n";
+    CHECK_FALSE(halves_of(bundle));
+    CHECK(same(bundle).objects == whole.objects);
     // Too many objects for the limit.
     json::Limits few;
     few.max_objects = whole.objects - 1;

@@ -342,6 +342,20 @@ class Cells {
       out.assign(stmt_.text_at(col));
     }
   }
+  // ref_at, the last compact value's text kept (a column that repeats).
+  void ref_at_cached(int col, std::string_view prefix, std::string& out) const {
+    if (sqlite3_column_type(raw_, col) == SQLITE_BLOB && sqlite3_column_bytes(raw_, col) == 16) {
+      const auto* bytes = static_cast<const unsigned char*>(sqlite3_column_blob(raw_, col));
+      if (!ref_known_ || std::memcmp(bytes, ref_bytes_, 16) != 0) {
+        std::memcpy(ref_bytes_, bytes, 16);
+        format_uuid(ref_bytes_, prefix, ref_text_);
+        ref_known_ = true;
+      }
+      out.assign(ref_text_);
+    } else {
+      out.assign(stmt_.text_at(col));
+    }
+  }
   void ref_at(int col, std::string_view prefix, std::string& out) const {
     if (sqlite3_column_type(raw_, col) == SQLITE_BLOB && sqlite3_column_bytes(raw_, col) == 16) {
       format_uuid(static_cast<const unsigned char*>(sqlite3_column_blob(raw_, col)), prefix, out);
@@ -359,6 +373,9 @@ class Cells {
   Stmt& stmt_;
   sqlite3_stmt* raw_;
   mutable std::array<Recent, 16> recent_{};
+  mutable bool ref_known_ = false;  // ref_at_cached's last value (one column per Cells)
+  mutable unsigned char ref_bytes_[16] = {};
+  mutable std::string ref_text_;
 };
 
 // The SQL functions schema 1's conversion uses: ctim_time(text) and
@@ -1494,6 +1511,10 @@ Status Store::scan_rows(const MergePolicy& policy, const Timestamp& now, const s
   } last_from, last_until;
 
   detail::BatchPipe<Group> pipe(256);
+  std::string last_version, last_version_key;
+  std::optional<double> last_decay;  // of last_kind at last_decay_from
+  trust::Kind last_kind{};
+  Timestamp last_decay_from;
   Group* group = nullptr;                             // being gathered
   const Error stopped(ErrorCategory::io, "stopped");  // the finishing thread's error is reported
 
@@ -1525,9 +1546,15 @@ Status Store::scan_rows(const MergePolicy& policy, const Timestamp& now, const s
     }
     p.trust = it->second;
     cells.time_at(5, p.version);
-    p.version_key = version_key(p.version);
+    // Most reports share their version's time and their producer with the
+    // report before: those are worked out once.
+    if (p.version != last_version) {
+      last_version = p.version;
+      last_version_key = version_key(p.version);
+    }
+    p.version_key = last_version_key;
     cells.time_at(6, p.created);
-    cells.ref_at(7, kIdentityPrefix, p.producer);
+    cells.ref_at_cached(7, kIdentityPrefix, p.producer);
     if (p.producer.empty()) p.producer = "source:" + p.source;
     const auto kind = static_cast<trust::Kind>(scan.int_at(8));
     p.confidence = scan.null_at(9) ? scoring.default_confidence : scan.double_at(9);
@@ -1546,7 +1573,13 @@ Status Store::scan_rows(const MergePolicy& policy, const Timestamp& now, const s
         return store_error(ErrorCategory::data, impl_->path, "indicator " + quote(p.id) + ": bad valid_until");
       p.expired = *until <= now;
     }
-    p.score = trust::score(p.confidence, p.trust, trust::age(kind, *from, scoring, now).decay);
+    // Most reports share their kind and valid_from with the one before.
+    if (!last_decay || kind != last_kind || *from != last_decay_from) {
+      last_decay = trust::age(kind, *from, scoring, now).decay;
+      last_kind = kind;
+      last_decay_from = *from;
+    }
+    p.score = trust::score(p.confidence, p.trust, *last_decay);
     p.live = !p.revoked && !p.expired && p.score >= scoring.floor;
     if (auto by_id = suppression("id", p.id)) {
       p.suppressed = &by_id->second;

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include <catch2/catch.hpp>
+#include <set>
 #include <sstream>
 
 #include "ctishare/allowlist.h"
@@ -935,4 +936,39 @@ TEST_CASE("several versions of one indicator in one input: the newest is kept, a
     CHECK(rows[k].status == (k == 2 ? RowStatus::revoked : RowStatus::active));
   }
   CHECK(rows[2].last_seen == "2026-11-28T09:00:00.000Z");
+}
+
+TEST_CASE("each row's score decays by its own kind and valid_from, however the rows come", "[merge]") {
+  // Rows in store order alternate kinds and start times, so no score can
+  // be one worked out for the row before.
+  Fixture f;
+  const char* froms[] = {"2026-11-20T00:00:00Z", "2026-11-20T00:00:00Z", "2026-11-10T00:00:00Z",
+                         "2026-11-10T00:00:00Z", "2026-11-20T00:00:00Z", "2026-11-25T06:30:00.5Z"};
+  const char* types[] = {"domain-name", "url", "url", "domain-name", "domain-name", "url"};
+  std::string feed;
+  for (int n = 1; n <= 6; ++n) {
+    Ind i{n};
+    i.type = types[n - 1];
+    i.value =
+        i.type == "url" ? "https://x" + std::to_string(n) + ".example/login" : "d" + std::to_string(n) + ".example";
+    std::string text = indicator(i);
+    const std::string from = R"("valid_from":"2026-11-28T00:00:00Z")";
+    text.replace(text.find(from), from.size(), std::string(R"("valid_from":")") + froms[n - 1] + "\"");
+    feed += text + assessment(n, "cert", 1.0);
+  }
+  REQUIRE(f.ingest(feed));
+  const Timestamp now = at("2026-11-28T12:00:00Z");
+  const auto rows = f.rows("2026-11-28T12:00:00Z");
+  REQUIRE(rows.size() == 6);
+  for (const auto& r : rows) {
+    INFO(r.value);
+    const int n = std::stoi(r.value.substr(r.value.find_first_of("0123456789")));
+    const trust::Kind kind = std::string(types[n - 1]) == "url" ? trust::Kind::url : trust::Kind::domain;
+    const double decay = trust::age(kind, at(froms[n - 1]), f.policy.scoring, now).decay;
+    CHECK(r.score == Approx(trust::score(90, 1.0, decay)).margin(0.006));
+  }
+  // And they differ: the inputs are not all the same case.
+  std::set<double> scores;
+  for (const auto& r : rows) scores.insert(r.score);
+  CHECK(scores.size() >= 4);
 }

@@ -224,18 +224,7 @@ Result<PublishReport> publish(Store& store, const MergePolicy& policy, PublishOp
   try {
     writer = std::thread([&] {
       pthread_setname_np(pthread_self(), "fm-csv");  // as top -H and perf show it
-      try {
-        while (auto batch = pipe.next()) {
-          for (std::size_t i = 0; i < batch->used && written; ++i) written = take(batch->items[i]);
-          pipe.done(std::move(batch));
-          if (!written) break;
-        }
-      } catch (const std::bad_alloc&) {
-        written = Error(ErrorCategory::io, "out of memory while writing threat_master.csv");
-      } catch (const std::exception& e) {
-        written = Error(ErrorCategory::internal, std::string("while writing threat_master.csv: ") + e.what());
-      }
-      if (!written) pipe.stop();
+      written = detail::drain(pipe, take, "writing threat_master.csv");
     });
   } catch (const std::system_error& e) {
     return Error(ErrorCategory::temp_fail, std::string("cannot start a thread: ") + e.what());

@@ -7,9 +7,14 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstddef>
+#include <exception>
 #include <memory>
 #include <mutex>
+#include <new>
+#include <string>
 #include <vector>
+
+#include "ctishare/result.h"
 
 namespace ctishare::merge::detail {
 
@@ -94,5 +99,26 @@ class BatchPipe {
   bool closed_ = false;
   std::atomic<bool> stopped_{false};
 };
+
+// The consuming side's loop, for a thread of its own: `take` on every item
+// in order until it fails; its error, or an exception as one (`what` says
+// what was being done), is the outcome, and stops the producing side.
+template <typename T, typename Take>
+ctishare::Status drain(BatchPipe<T>& pipe, Take&& take, const char* what) {
+  ctishare::Status outcome;
+  try {
+    while (auto batch = pipe.next()) {
+      for (std::size_t i = 0; i < batch->used && outcome; ++i) outcome = take(batch->items[i]);
+      pipe.done(std::move(batch));
+      if (!outcome) break;
+    }
+  } catch (const std::bad_alloc&) {
+    outcome = ctishare::Error(ctishare::ErrorCategory::io, std::string("out of memory while ") + what);
+  } catch (const std::exception& e) {
+    outcome = ctishare::Error(ctishare::ErrorCategory::internal, std::string("while ") + what + ": " + e.what());
+  }
+  if (!outcome) pipe.stop();
+  return outcome;
+}
 
 }  // namespace ctishare::merge::detail

@@ -213,44 +213,21 @@ enum Field : int {
   kFieldCount
 };
 
-// A member name's field, by its length first: every object has a dozen
-// members or more, most of them none of these.
+// A member name's field. Every object has a dozen members or more, most of
+// them none of these: a name is compared only with those of its length and
+// first letter.
 Field field_of(std::string_view key) {
-  const auto eq = [&](std::string_view name) { return std::memcmp(key.data(), name.data(), name.size()) == 0; };
-  switch (key.size()) {
-    case 2:
-      return eq("id") ? kId : kNone;
-    case 4:
-      return eq("type") ? kType : kNone;
-    case 6:
-      return eq("source") ? kSource : kNone;
-    case 7:
-      if (key[0] == 'c') return eq("created") ? kCreated : kNone;
-      if (key[0] == 'p') return eq("pattern") ? kPattern : kNone;
-      if (key[0] == 'r') return eq("revoked") ? kRevoked : kNone;
-      if (key[0] == 'o') return eq("objects") ? kObjects : kNone;
-      return kNone;
-    case 8:
-      return eq("modified") ? kModified : kNone;
-    case 10:
-      if (key[0] == 'v') return eq("valid_from") ? kValidFrom : kNone;
-      if (key[0] == 'c') return eq("confidence") ? kConfidence : kNone;
-      return kNone;
-    case 11:
-      return eq("valid_until") ? kValidUntil : kNone;
-    case 12:
-      return eq("source_trust") ? kSourceTrust : kNone;
-    case 13:
-      return eq("indicator_ref") ? kIndicatorRef : kNone;
-    case 14:
-      return eq("created_by_ref") ? kCreatedBy : kNone;
-    case 17:
-      return eq("granular_markings") ? kGranular : kNone;
-    case 19:
-      return eq("object_marking_refs") ? kMarkingRefs : kNone;
-    default:
-      return kNone;
+  static constexpr std::array<std::string_view, kFieldCount> kNames = {
+      "type",          "id",          "created",      "modified", "created_by_ref",      "pattern",
+      "valid_from",    "valid_until", "confidence",   "revoked",  "object_marking_refs", "granular_markings",
+      "indicator_ref", "source",      "source_trust", "objects"};
+  if (key.empty()) return kNone;
+  for (int i = 0; i < kFieldCount; ++i) {
+    const std::string_view name = kNames[static_cast<std::size_t>(i)];
+    if (name.size() == key.size() && name[0] == key[0] && std::memcmp(name.data(), key.data(), key.size()) == 0)
+      return static_cast<Field>(i);
   }
+  return kNone;
 }
 
 // The handler. Depth counts open containers. A STIX object is an object at

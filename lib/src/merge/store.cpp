@@ -1617,18 +1617,7 @@ Status Store::scan_rows(const MergePolicy& policy, const Timestamp& now, const s
   try {
     finisher = std::thread([&] {
       pthread_setname_np(pthread_self(), "fm-rows");  // as top -H and perf show it
-      try {
-        while (auto batch = pipe.next()) {
-          for (std::size_t i = 0; i < batch->used && finished; ++i) finished = finish(batch->items[i]);
-          pipe.done(std::move(batch));
-          if (!finished) break;
-        }
-      } catch (const std::bad_alloc&) {
-        finished = Error(ErrorCategory::io, "out of memory while computing the rows");
-      } catch (const std::exception& e) {
-        finished = Error(ErrorCategory::internal, std::string("while computing the rows: ") + e.what());
-      }
-      if (!finished) pipe.stop();
+      finished = detail::drain(pipe, finish, "computing the rows");
     });
   } catch (const std::system_error& e) {
     return Error(ErrorCategory::temp_fail, std::string("cannot start a thread: ") + e.what());

@@ -219,34 +219,19 @@ Result<PublishReport> publish(Store& store, const MergePolicy& policy, PublishOp
   // each take about half the time: two threads, the rows going from one to
   // the other in batches.
   detail::BatchPipe<Row> pipe(512);
-  Status written;
-  std::thread writer;
-  try {
-    writer = std::thread([&] {
-      pthread_setname_np(pthread_self(), "fm-csv");  // as top -H and perf show it
-      written = detail::drain(pipe, take, "writing threat_master.csv");
-    });
-  } catch (const std::system_error& e) {
-    return Error(ErrorCategory::temp_fail, std::string("cannot start a thread: ") + e.what());
-  }
-  Status scanned;
-  try {
-    scanned = store.scan_rows(policy, now, [&](Row&& r) -> Status {
-      Row* slot = pipe.slot();
-      if (slot == nullptr) return Error(ErrorCategory::io, "stopped");  // the writer's error is reported
-      *slot = r;
-      pipe.commit();
-      return {};
-    });
-  } catch (...) {
-    pipe.close();
-    writer.join();
-    throw;
-  }
-  pipe.close();
-  writer.join();
-  if (!written) return std::move(written).error();
-  if (!scanned) return std::move(scanned).error();
+  const Status published = detail::run_pipe(
+      pipe, "fm-csv",
+      [&] {
+        return store.scan_rows(policy, now, [&](Row&& r) -> Status {
+          Row* slot = pipe.slot();
+          if (slot == nullptr) return Error(ErrorCategory::io, "stopped");  // the writer's error is reported
+          *slot = r;
+          pipe.commit();
+          return {};
+        });
+      },
+      take, "writing threat_master.csv");
+  if (!published) return std::move(published).error();
   CTI_TRY_STATUS((*master)->write(buffer));
   buffer.clear();
   std::unordered_set<const Row*> canonical;

@@ -4,6 +4,8 @@
 // them, so a steady stream allocates nothing.
 #pragma once
 
+#include <pthread.h>
+
 #include <atomic>
 #include <condition_variable>
 #include <cstddef>
@@ -12,6 +14,8 @@
 #include <mutex>
 #include <new>
 #include <string>
+#include <system_error>
+#include <thread>
 #include <vector>
 
 #include "ctishare/result.h"
@@ -119,6 +123,37 @@ ctishare::Status drain(BatchPipe<T>& pipe, Take&& take, const char* what) {
   }
   if (!outcome) pipe.stop();
   return outcome;
+}
+
+// Runs `produce` (which fills `pipe`) on this thread and drain(`take`) on
+// a thread named `name`: the consuming side's error if it failed, else the
+// producing side's outcome. An exception from `produce` is passed on once
+// the other thread has ended; a thread that cannot be started is a
+// temp_fail error (try again later).
+template <typename T, typename Produce, typename Take>
+ctishare::Status run_pipe(BatchPipe<T>& pipe, const char* name, Produce&& produce, Take&& take, const char* what) {
+  ctishare::Status taken;
+  std::thread consumer;
+  try {
+    consumer = std::thread([&] {
+      pthread_setname_np(pthread_self(), name);  // as top -H and perf show it
+      taken = drain(pipe, take, what);
+    });
+  } catch (const std::system_error& e) {
+    return ctishare::Error(ctishare::ErrorCategory::temp_fail, std::string("cannot start a thread: ") + e.what());
+  }
+  ctishare::Status produced;
+  try {
+    produced = produce();
+  } catch (...) {
+    pipe.close();
+    consumer.join();
+    throw;
+  }
+  pipe.close();
+  consumer.join();
+  if (!taken) return taken;
+  return produced;
 }
 
 }  // namespace ctishare::merge::detail

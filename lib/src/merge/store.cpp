@@ -1,6 +1,5 @@
 // feed-merge's SQLite store (see merge_store.h for the tables).
 #include <fcntl.h>
-#include <pthread.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -18,8 +17,6 @@
 #include <limits>
 #include <optional>
 #include <span>
-#include <system_error>
-#include <thread>
 #include <unordered_map>
 
 #include "core/sqlite.h"
@@ -1612,28 +1609,7 @@ Status Store::scan_rows(const MergePolicy& policy, const Timestamp& now, const s
     return {};
   };
 
-  Status finished;
-  std::thread finisher;
-  try {
-    finisher = std::thread([&] {
-      pthread_setname_np(pthread_self(), "fm-rows");  // as top -H and perf show it
-      finished = detail::drain(pipe, finish, "computing the rows");
-    });
-  } catch (const std::system_error& e) {
-    return Error(ErrorCategory::temp_fail, std::string("cannot start a thread: ") + e.what());
-  }
-  Status scanned;
-  try {
-    scanned = scan_all();
-  } catch (...) {
-    pipe.close();
-    finisher.join();
-    throw;
-  }
-  pipe.close();
-  finisher.join();
-  if (!finished) return finished;
-  return scanned;
+  return detail::run_pipe(pipe, "fm-rows", scan_all, finish, "computing the rows");
 }
 
 Result<std::vector<Row>> Store::rows(const MergePolicy& policy, const Timestamp& now) {

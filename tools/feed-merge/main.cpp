@@ -185,7 +185,6 @@ int main(int argc, char** argv) {
             std::optional<Result<merge::ReadInput>> input;
           };
           const auto read = [&](const std::string& path) {
-            pthread_setname_np(pthread_self(), "fm-read");
             Read r;
             const auto report = [&r](const std::string& m) { r.messages.push_back(m); };
             auto mapped = MappedInput::open(path);
@@ -205,7 +204,10 @@ int main(int argc, char** argv) {
           // On another thread when one can be had, else when it is needed.
           const auto start = [&](const std::string& path) {
             try {
-              return std::async(std::launch::async, read, path);
+              return std::async(std::launch::async, [&read, path] {
+                pthread_setname_np(pthread_self(), "fm-read");  // as top -H and perf show it
+                return read(path);
+              });
             } catch (const std::system_error&) {
               return std::async(std::launch::deferred, read, path);
             }

@@ -87,7 +87,7 @@ struct ExportOptions {
   std::uint32_t rpz_serial = 1;
   std::string ipset_name = "ctishare-block";
   // Rows whose values were already re-classified to themselves in this run
-  // (by address; see canonical_rows). Classification is the one costly
+  // (by address; see canonical_row). Classification is the one costly
   // check, so it runs once per row; every exporter still applies the
   // others, the allowlist included, itself.
   const std::unordered_set<const Row*>* canonical = nullptr;
@@ -119,8 +119,8 @@ void append_csv_cell(std::string& out, std::string_view text, bool raw);
 bool blockable(const Row& row, const ExportOptions& options, std::string* why = nullptr);
 
 // The rows with action block and status active whose values re-classify
-// to themselves (for ExportOptions::canonical); canonical_row for one.
-std::unordered_set<const Row*> canonical_rows(const std::vector<Row>& rows);
+// to themselves (for ExportOptions::canonical): canonical_row is true for
+// each.
 bool canonical_row(const Row& row);
 
 // The writers. Each takes every row and writes only what it should; each

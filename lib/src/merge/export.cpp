@@ -292,13 +292,6 @@ bool canonical_row(const Row& row) {
   return observable && observable->type == row.type && observable->value == row.value;
 }
 
-std::unordered_set<const Row*> canonical_rows(const std::vector<Row>& rows) {
-  std::unordered_set<const Row*> out;
-  for (const Row& row : rows)
-    if (canonical_row(row)) out.insert(&row);
-  return out;
-}
-
 // threat_master.csv: a header row, then every row whatever its status:
 //   value,type,action,status,score,producer_confidence,sources,source_tier,
 //   first_seen,last_seen,valid_from,valid_until,reason,tlp,stix_ids

@@ -555,13 +555,13 @@ Status read_raw_objects(std::string_view text, const json::Limits& limits,
   return read_part(text, 0, text.size(), 1, limits, sink, progress).status;
 }
 
-std::optional<Status> read_raw_objects_in_halves(std::string_view text, const json::Limits& limits,
-                                                 const std::function<Status(const RawObject&)>& first,
-                                                 const std::function<Status(const RawObject&)>& second,
-                                                 const std::function<void(std::size_t, std::size_t)>& progress,
-                                                 std::uint64_t& first_objects) {
+std::optional<HalvesRead> read_raw_objects_in_halves(std::string_view text, const json::Limits& limits,
+                                                     const std::function<Status(const RawObject&)>& first,
+                                                     const std::function<Status(const RawObject&)>& second,
+                                                     const std::function<void(std::size_t, std::size_t)>& progress) {
   if (text.size() < kHalvesFrom) return std::nullopt;
-  if (limits.max_document_bytes != 0 && text.size() > limits.max_document_bytes) return size_error(limits);
+  if (limits.max_document_bytes != 0 && text.size() > limits.max_document_bytes)
+    return HalvesRead{size_error(limits), std::nullopt};
   // The second half starts at a line that starts with '{', after one that
   // ends with '}' (not "}," as between a bundle's objects), near the middle.
   std::size_t split = text.find('\n', text.size() / 2);
@@ -606,15 +606,14 @@ std::optional<Status> read_raw_objects_in_halves(std::string_view text, const js
   if (failure) std::rethrow_exception(failure);
   // An error before the line break is the input's first.
   if (!early.status) {
-    if (early.stopped < split) return early.status;
+    if (early.stopped < split) return HalvesRead{early.status, std::nullopt};
     return std::nullopt;
   }
   // A value that runs across the line break: not one value per line there.
   if (early.stopped != split) return std::nullopt;
   // Too many objects: a whole read says where the limit was crossed.
   if (early.objects + late.objects > limits.max_objects) return std::nullopt;
-  first_objects = early.objects;
-  return late.status;
+  return HalvesRead{late.status, early.objects};
 }
 
 }  // namespace ctishare::merge::detail

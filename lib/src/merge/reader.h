@@ -54,16 +54,21 @@ inline constexpr std::size_t kHalvesFrom = 16U << 20;
 // The same on two threads at once for a large input of one object per
 // line (NDJSON): `first` gets the objects before a line break near the
 // middle, `second` (on another thread) those after it, with their indexes
-// counted from 0 again (`first_objects` is how many the first half had).
+// counted from 0 again.
 // Lines and offsets in messages are the input's. Returns nullopt when the
 // input cannot be read so (too small, no line starting with '{' after the
 // middle, a value running across it, or more objects than the limit):
 // read it whole then, which gives the same objects and the same first
 // error.
-std::optional<Status> read_raw_objects_in_halves(std::string_view text, const json::Limits& limits,
-                                                 const std::function<Status(const RawObject&)>& first,
-                                                 const std::function<Status(const RawObject&)>& second,
-                                                 const std::function<void(std::size_t, std::size_t)>& progress,
-                                                 std::uint64_t& first_objects);
+struct HalvesRead {
+  Status status;
+  // Set when the second half counts (the first had no error): how many
+  // objects the first half had.
+  std::optional<std::uint64_t> first_objects;
+};
+std::optional<HalvesRead> read_raw_objects_in_halves(std::string_view text, const json::Limits& limits,
+                                                     const std::function<Status(const RawObject&)>& first,
+                                                     const std::function<Status(const RawObject&)>& second,
+                                                     const std::function<void(std::size_t, std::size_t)>& progress);
 
 }  // namespace ctishare::merge::detail

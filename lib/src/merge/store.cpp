@@ -14,7 +14,6 @@
 #include <cstring>
 #include <deque>
 #include <iterator>
-#include <limits>
 #include <optional>
 #include <span>
 #include <unordered_map>
@@ -1012,15 +1011,21 @@ ReadInput arrange(Gatherer&& gathered) {
   return out;
 }
 
+// The end of every read: its messages, then its error or its objects.
+Result<ReadInput> finish_read(Gatherer&& gathered, const Status& read,
+                              const std::function<void(const std::string&)>& report) {
+  gathered.report_to(report, 0);
+  if (!read) return read.error();
+  return arrange(std::move(gathered));
+}
+
 }  // namespace
 
 Result<ReadInput> Store::read(std::istream& in, const json::Limits& limits, const std::string& identity_id,
                               const std::function<void(const std::string&)>& report) {
   Gatherer all(identity_id);
   const Status read = detail::read_raw_objects(in, limits, [&](const detail::RawObject& o) { return all.take(o); });
-  all.report_to(report, 0);
-  if (!read) return read.error();
-  return arrange(std::move(all));
+  return finish_read(std::move(all), read, report);
 }
 
 Result<ReadInput> Store::read(MappedInput& in, const json::Limits& limits, const std::string& identity_id,
@@ -1029,15 +1034,14 @@ Result<ReadInput> Store::read(MappedInput& in, const json::Limits& limits, const
   // A large input of one object per line is read in two halves at once.
   {
     Gatherer first(identity_id), second(identity_id);
-    std::uint64_t first_objects = std::numeric_limits<std::uint64_t>::max();
     const auto read = detail::read_raw_objects_in_halves(
         in.text(), limits, [&](const detail::RawObject& o) { return first.take(o); },
-        [&](const detail::RawObject& o) { return second.take(o); }, release, first_objects);
+        [&](const detail::RawObject& o) { return second.take(o); }, release);
     if (read) {
+      if (!read->first_objects) return finish_read(std::move(first), read->status, report);
       first.report_to(report, 0);
-      // (The second half counts when the first had no error.)
-      if (first_objects != std::numeric_limits<std::uint64_t>::max()) second.report_to(report, first_objects);
-      if (!*read) return read->error();
+      second.report_to(report, *read->first_objects);
+      if (!read->status) return read->status.error();
       first.append(std::move(second));
       return arrange(std::move(first));
     }
@@ -1045,9 +1049,7 @@ Result<ReadInput> Store::read(MappedInput& in, const json::Limits& limits, const
   Gatherer all(identity_id);
   const Status read = detail::read_raw_objects(
       in.text(), limits, [&](const detail::RawObject& o) { return all.take(o); }, release);
-  all.report_to(report, 0);
-  if (!read) return read.error();
-  return arrange(std::move(all));
+  return finish_read(std::move(all), read, report);
 }
 
 Result<IngestStats> Store::ingest(std::istream& in, const json::Limits& limits, const std::string& identity_id,

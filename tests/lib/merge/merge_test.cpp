@@ -816,11 +816,10 @@ std::string large_feed(std::size_t bytes) {
 // Whether read_raw_objects_in_halves reads `text` in halves, and how many
 // objects the first half had.
 std::optional<std::uint64_t> halves_of(const std::string& text, const json::Limits& limits = {}) {
-  std::uint64_t first = 0;
   const auto none = [](const detail::RawObject&) -> Status { return {}; };
-  auto read = detail::read_raw_objects_in_halves(text, limits, none, none, {}, first);
-  if (!read || !*read) return std::nullopt;
-  return first;
+  auto read = detail::read_raw_objects_in_halves(text, limits, none, none, {});
+  if (!read || !read->status) return std::nullopt;
+  return read->first_objects;
 }
 
 }  // namespace

@@ -65,6 +65,11 @@ class AtomicFile final : public Sink {
   // over the target, fsyncs the directory and returns true. On any failure
   // the target is untouched and the temporary file removed.
   Result<bool> commit();
+  // Whether the target already holds exactly the bytes written so far
+  // (flushed first), for a caller with something to skip when it does.
+  // The answer is kept for commit(), which does not compare again; write()
+  // forgets it, and a caller writing on descriptor() after it asks again.
+  Result<bool> unchanged();
 
   const std::string& path() const noexcept { return path_; }
   // The temporary file, for writers that place bytes themselves (writev,
@@ -81,6 +86,8 @@ class AtomicFile final : public Sink {
   int fd_;
   std::string buffer_;
   bool committed_ = false;
+  // What unchanged() found, for commit(): nothing yet, the same, different.
+  enum class Compared { no, same, different } compared_ = Compared::no;
 };
 
 // An output named on the command line: "-" is stdout (written as it comes),

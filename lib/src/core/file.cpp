@@ -174,6 +174,7 @@ void AtomicFile::discard() {
 
 Status AtomicFile::write(std::string_view data) {
   if (fd_ < 0) return Error(ErrorCategory::internal, quote(path_) + ": write after commit");
+  compared_ = Compared::no;
   if (buffer_.size() + data.size() < (1U << 20)) {
     buffer_.append(data);
     return {};
@@ -190,6 +191,13 @@ Status AtomicFile::flush() {
   return s;
 }
 
+Result<bool> AtomicFile::unchanged() {
+  if (fd_ < 0) return Error(ErrorCategory::internal, quote(path_) + ": compare after commit");
+  CTI_TRY_STATUS(flush());
+  compared_ = same_content(path_, fd_) ? Compared::same : Compared::different;
+  return compared_ == Compared::same;
+}
+
 Result<bool> AtomicFile::commit() {
   if (fd_ < 0) return Error(ErrorCategory::internal, quote(path_) + ": commit twice");
   Status s = flush();
@@ -198,7 +206,7 @@ Result<bool> AtomicFile::commit() {
     return std::move(s).error();
   }
   // Compared before the sync: an unchanged output costs no fsync.
-  if (same_content(path_, fd_)) {
+  if (compared_ == Compared::same || (compared_ == Compared::no && same_content(path_, fd_))) {
     discard();
     committed_ = true;
     return false;

@@ -362,36 +362,36 @@ HttpResponse status(const Context& c) {
   return respond(200, status_json(*s));
 }
 
-std::string envelope_body(const Page& page, const std::optional<std::string>& next) {
-  std::string out;
-  std::size_t objects_bytes = page.joined_json.size();
-  if (objects_bytes == 0)
-    for (const StoredObject& o : page.objects) objects_bytes += o.json.size() + 1;
-  out.reserve(objects_bytes + (next ? next->size() : 0) + 64);
-  out += '{';
+std::string envelope_body(Page&& page, const std::optional<std::string>& next) {
+  std::string head = "{";
   if (page.more) {
-    out += "\"more\":true";
+    head += "\"more\":true";
     if (next) {
-      out += ",\"next\":";
-      json::write_string(*next, out);
+      head += ",\"next\":";
+      json::write_string(*next, head);
     }
   }
-  if (!page.objects.empty()) {
-    if (out.size() > 1) out += ',';
-    out += "\"objects\":[";
-    // Stored compact and valid: copied, not re-serialised; in one piece
-    // when the store joined them (Query::Content::envelope).
-    if (!page.joined_json.empty()) {
-      out += page.joined_json;
-    } else {
-      for (std::size_t i = 0; i < page.objects.size(); ++i) {
-        if (i > 0) out += ',';
-        out += page.objects[i].json;
-      }
+  if (page.objects.empty()) return head + "}";
+  if (head.size() > 1) head += ',';
+  head += "\"objects\":[";
+  // Stored compact and valid: copied, not re-serialised. When the store
+  // joined them (Query::Content::envelope) the head goes in front of its
+  // buffer, which has room to spare: no second megabyte a page.
+  std::string out;
+  if (!page.joined_json.empty()) {
+    out = std::move(page.joined_json);
+    out.insert(0, head);
+  } else {
+    std::size_t objects_bytes = 0;
+    for (const StoredObject& o : page.objects) objects_bytes += o.json.size() + 1;
+    out = std::move(head);
+    out.reserve(out.size() + objects_bytes + 2);
+    for (std::size_t i = 0; i < page.objects.size(); ++i) {
+      if (i > 0) out += ',';
+      out += page.objects[i].json;
     }
-    out += ']';
   }
-  out += '}';
+  out += "]}";
   return out;
 }
 
@@ -462,7 +462,7 @@ HttpResponse listing(const Context& c, const CollectionConfig& col) {
 
   std::string body;
   if (e == Endpoint::objects || e == Endpoint::object) {
-    body = envelope_body(*page, next);
+    body = envelope_body(std::move(*page), next);
   } else {
     json::Object o;
     if (page->more) {

@@ -496,6 +496,19 @@ Result<bool> commit_file(Delivery::Target& t, const std::vector<PartnerPull*>& p
                          const Timestamp& now) {
   auto head = finish_target(t);
   if (!head) return std::move(head).error();
+  // One cursor to move and a target that already holds these bytes (the
+  // same objects pulled into the same file again): the cursor alone moves,
+  // in one atomic write, so no journal is needed to tie it to the file.
+  if (pulls.size() == 1 && pulls[0]->collections.size() == 1) {
+    auto same = t.file->unchanged();
+    if (!same) return std::move(same).error();
+    if (*same) {
+      auto changed = t.file->commit();
+      if (!changed) return std::move(changed).error();
+      CTI_TRY_STATUS(save_cursors(cursors, *pulls[0], now));
+      return false;
+    }
+  }
   auto tag = t.hash.finish(t.end, t.name());
   if (!tag) return std::move(tag).error();
   for (const PartnerPull* p : pulls) CTI_TRY_STATUS(write_journal(cursors, *p, t.path, *head, *tag, now));

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <atomic>
 #include <catch2/catch.hpp>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -588,6 +589,54 @@ TEST_CASE("the ids digest is a sorted, order-independent SHA-256", "[audit]") {
   // Of views (taxii-pull's many objects): the same digest.
   CHECK(audit::ids_digest_views({{b, "2026-03-01T00:00:00.000Z"}, {a, "2026-02-01T00:00:00.000Z"}}) == digest);
   CHECK(audit::ids_digest_views({}).empty());
+}
+
+// The documented digest, by std::sort of the pairs.
+static std::string reference_ids_digest(std::vector<std::pair<std::string, std::string>> pairs) {
+  std::sort(pairs.begin(), pairs.end());
+  std::string text;
+  for (const auto& [id, version] : pairs) text += id + "|" + version + "\n";
+  return "sha256:" + hex(detail::sha256(text));
+}
+
+TEST_CASE("the ids digest sorts large sets exactly as a sort of the pairs would", "[audit]") {
+  // Thousands of pairs, so the digest's own sort goes eight bytes at a time
+  // through every case it has: ids of several types (shared prefixes of
+  // several lengths), ids that are prefixes of others, bytes from 0x80
+  // (unsigned order), NUL bytes and the zeros a short id is padded with,
+  // one id in many versions, and ids identical to the last byte.
+  std::uint64_t state = 0x2545F4914F6CDD1DULL;
+  const auto next = [&] {
+    state ^= state << 13;
+    state ^= state >> 7;
+    state ^= state << 17;
+    return state;
+  };
+  const std::vector<std::string> types = {"indicator--", "relationship--", "relation", "attack-pattern--", "x", ""};
+  std::vector<std::pair<std::string, std::string>> pairs;
+  for (int i = 0; i < 6000; ++i) {
+    std::string id = types[next() % types.size()];
+    const std::size_t length = next() % 4 == 0 ? next() % 20 : 36;
+    for (std::size_t k = 0; k < length; ++k) {
+      const std::uint64_t r = next() % 64;
+      id += r == 0 ? '\0' : r == 1 ? '\xC3' : static_cast<char>("0123456789abcdef"[r % 16]);
+    }
+    if (next() % 8 == 0 && !pairs.empty()) id = pairs[next() % pairs.size()].first;         // another version
+    if (next() % 16 == 0 && !pairs.empty()) id = pairs[next() % pairs.size()].first + "0";  // a longer twin
+    pairs.emplace_back(id, std::to_string(next() % 5));
+  }
+  for (int i = 0; i < 40; ++i) pairs.emplace_back("indicator--00000000", std::to_string(i));
+  for (int i = 0; i < 40; ++i) pairs.emplace_back(std::string("indicator--00000000\0", 20), std::to_string(i));
+  const std::string expected = reference_ids_digest(pairs);
+  CHECK(audit::ids_digest(pairs) == expected);
+  std::reverse(pairs.begin(), pairs.end());
+  CHECK(audit::ids_digest(pairs) == expected);
+  // A set of one id's versions only, and a set of one pair repeated.
+  std::vector<std::pair<std::string, std::string>> versions;
+  for (int i = 0; i < 100; ++i) versions.emplace_back("indicator--x", std::to_string(99 - i));
+  CHECK(audit::ids_digest(versions) == reference_ids_digest(versions));
+  CHECK(audit::ids_digest(std::vector<std::pair<std::string, std::string>>(50, {"a", "b"})) ==
+        reference_ids_digest(std::vector<std::pair<std::string, std::string>>(50, {"a", "b"})));
 }
 
 TEST_CASE("the ids member round-trips between detail and prev", "[audit]") {

@@ -137,6 +137,63 @@ TEST_CASE("file: committing identical content changes nothing", "[core][file]") 
   CHECK(*e2 == false);
 }
 
+TEST_CASE("file: unchanged() tells before commit whether the target holds the bytes", "[core][file]") {
+  TempDir dir;
+  const std::string target = dir / "out.json";
+  REQUIRE(write_file_atomically(target, "same bytes\n"));
+  const struct stat before = stat_of(target);
+  {
+    auto f = AtomicFile::create(target);
+    REQUIRE(f);
+    REQUIRE((*f)->write("same "));
+    auto partial = (*f)->unchanged();  // written so far: a prefix only
+    REQUIRE(partial);
+    CHECK(*partial == false);
+  }
+  CHECK(entries(dir.path()) == std::vector<std::string>{"out.json"});
+  {
+    auto f = AtomicFile::create(target);
+    REQUIRE(f);
+    REQUIRE((*f)->write("same bytes\n"));  // (buffered: unchanged() flushes it)
+    auto same = (*f)->unchanged();
+    REQUIRE(same);
+    CHECK(*same == true);
+    auto committed = (*f)->commit();
+    REQUIRE(committed);
+    CHECK(*committed == false);
+  }
+  CHECK(stat_of(target).st_ino == before.st_ino);
+  {
+    // Found different: commit() replaces the target without comparing again.
+    auto f = AtomicFile::create(target);
+    REQUIRE(f);
+    REQUIRE((*f)->write("other bytes\n"));
+    auto same = (*f)->unchanged();
+    REQUIRE(same);
+    CHECK(*same == false);
+    auto committed = (*f)->commit();
+    REQUIRE(committed);
+    CHECK(*committed == true);
+    CHECK(!(*f)->unchanged());  // after commit: an error, not an answer
+  }
+  CHECK(slurp(target) == "other bytes\n");
+  {
+    // A write after the answer makes it stale: commit() looks again.
+    auto f = AtomicFile::create(target);
+    REQUIRE(f);
+    REQUIRE((*f)->write("other bytes\n"));
+    auto same = (*f)->unchanged();
+    REQUIRE(same);
+    CHECK(*same == true);
+    REQUIRE((*f)->write("and more\n"));
+    auto committed = (*f)->commit();
+    REQUIRE(committed);
+    CHECK(*committed == true);
+  }
+  CHECK(slurp(target) == "other bytes\nand more\n");
+  CHECK(entries(dir.path()) == std::vector<std::string>{"out.json"});
+}
+
 TEST_CASE("file: a large unchanged output is kept, and one byte anywhere makes it new", "[core][file]") {
   // Past 16 MB the comparison runs in two halves at once: a difference in
   // either half, at either end of it, and in the megabyte reads between,

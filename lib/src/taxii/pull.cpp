@@ -764,7 +764,7 @@ std::string with_next(const std::string& base, std::string_view token) {
 // objects and cursors are committed together by deliver().
 class PageFetcher {
  public:
-  static constexpr std::size_t kPagesAhead = 2;
+  static constexpr std::size_t kPagesAhead = 4;
   struct Fetch {
     std::string base, url;  // the query without next, and the URL asked for
     std::size_t index = 0;  // the page's number in the walk

@@ -13,6 +13,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <iostream>
@@ -150,7 +151,14 @@ int open_unnamed_file(const std::string& dir) {
   return fd;
 }
 
-Result<std::unique_ptr<AtomicFile>> AtomicFile::create(const std::string& path) {
+namespace {
+constexpr std::size_t kDirectAlign = 4096;      // the largest logical block size in use
+constexpr std::size_t kDirectBlock = 4U << 20;  // a write's size
+}  // namespace
+
+void AtomicFile::FreeBlock::operator()(char* p) const noexcept { std::free(p); }
+
+Result<std::unique_ptr<AtomicFile>> AtomicFile::create(const std::string& path, Caching caching) {
   struct stat st {};
   if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
     return Error(ErrorCategory::cannot_create, quote(path) + ": cannot write output: is a directory");
@@ -158,7 +166,17 @@ Result<std::unique_ptr<AtomicFile>> AtomicFile::create(const std::string& path) 
                     ".tmp.XXXXXX";
   int fd = ::mkostemp(tmp.data(), O_CLOEXEC);
   if (fd < 0) return sys_error(ErrorCategory::cannot_create, path, "cannot create output", errno);
-  return std::unique_ptr<AtomicFile>(new AtomicFile(path, std::move(tmp), fd));
+  std::unique_ptr<AtomicFile> file(new AtomicFile(path, std::move(tmp), fd));
+  if (caching == Caching::direct) {
+    void* block = nullptr;
+    const int flags = ::fcntl(fd, F_GETFL);
+    // (No block, or no O_DIRECT here, as on tmpfs: written as usual.)
+    if (flags >= 0 && ::posix_memalign(&block, kDirectAlign, kDirectBlock) == 0) {
+      file->block_.reset(static_cast<char*>(block));
+      if (::fcntl(fd, F_SETFL, flags | O_DIRECT) != 0) file->block_.reset();
+    }
+  }
+  return file;
 }
 
 AtomicFile::~AtomicFile() {
@@ -175,6 +193,7 @@ void AtomicFile::discard() {
 Status AtomicFile::write(std::string_view data) {
   if (fd_ < 0) return Error(ErrorCategory::internal, quote(path_) + ": write after commit");
   compared_ = Compared::no;
+  if (block_ != nullptr) return write_direct(data);
   if (buffer_.size() + data.size() < (1U << 20)) {
     buffer_.append(data);
     return {};
@@ -186,9 +205,58 @@ Status AtomicFile::write(std::string_view data) {
 }
 
 Status AtomicFile::flush() {
+  if (block_ != nullptr) return finish_direct();
   Status s = write_all(fd_, buffer_, path_);
   buffer_.clear();
   return s;
+}
+
+Status AtomicFile::write_direct(std::string_view data) {
+  while (!data.empty()) {
+    const std::size_t n = std::min(data.size(), kDirectBlock - block_used_);
+    std::memcpy(block_.get() + block_used_, data.data(), n);
+    block_used_ += n;
+    data.remove_prefix(n);
+    if (block_used_ < kDirectBlock) break;
+    for (std::size_t done = 0; done < kDirectBlock;) {
+      const ssize_t k = ::pwrite(fd_, block_.get() + done, kDirectBlock - done, direct_end_);
+      if (k < 0 && errno == EINTR) continue;
+      if (k < 0) return sys_error(ErrorCategory::io, path_, "write failed", errno);
+      // A short direct write would leave the offset unaligned: written on as usual.
+      done += static_cast<std::size_t>(k);
+      direct_end_ += k;
+      if (done < kDirectBlock && done % kDirectAlign != 0) {
+        const std::string rest(block_.get() + done, kDirectBlock - done);
+        block_used_ = 0;
+        CTI_TRY_STATUS(finish_direct());
+        return write_all(fd_, rest + std::string(data), path_);
+      }
+    }
+    block_used_ = 0;
+  }
+  return {};
+}
+
+Status AtomicFile::finish_direct() {
+  const off_t size = direct_end_ + static_cast<off_t>(block_used_);
+  if (block_used_ > 0) {
+    const std::size_t padded = (block_used_ + kDirectAlign - 1) / kDirectAlign * kDirectAlign;
+    std::memset(block_.get() + block_used_, 0, padded - block_used_);
+    for (std::size_t done = 0; done < padded;) {
+      const ssize_t k = ::pwrite(fd_, block_.get() + done, padded - done, direct_end_ + static_cast<off_t>(done));
+      if (k < 0 && errno == EINTR) continue;
+      if (k <= 0) return sys_error(ErrorCategory::io, path_, "write failed", k < 0 ? errno : EIO);
+      done += static_cast<std::size_t>(k);
+    }
+    if (::ftruncate(fd_, size) != 0) return sys_error(ErrorCategory::io, path_, "cannot set its length", errno);
+  }
+  block_.reset();
+  block_used_ = 0;
+  const int flags = ::fcntl(fd_, F_GETFL);
+  if (flags < 0 || ::fcntl(fd_, F_SETFL, flags & ~O_DIRECT) != 0)
+    return sys_error(ErrorCategory::io, path_, "cannot leave direct writing", errno);
+  if (::lseek(fd_, size, SEEK_SET) < 0) return sys_error(ErrorCategory::io, path_, "cannot seek", errno);
+  return {};
 }
 
 Result<bool> AtomicFile::unchanged() {

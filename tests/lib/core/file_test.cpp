@@ -194,6 +194,52 @@ TEST_CASE("file: unchanged() tells before commit whether the target holds the by
   CHECK(entries(dir.path()) == std::vector<std::string>{"out.json"});
 }
 
+TEST_CASE("file: Caching::direct writes the same bytes as buffered writing", "[core][file]") {
+  // Sizes around the 4 KiB alignment and the 4 MiB block, written in
+  // pieces of varying size (some larger than a block), then the same bytes
+  // again (kept: unchanged), on the test's directory and, where there is
+  // one, on tmpfs (no O_DIRECT: written as usual).
+  std::vector<std::string> dirs;
+  TempDir dir;
+  dirs.push_back(dir.path());
+  std::string shm = "/dev/shm/ctishare-test.XXXXXX";
+  if (::mkdtemp(shm.data()) != nullptr) {
+    dirs.push_back(shm);
+  } else {
+    shm.clear();
+  }
+  const std::size_t block = 4U << 20;
+  for (const std::string& where : dirs) {
+    for (const std::size_t size : {std::size_t{0}, std::size_t{1}, std::size_t{4095}, std::size_t{4096}, block - 1,
+                                   block, block + 1, 2 * block + 4096 * 3 + 17}) {
+      INFO(where << ": " << size << " bytes");
+      std::string content(size, '\0');
+      for (std::size_t i = 0; i < size; ++i) content[i] = static_cast<char>('a' + (i * 7 + i / 4099) % 26);
+      const std::string target = where + "/direct.csv";
+      for (int pass = 0; pass < 2; ++pass) {
+        auto f = AtomicFile::create(target, AtomicFile::Caching::direct);
+        REQUIRE(f);
+        std::size_t at = 0, piece = 1;
+        while (at < size) {
+          const std::size_t n = std::min(piece, size - at);
+          REQUIRE((*f)->write(std::string_view(content).substr(at, n)));
+          at += n;
+          piece = piece * 3 + 5;  // 1, 8, 29, ... past a block
+          if (piece > 3 * block) piece = 100;
+        }
+        auto committed = (*f)->commit();
+        REQUIRE(committed);
+        CHECK(*committed == (pass == 0));  // the second pass finds the same bytes
+        const std::string back = slurp(target);
+        CHECK(back.size() == size);
+        CHECK((back == content));  // (not decomposed: no megabyte message)
+      }
+      std::filesystem::remove(target);
+    }
+  }
+  if (!shm.empty()) std::filesystem::remove_all(shm);
+}
+
 TEST_CASE("file: a large unchanged output is kept, and one byte anywhere makes it new", "[core][file]") {
   // Past 16 MB the comparison runs in two halves at once: a difference in
   // either half, at either end of it, and in the megabyte reads between,

@@ -262,7 +262,7 @@ Status AtomicFile::finish_direct() {
 Result<bool> AtomicFile::unchanged() {
   if (fd_ < 0) return Error(ErrorCategory::internal, quote(path_) + ": compare after commit");
   CTI_TRY_STATUS(flush());
-  compared_ = same_content(path_, fd_) ? Compared::same : Compared::different;
+  if (compared_ == Compared::no) compared_ = same_content(path_, fd_) ? Compared::same : Compared::different;
   return compared_ == Compared::same;
 }
 

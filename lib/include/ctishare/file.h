@@ -54,9 +54,10 @@ class AtomicFile final : public Sink {
   // target is a directory.
   // Caching::direct is for a large output written once through write()
   // and synced at commit: its bytes go to the disk as they are written
-  // (O_DIRECT, in aligned 4 MiB blocks) instead of first filling the page
-  // cache with a copy the commit's fsync then writes out. Where the file
-  // system refuses O_DIRECT the file is written as usual.
+  // (O_DIRECT, in aligned 4 MiB blocks; the last, partial one as usual)
+  // instead of first filling the page cache with a copy the commit's fsync
+  // then writes out. Where the file system or the device refuses O_DIRECT
+  // the file is written as usual.
   enum class Caching { buffered, direct };
   static Result<std::unique_ptr<AtomicFile>> create(const std::string& path, Caching caching = Caching::buffered);
   ~AtomicFile() override;  // removes the temporary file unless committed
@@ -88,8 +89,8 @@ class AtomicFile final : public Sink {
   void discard();
   // Caching::direct: data into the aligned block, whole blocks written.
   Status write_direct(std::string_view data);
-  // Caching::direct: the last, partial block (padded, then cut), and the
-  // file back to ordinary writes and reads.
+  // Caching::direct: the file back to ordinary writes and reads, and the
+  // last, partial block written so.
   Status finish_direct();
   struct FreeBlock {
     void operator()(char* p) const noexcept;

@@ -221,16 +221,23 @@ Status AtomicFile::write_direct(std::string_view data) {
     for (std::size_t done = 0; done < kDirectBlock;) {
       const ssize_t k = ::pwrite(fd_, block_.get() + done, kDirectBlock - done, direct_end_);
       if (k < 0 && errno == EINTR) continue;
-      if (k < 0) return sys_error(ErrorCategory::io, path_, "write failed", errno);
-      // A short direct write would leave the offset unaligned: written on as usual.
-      done += static_cast<std::size_t>(k);
-      direct_end_ += k;
-      if (done < kDirectBlock && done % kDirectAlign != 0) {
-        const std::string rest(block_.get() + done, kDirectBlock - done);
+      if (k == 0) return sys_error(ErrorCategory::io, path_, "write failed", EIO);
+      // Refused (EINVAL: an alignment this device does not take) or cut
+      // short off a block boundary: the rest is written as usual.
+      if ((k < 0 && errno == EINVAL) || (k >= 0 && (done + static_cast<std::size_t>(k)) % kDirectAlign != 0)) {
+        if (k > 0) {
+          done += static_cast<std::size_t>(k);
+          direct_end_ += k;
+        }
+        std::string rest(block_.get() + done, kDirectBlock - done);
+        rest += data;
         block_used_ = 0;
         CTI_TRY_STATUS(finish_direct());
-        return write_all(fd_, rest + std::string(data), path_);
+        return write_all(fd_, rest, path_);
       }
+      if (k < 0) return sys_error(ErrorCategory::io, path_, "write failed", errno);
+      done += static_cast<std::size_t>(k);
+      direct_end_ += k;
     }
     block_used_ = 0;
   }
@@ -238,25 +245,17 @@ Status AtomicFile::write_direct(std::string_view data) {
 }
 
 Status AtomicFile::finish_direct() {
-  const off_t size = direct_end_ + static_cast<off_t>(block_used_);
-  if (block_used_ > 0) {
-    const std::size_t padded = (block_used_ + kDirectAlign - 1) / kDirectAlign * kDirectAlign;
-    std::memset(block_.get() + block_used_, 0, padded - block_used_);
-    for (std::size_t done = 0; done < padded;) {
-      const ssize_t k = ::pwrite(fd_, block_.get() + done, padded - done, direct_end_ + static_cast<off_t>(done));
-      if (k < 0 && errno == EINTR) continue;
-      if (k <= 0) return sys_error(ErrorCategory::io, path_, "write failed", k < 0 ? errno : EIO);
-      done += static_cast<std::size_t>(k);
-    }
-    if (::ftruncate(fd_, size) != 0) return sys_error(ErrorCategory::io, path_, "cannot set its length", errno);
-  }
-  block_.reset();
-  block_used_ = 0;
+  // Back to ordinary writes for the last, partial block (and anything
+  // after): no padding to cut off, and no alignment to meet.
   const int flags = ::fcntl(fd_, F_GETFL);
   if (flags < 0 || ::fcntl(fd_, F_SETFL, flags & ~O_DIRECT) != 0)
     return sys_error(ErrorCategory::io, path_, "cannot leave direct writing", errno);
-  if (::lseek(fd_, size, SEEK_SET) < 0) return sys_error(ErrorCategory::io, path_, "cannot seek", errno);
-  return {};
+  if (::lseek(fd_, direct_end_, SEEK_SET) < 0) return sys_error(ErrorCategory::io, path_, "cannot seek", errno);
+  const std::string_view tail(block_.get(), block_used_);
+  block_used_ = 0;
+  Status written = write_all(fd_, tail, path_);
+  block_.reset();
+  return written;
 }
 
 Result<bool> AtomicFile::unchanged() {

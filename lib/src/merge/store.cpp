@@ -349,7 +349,7 @@ class Cells {
       }
       out.assign(ref_text_);
     } else {
-      out.assign(stmt_.text_at(col));
+      ref_at(col, prefix, out);
     }
   }
   void ref_at(int col, std::string_view prefix, std::string& out) const {

@@ -1321,13 +1321,21 @@ TEST_CASE("deliver: the same file delivered again is unchanged", "[pull][taxii]"
   CursorStore store(dir.path() + "/state");
   DeliveryOptions options;
   options.output = dir / "out.json";
+  const std::string cursor = store.cursor_path("bank-a", kRootA, "coll-1", {});
   for (int round = 0; round < 2; ++round) {
     std::vector<PartnerPull> pulls;
     pulls.push_back(
         partner_pull("bank-a", kRootA, {collection_pull(store, "bank-a", kRootA, "coll-1", {1, 2}, "2024-02-01T00:00:00Z")}));
+    if (round == 1) std::filesystem::remove(cursor);  // so the second round's cursor is seen to be written
     auto d = deliver(pulls, store, options, now());
     REQUIRE(d);
     CHECK((*d)[0].changed == (round == 0));
+    // One cursor and an unchanged file: the cursor moves, without a journal left behind.
+    auto saved = store.load(cursor);
+    REQUIRE(saved);
+    REQUIRE(*saved);
+    CHECK((*saved)->added_after == "2024-02-01T00:00:00Z");
+    CHECK_FALSE(std::filesystem::exists(store.partner_dir("bank-a") + "/pending.json"));
   }
 }
 

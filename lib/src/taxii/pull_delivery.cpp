@@ -45,9 +45,8 @@ Status pwrite_all(int fd, std::string_view data, off_t at, const std::string& na
 // read back from the file by finish().
 class FileHasher {
  public:
-  // Starts over: the bytes of `fd` from `from` on, none seen yet.
-  void start(int fd, off_t from) {
-    fd_ = fd;
+  // Starts over: the bytes from `from` on, none seen yet.
+  void start(off_t from) {
     done_ = from;
     tagger_ = detail::ContentTagger::create();  // (a tagger that fails says so in finish())
   }
@@ -59,8 +58,10 @@ class FileHasher {
       done_ += static_cast<off_t>(data[i].iov_len);
     }
   }
-  // The tag of the bytes before `to`, all written; `name` for messages.
-  Result<std::string> finish(off_t to, const std::string& name) {
+  // The tag of the bytes before `to`, all written; those it was not shown
+  // are read from `fd` (the file start() named, or one holding the same
+  // bytes); `name` for messages.
+  Result<std::string> finish(off_t to, int fd, const std::string& name) {
     const auto cannot_tag = [&] {
       return Error(ErrorCategory::internal, "OpenSSL: cannot tag the content of " + quote(name));
     };
@@ -68,7 +69,7 @@ class FileHasher {
     std::string buffer;
     while (done_ < to) {
       buffer.resize(std::min<std::size_t>(kPiece, static_cast<std::size_t>(to - done_)));
-      const ssize_t n = ::pread(fd_, buffer.data(), buffer.size(), done_);
+      const ssize_t n = ::pread(fd, buffer.data(), buffer.size(), done_);
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0)
         return sys_error(ErrorCategory::io, name, "cannot read it back to tag its content", n < 0 ? errno : EIO);
@@ -82,7 +83,6 @@ class FileHasher {
 
  private:
   static constexpr std::size_t kPiece = 1U << 20;
-  int fd_ = -1;
   std::unique_ptr<detail::ContentTagger> tagger_;
   off_t done_ = 0;
 };
@@ -238,11 +238,23 @@ struct Delivery::Target {
   std::vector<std::pair<ObjectKey, std::uint32_t>> retagged;  // known keys this partner re-tagged, and their old tag
   // Writes not yet made: views of the callers' bytes.
   std::vector<iovec> pending;
+  // The file a file target replaces, open while every byte placed after
+  // the head equals its byte at the same place: such bytes are compared,
+  // not written, so an output pulled again with the same objects fills no
+  // page cache and costs no disk. At the first difference the bytes so far
+  // are copied from it and writing goes on as usual (reuse_until()).
+  int old = -1;
+  std::string scratch;     // the old file's bytes, read for comparing
+  bool identical = false;  // finish_target(): the target holds every byte; none were written
+  off_t kicked = 0;        // written bytes before this are on their way to the disk
 
   ~Target() {
     if (spool >= 0) ::close(spool);
+    if (old >= 0) ::close(old);
   }
   int fd() const { return file != nullptr ? file->descriptor() : spool; }
+  // The file holding the bytes written so far (the hash reads back from it).
+  int content_fd() const { return old >= 0 ? old : fd(); }
   // For messages.
   std::string name() const { return file != nullptr ? path : std::string("<temporary file for standard output>"); }
 };
@@ -252,18 +264,96 @@ Delivery::~Delivery() = default;
 
 namespace {
 
+// Whether the iovecs' bytes are those of `fd` from `at` on (a file that
+// ends before them, or cannot be read, differs).
+bool same_bytes(int fd, const iovec* v, std::size_t count, off_t at, std::string& scratch) {
+  std::size_t left = 0;
+  for (std::size_t i = 0; i < count; ++i) left += v[i].iov_len;
+  scratch.resize(std::min<std::size_t>(std::max<std::size_t>(left, 1), std::size_t{1} << 20));
+  std::size_t i = 0, in = 0;  // the next byte to compare: v[i], at in
+  while (left > 0) {
+    const ssize_t n = ::pread(fd, scratch.data(), std::min(left, scratch.size()), at);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    for (std::size_t k = 0; k < static_cast<std::size_t>(n);) {
+      while (v[i].iov_len == in) {
+        ++i;
+        in = 0;
+      }
+      const std::size_t m = std::min(static_cast<std::size_t>(n) - k, v[i].iov_len - in);
+      if (std::memcmp(scratch.data() + k, static_cast<const char*>(v[i].iov_base) + in, m) != 0) return false;
+      k += m;
+      in += m;
+    }
+    at += n;
+    left -= static_cast<std::size_t>(n);
+  }
+  return true;
+}
+
+bool holds(int fd, off_t at, std::string_view bytes, std::string& scratch) {
+  iovec v{const_cast<char*>(bytes.data()), bytes.size()};
+  return same_bytes(fd, &v, 1, at, scratch);
+}
+
+// The end of comparing: the bytes placed after the head so far (before
+// `to`), equal to the old file's, copied from it into the temporary file.
+Status reuse_until(Delivery::Target& t, off_t to) {
+  const int old = t.old;
+  t.old = -1;
+  off_t at = static_cast<off_t>(t.head_size);
+  Status copied;
+  while (at < to && copied) {
+    off_t in = at, out = at;
+    const ssize_t n = ::copy_file_range(old, &in, t.fd(), &out, static_cast<std::size_t>(to - at), 0);
+    if (n > 0) {
+      at += n;
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno != EXDEV && errno != ENOSYS && errno != EINVAL && errno != EOPNOTSUPP) {
+      copied = sys_error(ErrorCategory::io, t.name(), "cannot copy the earlier output", errno);
+      break;
+    }
+    // No copy_file_range between these two: read and written.
+    t.scratch.resize(std::size_t{1} << 20);
+    const ssize_t r = n < 0 ? ::pread(old, t.scratch.data(), std::min<std::size_t>(t.scratch.size(), to - at), at) : 0;
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) {
+      copied = r < 0 ? sys_error(ErrorCategory::io, t.name(), "cannot read the earlier output", errno)
+                     : Error(ErrorCategory::io, quote(t.path) + ": changed while it was being read; pull again");
+      break;
+    }
+    copied = pwrite_all(t.fd(), std::string_view(t.scratch.data(), static_cast<std::size_t>(r)), at, t.name());
+    at += r;
+  }
+  ::close(old);
+  std::string().swap(t.scratch);
+  return copied;
+}
+
 // A target with its head reserved (a bundle head has the same length for
 // every id, so the real one overwrites it at the end).
 // (Standard output needs no digest: it has no journal.)
 Status start_target(Delivery::Target& t) {
+  if (t.file != nullptr) {
+    // The file this one replaces, for comparing; none, or not a regular
+    // file: written from the start.
+    t.old = ::open(t.path.c_str(), O_RDONLY | O_CLOEXEC);
+    struct stat st {};
+    if (t.old >= 0 && (::fstat(t.old, &st) != 0 || !S_ISREG(st.st_mode))) {
+      ::close(t.old);
+      t.old = -1;
+    }
+  }
   if (t.framing != stix::OutputFraming::bundle) {
-    if (t.file != nullptr) t.hash.start(t.fd(), 0);
+    if (t.file != nullptr) t.hash.start(0);
     return {};
   }
   const std::string placeholder = stix::compact_bundle_head("bundle--00000000-0000-4000-8000-000000000000");
   t.head_size = placeholder.size();
   t.end = static_cast<off_t>(placeholder.size());
-  if (t.file != nullptr) t.hash.start(t.fd(), t.end);
+  if (t.file != nullptr) t.hash.start(t.end);
   return pwrite_all(t.fd(), placeholder, 0, t.name());
 }
 
@@ -384,6 +474,17 @@ Status Delivery::flush() {
   if (current_ == nullptr) return {};
   Target& t = *current_;
   if (t.file != nullptr) t.hash.writing(t.pending.data(), t.pending.size(), t.end);
+  if (t.old >= 0) {
+    if (same_bytes(t.old, t.pending.data(), t.pending.size(), t.end, t.scratch)) {
+      for (const iovec& v : t.pending) t.end += static_cast<off_t>(v.iov_len);
+      t.pending.clear();
+      return {};
+    }
+    if (Status s = reuse_until(t, t.end); !s) {
+      t.pending.clear();
+      return s;
+    }
+  }
   std::size_t done = 0;
   while (done < t.pending.size()) {
     const int count = static_cast<int>(std::min<std::size_t>(t.pending.size() - done, IOV_MAX));
@@ -410,6 +511,12 @@ Status Delivery::flush() {
     }
   }
   t.pending.clear();
+  // Written out as it comes, not all at the commit's fsync.
+  constexpr off_t kKick = off_t{8} << 20;
+  if (t.file != nullptr && t.end - t.kicked >= kKick) {
+    (void)::sync_file_range(t.fd(), t.kicked, t.end - t.kicked, SYNC_FILE_RANGE_WRITE);
+    t.kicked = t.end;
+  }
   return {};
 }
 
@@ -433,7 +540,7 @@ void Delivery::abandon() {
   }
   t.pending.clear();
   t.end = t.begin_end;  // the next bytes overwrite the partner's; finish_target() cuts what is left
-  if (t.file != nullptr) t.hash.start(t.fd(), static_cast<off_t>(t.head_size));  // again, without the partner's bytes
+  if (t.file != nullptr) t.hash.start(static_cast<off_t>(t.head_size));  // again, without the partner's bytes
   t.order.resize(t.begin_order);
   if (t.digested > t.order.size()) {  // the digest took keys that went: taken again at the end
     t.id_digest = std::make_unique<stix::BundleIdDigest>();
@@ -453,6 +560,7 @@ namespace {
 // bytes before those the hash covers).
 Result<std::string> finish_target(Delivery::Target& t) {
   std::string head;
+  std::string_view tail;
   if (t.framing == stix::OutputFraming::bundle) {
     // (The tag covers only bytes after the head; finish() reads the tail.)
     for (; t.digested < t.order.size(); ++t.digested)
@@ -462,15 +570,31 @@ Result<std::string> finish_target(Delivery::Target& t) {
       // Nothing after the head: the whole file is the empty bundle.
       head = stix::compact_empty_bundle(bundle_id);
       t.end = static_cast<off_t>(head.size());
-      if (t.file != nullptr) t.hash.start(t.fd(), t.end);
+      if (t.file != nullptr) t.hash.start(t.end);
     } else {
-      CTI_TRY_STATUS(pwrite_all(t.fd(), stix::kCompactBundleTail, t.end, t.name()));
-      t.end += static_cast<off_t>(stix::kCompactBundleTail.size());
+      tail = stix::kCompactBundleTail;
       head = stix::compact_bundle_head(bundle_id);
       if (head.size() != t.head_size) return Error(ErrorCategory::internal, "Delivery: a bundle head of another length");
     }
-    CTI_TRY_STATUS(pwrite_all(t.fd(), head, 0, t.name()));
   }
+  if (t.old >= 0) {
+    // Every byte after the head was the old file's: the same file when
+    // its head, its tail and its length are too.
+    struct stat st {};
+    const off_t size = t.end + static_cast<off_t>(tail.size());
+    if (::fstat(t.old, &st) == 0 && st.st_size == size && holds(t.old, t.end, tail, t.scratch) &&
+        holds(t.old, 0, head, t.scratch)) {
+      t.identical = true;
+      t.end = size;
+      return head;
+    }
+    CTI_TRY_STATUS(reuse_until(t, std::min(t.end, size)));
+  }
+  if (!tail.empty()) {
+    CTI_TRY_STATUS(pwrite_all(t.fd(), tail, t.end, t.name()));
+    t.end += static_cast<off_t>(tail.size());
+  }
+  if (!head.empty()) CTI_TRY_STATUS(pwrite_all(t.fd(), head, 0, t.name()));
   if (::ftruncate(t.fd(), t.end) != 0) return sys_error(ErrorCategory::io, t.name(), "cannot set its length", errno);
   return head;
 }
@@ -496,23 +620,30 @@ Result<bool> commit_file(Delivery::Target& t, const std::vector<PartnerPull*>& p
                          const Timestamp& now) {
   auto head = finish_target(t);
   if (!head) return std::move(head).error();
+  // The output published: nothing to do when the target already held
+  // every byte (the temporary file, never written, goes).
+  const auto publish = [&]() -> Result<bool> {
+    if (!t.identical) return t.file->commit();
+    t.file.reset();
+    return false;
+  };
   // One cursor to move and a target that already holds these bytes (the
   // same objects pulled into the same file again): the cursor alone moves,
   // in one atomic write, so no journal is needed to tie it to the file.
   if (pulls.size() == 1 && pulls[0]->collections.size() == 1) {
-    auto same = t.file->unchanged();
+    auto same = t.identical ? Result<bool>(true) : t.file->unchanged();
     if (!same) return std::move(same).error();
     if (*same) {
-      auto changed = t.file->commit();
+      auto changed = publish();
       if (!changed) return std::move(changed).error();
       CTI_TRY_STATUS(save_cursors(cursors, *pulls[0], now));
       return false;
     }
   }
-  auto tag = t.hash.finish(t.end, t.name());
+  auto tag = t.hash.finish(t.end, t.content_fd(), t.name());
   if (!tag) return std::move(tag).error();
   for (const PartnerPull* p : pulls) CTI_TRY_STATUS(write_journal(cursors, *p, t.path, *head, *tag, now));
-  auto changed = t.file->commit();
+  auto changed = publish();
   if (!changed) return std::move(changed).error();  // the journal stays; the next run drops it
   for (const PartnerPull* p : pulls) {
     CTI_TRY_STATUS(save_cursors(cursors, *p, now));

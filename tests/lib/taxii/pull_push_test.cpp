@@ -7,6 +7,7 @@
 #include <catch2/catch.hpp>
 #include <cstdio>
 #include <filesystem>
+#include <numeric>
 #include <optional>
 #include <random>
 #include <set>
@@ -1337,6 +1338,183 @@ TEST_CASE("deliver: the same file delivered again is unchanged", "[pull][taxii]"
     CHECK((*saved)->added_after == "2024-02-01T00:00:00Z");
     CHECK_FALSE(std::filesystem::exists(store.partner_dir("bank-a") + "/pending.json"));
   }
+}
+
+TEST_CASE("deliver over an earlier output: the new bytes, however the old ones differ", "[pull][taxii]") {
+  // The target is compared as the objects come and written only from the
+  // first difference: each case is checked against the same delivery to a
+  // new file.
+  TempDir dir;
+  const std::string v1 = "2024-01-01T00:00:00.000Z", v2 = "2024-03-01T00:00:00.000Z";
+  std::vector<int> all(3000), half(1500);
+  std::iota(all.begin(), all.end(), 0);
+  std::iota(half.begin(), half.end(), 0);
+  int run = 0;
+  // Delivers ns (the last one at `last_version`) to `out`, in one or two
+  // collections: whether the output changed.
+  const auto deliver_to = [&](const std::string& out, std::vector<int> ns, stix::OutputFraming framing,
+                              int collections = 1, const std::string& last_version = "") {
+    CursorStore store(dir.path() + "/state-" + std::to_string(++run));
+    std::vector<CollectionPull> cs;
+    std::vector<int> last;
+    if (!last_version.empty() && !ns.empty()) {
+      last.push_back(ns.back());
+      ns.pop_back();
+    }
+    cs.push_back(collection_pull(store, "bank-a", kRootA, "coll-1", ns, "2024-02-01T00:00:00Z"));
+    if (!last.empty()) {
+      cs.push_back(collection_pull(store, "bank-a", kRootA, "coll-2", last, "2024-02-01T00:00:00Z", {}, last_version));
+    } else if (collections == 2) {
+      cs.push_back(collection_pull(store, "bank-a", kRootA, "coll-2", {}, "2024-02-01T00:00:00Z"));
+    }
+    std::vector<PartnerPull> pulls;
+    pulls.push_back(partner_pull("bank-a", kRootA, std::move(cs)));
+    DeliveryOptions options;
+    options.framing = framing;
+    options.output = out;
+    auto d = deliver(pulls, store, options, now());
+    REQUIRE(d);
+    for (const auto& c : pulls[0].collections) CHECK(exists(c.cursor_path));
+    CHECK_FALSE(exists(store.partner_dir("bank-a") + "/pending.json"));
+    return (*d)[0].changed;
+  };
+  const auto inode = [](const std::string& path) {
+    struct stat st {};
+    REQUIRE(::stat(path.c_str(), &st) == 0);
+    return st.st_ino;
+  };
+  for (const auto framing : {stix::OutputFraming::bundle, stix::OutputFraming::ndjson}) {
+    INFO("ndjson " << (framing == stix::OutputFraming::ndjson));
+    const std::string out = dir / "out", fresh = dir / "fresh";
+    const auto expect = [&](std::vector<int> ns, int collections = 1, const std::string& last_version = "") {
+      std::filesystem::remove(fresh);
+      deliver_to(fresh, std::move(ns), framing, collections, last_version);
+      return slurp(fresh);
+    };
+    // The same objects again, in one collection and in two (the journal's way).
+    for (int collections : {1, 2}) {
+      INFO("collections " << collections);
+      deliver_to(out, all, framing);
+      const auto before = inode(out);
+      CHECK_FALSE(deliver_to(out, all, framing, collections));
+      CHECK(inode(out) == before);
+      CHECK(slurp(out) == expect(all));
+    }
+    SECTION("the last object differs") {
+      deliver_to(out, all, framing);
+      CHECK(deliver_to(out, all, framing, 1, v2));
+      CHECK(slurp(out) == expect(all, 1, v2));
+      CHECK(slurp(out) != expect(all));
+    }
+    SECTION("the old output is shorter, or longer") {
+      deliver_to(out, half, framing);
+      CHECK(deliver_to(out, all, framing));
+      CHECK(slurp(out) == expect(all));
+      CHECK(deliver_to(out, half, framing));
+      CHECK(slurp(out) == expect(half));
+    }
+    SECTION("the same objects under another head, or with a byte after them") {
+      deliver_to(out, all, framing);
+      std::string text = slurp(out);
+      if (framing == stix::OutputFraming::bundle) {
+        const auto at = text.find("bundle--") + 8;
+        text[at] = text[at] == '0' ? '1' : '0';
+        spit(out, text);
+        CHECK(deliver_to(out, all, framing));
+        CHECK(slurp(out) == expect(all));
+      }
+      spit(out, slurp(out) + "\n");
+      CHECK(deliver_to(out, all, framing));
+      CHECK(slurp(out) == expect(all));
+    }
+    SECTION("an old output that is nothing like it") {
+      for (const std::string& old : {std::string(), std::string("not json"), std::string(200000, 'x')}) {
+        spit(out, old);
+        CHECK(deliver_to(out, half, framing));
+        CHECK(slurp(out) == expect(half));
+      }
+    }
+    SECTION("nothing new, over nothing new and over something") {
+      deliver_to(out, {}, framing);
+      CHECK_FALSE(deliver_to(out, {}, framing));
+      deliver_to(out, half, framing);
+      CHECK(deliver_to(out, {}, framing));
+      CHECK(slurp(out) == expect({}));
+    }
+    std::filesystem::remove(out);
+  }
+}
+
+TEST_CASE("Delivery over an earlier output: a partner abandoned while comparing", "[pull][taxii]") {
+  // Partners a and c bring what the file holds; b, in between, brings an
+  // object it does not and is abandoned. The file stays as it was, and the
+  // journal (two partners) names its content.
+  TempDir dir;
+  const std::string v = "2024-01-01T00:00:00.000Z";
+  std::vector<std::string> held;
+  for (int n = 0; n < 2000; ++n) held.push_back(indicator(n, v));
+  int run = 0;
+  spit(dir / "blocker", "a file where a cursor's directory should be");
+  // With `fail`, bank-c's cursor cannot be written: the journal stays.
+  const auto deliver_to = [&](const std::string& out, bool with_b, bool fail = false) {
+    CursorStore store(dir.path() + "/state-" + std::to_string(++run));
+    DeliveryOptions options;
+    options.output = out;
+    auto delivery = Delivery::open(options);
+    REQUIRE(delivery);
+    Delivery& d = **delivery;
+    REQUIRE(d.begin("bank-a"));
+    for (int n = 0; n < 1000; ++n) REQUIRE(d.add(held[n], indicator_id(n), v));
+    REQUIRE(d.end());
+    if (with_b) {
+      REQUIRE(d.begin("bank-b"));
+      for (int n = 1500; n < 2000; ++n) REQUIRE(d.add(held[n], indicator_id(n), v));
+      REQUIRE(d.flush());
+      d.abandon();
+    }
+    REQUIRE(d.begin("bank-c"));
+    for (int n = 1000; n < 1500; ++n) REQUIRE(d.add(held[n], indicator_id(n), v));
+    REQUIRE(d.end());
+    std::vector<PartnerPull> pulls;
+    pulls.push_back(partner_pull("bank-a", kRootA,
+                                 {collection_pull(store, "bank-a", kRootA, "coll-1", {}, "2024-02-01T00:00:00Z")}));
+    pulls.push_back(partner_pull("bank-c", kRootB,
+                                 {collection_pull(store, "bank-c", kRootB, "coll-1", {}, "2024-02-01T00:00:00Z")}));
+    if (fail) pulls[1].collections[0].cursor_path = dir / "blocker/x.cursor";
+    auto done = d.commit(pulls, store, now());
+    if (fail) {
+      // The journal names the content the output holds (read back from
+      // the old file for the bytes before the abandoned partner).
+      REQUIRE_FALSE(done);
+      auto j = json::parse(slurp(store.partner_dir("bank-c") + "/pending.json"));
+      REQUIRE(j);
+      const std::string head(j->find_string("head").value_or("-"));
+      const std::string content = slurp(out);
+      REQUIRE(content.starts_with(head));
+      CHECK(ctishare::detail::has_content_tag(content.substr(head.size()),
+                                              std::string(j->find_string("content").value_or("-"))) == true);
+      return false;
+    }
+    REQUIRE(done);
+    CHECK(exists(pulls[1].collections[0].cursor_path));
+    CHECK_FALSE(exists(store.partner_dir("bank-a") + "/pending.json"));
+    return (*done)[0].changed;
+  };
+  const std::string out = dir / "out.json", fresh = dir / "fresh.json";
+  deliver_to(fresh, false);
+  deliver_to(out, false);
+  CHECK_FALSE(deliver_to(out, true));
+  CHECK(slurp(out) == slurp(fresh));
+  deliver_to(out, true, true);
+  CHECK(slurp(out) == slurp(fresh));
+  // And over an output that differs only in its last object: written.
+  std::string text = slurp(out);
+  const auto last = text.rfind(indicator_id(1499));
+  REQUIRE(last != std::string::npos);
+  text.replace(last, indicator_id(1499).size(), indicator_id(1999));
+  spit(out, text);
+  CHECK(deliver_to(out, true));
+  CHECK(slurp(out) == slurp(fresh));
 }
 
 // =====================================================================================

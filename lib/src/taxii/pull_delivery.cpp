@@ -579,10 +579,13 @@ Result<std::string> finish_target(Delivery::Target& t) {
   }
   if (t.old >= 0) {
     // Every byte after the head was the old file's: the same file when
-    // its head, its tail and its length are too.
-    struct stat st {};
+    // its head, its tail and its length are too, and it is still the
+    // target (not taken away, or replaced, while the pull ran).
+    struct stat st {
+    }, now{};
     const off_t size = t.end + static_cast<off_t>(tail.size());
-    if (::fstat(t.old, &st) == 0 && st.st_size == size && holds(t.old, t.end, tail, t.scratch) &&
+    if (::fstat(t.old, &st) == 0 && st.st_size == size && ::stat(t.path.c_str(), &now) == 0 &&
+        now.st_ino == st.st_ino && now.st_dev == st.st_dev && holds(t.old, t.end, tail, t.scratch) &&
         holds(t.old, 0, head, t.scratch)) {
       t.identical = true;
       t.end = size;

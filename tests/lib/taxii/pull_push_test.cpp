@@ -1445,6 +1445,42 @@ TEST_CASE("deliver over an earlier output: the new bytes, however the old ones d
   }
 }
 
+TEST_CASE("Delivery over an earlier output that is taken away during the pull", "[pull][taxii]") {
+  // The objects match the file compared with, but a consumer moved it
+  // away before the commit: the output is written again, not kept.
+  TempDir dir;
+  CursorStore store(dir.path() + "/state");
+  const std::string out = dir / "out.json";
+  std::vector<PartnerPull> first;
+  first.push_back(partner_pull("bank-a", kRootA,
+                               {collection_pull(store, "bank-a", kRootA, "coll-1", {1, 2}, "2024-02-01T00:00:00Z")}));
+  DeliveryOptions options;
+  options.output = out;
+  REQUIRE(deliver(first, store, options, now()));
+  const std::string before = slurp(out);
+  auto delivery = Delivery::open(options);
+  REQUIRE(delivery);
+  REQUIRE((*delivery)->begin("bank-a"));
+  const std::string v = "2024-01-01T00:00:00.000Z";
+  const std::string one = indicator(1, v), two = indicator(2, v);
+  REQUIRE((*delivery)->add(one, indicator_id(1), v));
+  REQUIRE((*delivery)->add(two, indicator_id(2), v));
+  REQUIRE((*delivery)->end());
+  SECTION("moved away") { std::filesystem::rename(out, dir / "taken.json"); }
+  SECTION("moved away, and another file put in its place") {
+    std::filesystem::rename(out, dir / "taken.json");
+    spit(out, "another file");
+  }
+  std::vector<PartnerPull> pulls;
+  pulls.push_back(
+      partner_pull("bank-a", kRootA, {collection_pull(store, "bank-a", kRootA, "coll-1", {}, "2024-02-02T00:00:00Z")}));
+  auto d = (*delivery)->commit(pulls, store, now());
+  REQUIRE(d);
+  CHECK((*d)[0].changed);
+  CHECK(slurp(out) == before);
+  CHECK(slurp(dir / "taken.json") == before);
+}
+
 TEST_CASE("Delivery over an earlier output: a partner abandoned while comparing", "[pull][taxii]") {
   // Partners a and c bring what the file holds; b, in between, brings an
   // object it does not and is abandoned. The file stays as it was, and the

@@ -245,9 +245,17 @@ void append_csv_cell(std::string& out, std::string_view text, bool raw) {
     out.append(text);
     return;
   }
-  for (char c : text) {
-    if (c == '"') out += '"';
-    out += c;
+  // Runs between quotes copied whole, each quote doubled (a reason with
+  // commas is quoted, and most quoted cells hold no quote at all).
+  for (std::size_t from = 0;;) {
+    const std::size_t q = text.find('"', from);
+    if (q == std::string_view::npos) {
+      out.append(text.substr(from));
+      break;
+    }
+    out.append(text.substr(from, q + 1 - from));
+    out += '"';
+    from = q + 1;
   }
   out += '"';
 }

@@ -246,6 +246,7 @@ struct Delivery::Target {
   int old = -1;
   std::string scratch;     // the old file's bytes, read for comparing
   bool identical = false;  // finish_target(): the target holds every byte; none were written
+  Status broken;           // a failed copy from the old file: the earlier bytes are not all there
   off_t kicked = 0;        // written bytes before this are on their way to the disk
 
   ~Target() {
@@ -329,6 +330,7 @@ Status reuse_until(Delivery::Target& t, off_t to) {
   }
   ::close(old);
   std::string().swap(t.scratch);
+  if (!copied) t.broken = copied;  // no later partner can make this file whole
   return copied;
 }
 
@@ -473,6 +475,10 @@ Result<Delivery::Offer> Delivery::add(std::string_view json, std::string_view id
 Status Delivery::flush() {
   if (current_ == nullptr) return {};
   Target& t = *current_;
+  if (!t.broken) {
+    t.pending.clear();
+    return t.broken;
+  }
   if (t.file != nullptr) t.hash.writing(t.pending.data(), t.pending.size(), t.end);
   if (t.old >= 0) {
     if (same_bytes(t.old, t.pending.data(), t.pending.size(), t.end, t.scratch)) {
@@ -559,6 +565,7 @@ namespace {
 // (bytes an abandoned partner left past the end go). Returns the head (the
 // bytes before those the hash covers).
 Result<std::string> finish_target(Delivery::Target& t) {
+  if (!t.broken) return t.broken.error();
   std::string head;
   std::string_view tail;
   if (t.framing == stix::OutputFraming::bundle) {
@@ -581,8 +588,8 @@ Result<std::string> finish_target(Delivery::Target& t) {
     // Every byte after the head was the old file's: the same file when
     // its head, its tail and its length are too, and it is still the
     // target (not taken away, or replaced, while the pull ran).
-    struct stat st {
-    }, now{};
+    struct stat st {};
+    struct stat now {};
     const off_t size = t.end + static_cast<off_t>(tail.size());
     if (::fstat(t.old, &st) == 0 && st.st_size == size && ::stat(t.path.c_str(), &now) == 0 &&
         now.st_ino == st.st_ino && now.st_dev == st.st_dev && holds(t.old, t.end, tail, t.scratch) &&

@@ -2,6 +2,7 @@
 // push's TLP ceiling and envelopes (ctishare/taxii/push.h), pull's filters,
 // cursor files, journal recovery and delivery (ctishare/taxii/pull.h).
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <catch2/catch.hpp>
@@ -1479,6 +1480,59 @@ TEST_CASE("Delivery over an earlier output that is taken away during the pull", 
   CHECK((*d)[0].changed);
   CHECK(slurp(out) == before);
   CHECK(slurp(dir / "taken.json") == before);
+}
+
+TEST_CASE("Delivery over an earlier output cut short while it is compared fails, whole", "[pull][taxii]") {
+  // Someone truncates the old file after its first objects matched: those
+  // bytes cannot be copied any more, so the delivery fails (for this
+  // partner and every later one) and neither output nor cursor moves.
+  TempDir dir;
+  CursorStore store(dir.path() + "/state");
+  const std::string v = "2024-01-01T00:00:00.000Z";
+  std::vector<std::string> held;
+  for (int n = 0; n < 3000; ++n) held.push_back(indicator(n, v));
+  DeliveryOptions options;
+  options.output = dir / "out.json";
+  {
+    auto first = Delivery::open(options);
+    REQUIRE(first);
+    REQUIRE((*first)->begin("bank-a"));
+    for (int n = 0; n < 2000; ++n) REQUIRE((*first)->add(held[n], indicator_id(n), v));
+    REQUIRE((*first)->end());
+    std::vector<PartnerPull> pulls;
+    pulls.push_back(partner_pull("bank-a", kRootA,
+                                 {collection_pull(store, "bank-a", kRootA, "coll-1", {}, "2024-02-01T00:00:00Z")}));
+    REQUIRE((*first)->commit(pulls, store, now()));
+  }
+  auto delivery = Delivery::open(options);
+  REQUIRE(delivery);
+  Delivery& d = **delivery;
+  REQUIRE(d.begin("bank-a"));
+  for (int n = 0; n < 1000; ++n) REQUIRE(d.add(held[n], indicator_id(n), v));
+  REQUIRE(d.flush());  // compared, the same
+  REQUIRE(::truncate(options.output.c_str(), 100) == 0);
+  // These differ: the first 1,000 cannot be copied (at the next flush,
+  // in add() or end()).
+  Status failed;
+  for (int n = 2000; n < 3000 && failed; ++n)
+    if (auto o = d.add(held[n], indicator_id(n), v); !o) failed = o.error();
+  if (failed) {
+    failed = d.end();
+  } else {
+    d.abandon();
+  }
+  REQUIRE_FALSE(failed);
+  CHECK(failed.error().category() == ErrorCategory::io);
+  CHECK(contains(failed.error().message(), "changed while it was being read"));
+  REQUIRE(d.begin("bank-b"));
+  REQUIRE(d.add(held[0], indicator_id(0), v));
+  CHECK_FALSE(d.end());
+  std::vector<PartnerPull> pulls;
+  pulls.push_back(
+      partner_pull("bank-b", kRootB, {collection_pull(store, "bank-b", kRootB, "coll-1", {}, "2024-02-02T00:00:00Z")}));
+  CHECK_FALSE(d.commit(pulls, store, now()));
+  CHECK(std::filesystem::file_size(options.output) == 100);
+  CHECK_FALSE(exists(pulls[0].collections[0].cursor_path));
 }
 
 TEST_CASE("Delivery over an earlier output: a partner abandoned while comparing", "[pull][taxii]") {

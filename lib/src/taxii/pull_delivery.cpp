@@ -640,15 +640,11 @@ Result<bool> commit_file(Delivery::Target& t, const std::vector<PartnerPull*>& p
   // One cursor to move and a target that already holds these bytes (the
   // same objects pulled into the same file again): the cursor alone moves,
   // in one atomic write, so no journal is needed to tie it to the file.
-  if (pulls.size() == 1 && pulls[0]->collections.size() == 1) {
-    auto same = t.identical ? Result<bool>(true) : t.file->unchanged();
-    if (!same) return std::move(same).error();
-    if (*same) {
-      auto changed = publish();
-      if (!changed) return std::move(changed).error();
-      CTI_TRY_STATUS(save_cursors(cursors, *pulls[0], now));
-      return false;
-    }
+  // (finish_target() compared them as they came: no second comparison.)
+  if (t.identical && pulls.size() == 1 && pulls[0]->collections.size() == 1) {
+    t.file.reset();
+    CTI_TRY_STATUS(save_cursors(cursors, *pulls[0], now));
+    return false;
   }
   auto tag = t.hash.finish(t.end, t.content_fd(), t.name());
   if (!tag) return std::move(tag).error();

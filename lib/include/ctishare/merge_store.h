@@ -114,8 +114,13 @@ class Store {
   // Several ingests in one transaction (each still all or nothing, as a
   // savepoint): pages a later input touches again are written once. A
   // batch not committed is rolled back when the store closes.
+  // The committed batch is made durable by a checkpoint on another thread
+  // (and connection) while the caller goes on reading the store: settle()
+  // waits for it, and must return success before anything derived from
+  // the batch is published. The store's destructor waits too.
   Status begin_batch();
   Status commit_batch();
+  Status settle();
 
   // Reads one input (a bundle or NDJSON, as stix::read_objects) and stores
   // its indicators and the channels our assessments (created by

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include <catch2/catch.hpp>
+#include <filesystem>
 #include <set>
 #include <sstream>
 
@@ -556,6 +557,78 @@ TEST_CASE("a new store has 16 KiB pages; one made with smaller pages keeps them 
   CHECK(rows->size() == 1);
   store->reset();
   CHECK(pragma_value(old, "page_size") == 4096);
+}
+
+std::string journal_mode(const std::string& path) {
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+  sqlite3_stmt* q = nullptr;
+  REQUIRE(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &q, nullptr) == SQLITE_OK);
+  REQUIRE(sqlite3_step(q) == SQLITE_ROW);
+  std::string mode(reinterpret_cast<const char*>(sqlite3_column_text(q, 0)));
+  sqlite3_finalize(q);
+  sqlite3_close(db);
+  return mode;
+}
+
+bool exists(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0;
+}
+
+TEST_CASE("a batch is on the disk in the store file itself once settle() returns (issue #6)", "[merge]") {
+  test::TempDir dir;
+  const std::string path = dir / "merge.db";
+  const auto batch = [&](Store& store, int n, const char* value) {
+    REQUIRE(store.begin_batch());
+    Ind i(n);
+    i.value = value;
+    std::istringstream in(indicator(i) + assessment(n, "partner-b", 0.8));
+    REQUIRE(store.ingest(in, json::Limits{}, kIdentity, [](const std::string&) {}));
+    REQUIRE(store.commit_batch());
+    auto settled = store.settle();
+    if (!settled) FAIL(settled.error().message());
+  };
+  const auto values = [&](const std::string& file) {
+    auto store = Store::open(file);
+    REQUIRE(store);
+    auto rows = (*store)->rows(MergePolicy{}, at("2026-11-28T12:00:00Z"));
+    REQUIRE(rows);
+    std::vector<std::string> out;
+    for (const auto& r : *rows) out.push_back(r.value);
+    return out;
+  };
+  {
+    // An empty store only appends: a rollback journal, gone after the commit.
+    auto store = Store::open(path);
+    REQUIRE(store);
+    batch(**store, 1, "first.example");
+    CHECK(journal_mode(path) == "delete");
+    CHECK_FALSE(exists(path + "-journal"));
+    CHECK_FALSE(exists(path + "-wal"));
+  }
+  {
+    // One that holds indicators writes through a WAL; the checkpoint
+    // behind settle() has copied the batch into the store file: a copy of
+    // that file alone, taken while the store is still open, holds it.
+    auto store = Store::open(path);
+    REQUIRE(store);
+    batch(**store, 2, "second.example");
+    CHECK(journal_mode(path) == "wal");
+    REQUIRE(std::filesystem::copy_file(path, dir / "copy.db"));
+    CHECK(values(dir / "copy.db") == std::vector<std::string>{"first.example", "second.example"});
+    // What comes after the batch is durable at its own commit, and in the
+    // store file once the store closes.
+    REQUIRE((*store)->set_decision(Entry{stix::ObservableType::domain, "first.example"},
+                                   Decision{Verdict::reject, "test", "tester", "2026-11-28T00:00:00Z"}));
+  }
+  CHECK_FALSE(exists(path + "-wal"));
+  CHECK(values(path) == std::vector<std::string>{"first.example", "second.example"});
+  auto store = Store::open(path);
+  REQUIRE(store);
+  auto rows = (*store)->rows(MergePolicy{}, at("2026-11-28T12:00:00Z"));
+  REQUIRE(rows);
+  CHECK((*rows)[0].status == RowStatus::suppressed);
 }
 
 TEST_CASE("a store of a newer schema is refused with one line", "[merge]") {

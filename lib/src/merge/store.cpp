@@ -833,8 +833,9 @@ Status Store::commit_batch() {
   impl_->batch = false;
   Status committed = impl_->exec("COMMIT");
   if (!impl_->wal) return committed;
-  CTI_TRY_STATUS(impl_->exec("PRAGMA synchronous=FULL"));
-  if (!committed) return committed;
+  Status restored = impl_->exec("PRAGMA synchronous=FULL");
+  if (!committed) return committed;  // its error first
+  if (!restored) return restored;
   // The batch is in the WAL, not yet on the disk: the checkpoint makes it
   // durable while the caller reads the store (settle() waits for it).
   try {
@@ -853,9 +854,13 @@ Status Store::settle() {
   if (!impl_->checkpoint_error) return {};
   // Once more on this connection (its commits sync): the batch must be on
   // the disk before anything derived from it is published.
+  const Error first = std::move(*impl_->checkpoint_error);
   impl_->checkpoint_error.reset();
   const int rc = sqlite3_wal_checkpoint_v2(impl_->db, "main", SQLITE_CHECKPOINT_FULL, nullptr, nullptr);
-  if (rc != SQLITE_OK) return impl_->fail(rc);
+  if (rc != SQLITE_OK)
+    return Error(impl_->fail(rc).category(), first.message() +
+                                                 "; the merged inputs may not be on the disk, so nothing "
+                                                 "was published");
   return {};
 }
 

@@ -37,8 +37,9 @@ Exit status: 0 merged and published; 1 some indicators had values that
 cannot be used (reported and skipped); 64 usage; 65 an input is not STIX, or
 the sanity gate refused to publish (nothing written, see --force); 66 an input
 or the allowlist is missing; 73/74 the store or an output cannot be written;
-75 another feed-merge holds the store; 78 bad configuration. A failed input
-is reported and leaves no trace; the others are merged.)";
+75 another feed-merge holds the store; 78 bad configuration. An input that
+cannot be read is reported and leaves no trace; the others are merged. A
+failed store write stops the run and merges no input of it.)";
 
 struct Options {
   std::vector<std::string> inputs;
@@ -220,8 +221,18 @@ int main(int argc, char** argv) {
             Read r = next.get();
             if (i + 1 < o.inputs.size()) next = start(o.inputs[i + 1]);
             for (const auto& m : r.messages) ctx.diagnostics(Severity::error, quote(name) + ": " + m);
-            Result<merge::IngestStats> stats = *r.input ? (*store)->apply(std::move(**r.input))
+            const bool was_read = r.input->has_value();
+            Result<merge::IngestStats> stats = was_read ? (*store)->apply(std::move(**r.input))
                                                         : Result<merge::IngestStats>(std::move(*r.input).error());
+            if (!stats && was_read) {
+              // A store write failed (disk full, I/O error): the batch is
+              // rolled back whole, so no input of this run is merged.
+              Error e = std::move(stats).error().with_context(quote(name));
+              Error stopped(e.category(), e.message() + "; the run stopped and no input of it was merged");
+              CTI_TRY_STATUS(
+                  log->append({"feed-merge", user, "ingest", name, "", 0, "error", "", stopped.message(), ""}));
+              return stopped;
+            }
             if (!stats) {
               Error e = r.opened ? std::move(stats).error().with_context(quote(name)) : std::move(stats).error();
               ctx.diagnostics(Severity::error, e.message() + "; nothing of it was merged");

@@ -111,8 +111,11 @@ class Store {
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;
 
-  // Several ingests in one transaction (each still all or nothing, as a
-  // savepoint): pages a later input touches again are written once. A
+  // Several ingests in one transaction: pages a later input touches again
+  // are written once. The batch is all or nothing: once an ingest or apply
+  // in it fails (a store write: disk full, I/O error), commit_batch() rolls
+  // the whole batch back and fails. Reading an input writes nothing, so an
+  // input that cannot be read (read() fails) costs the batch nothing. A
   // batch not committed is rolled back when the store closes.
   // The committed batch is made durable by a checkpoint on another thread
   // (and connection) while the caller goes on reading the store: settle()

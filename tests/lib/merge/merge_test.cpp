@@ -631,6 +631,66 @@ TEST_CASE("a batch is on the disk in the store file itself once settle() returns
   CHECK((*rows)[0].status == RowStatus::suppressed);
 }
 
+TEST_CASE("a failed store write in a batch keeps no input of the batch (issue #6)", "[merge]") {
+  // Both journals: an empty store's batch (rollback journal) and one into a
+  // store that holds indicators (WAL).
+  const bool filled = GENERATE(false, true);
+  test::TempDir dir;
+  const std::string path = dir / "merge.db";
+  const auto ingest = [](Store& store, int n, const char* value) {
+    Ind i(n);
+    i.value = value;
+    std::istringstream in(indicator(i) + assessment(n, "partner-b", 0.8));
+    return store.ingest(in, json::Limits{}, kIdentity, [](const std::string&) {});
+  };
+  const auto values = [](Store& store) {
+    auto rows = store.rows(MergePolicy{}, at("2026-11-28T12:00:00Z"));
+    REQUIRE(rows);
+    std::vector<std::string> out;
+    for (const auto& r : *rows) out.push_back(r.value);
+    return out;
+  };
+  const std::vector<std::string> before =
+      filled ? std::vector<std::string>{"kept.example"} : std::vector<std::string>{};
+  {
+    auto store = Store::open(path);
+    REQUIRE(store);
+    if (filled) REQUIRE(ingest(**store, 1, "kept.example"));
+  }
+  // A write the store cannot make, as on a full disk, halfway through the
+  // second input (its indicator is written, its observation is not).
+  exec_sql(path,
+           "CREATE TRIGGER full_disk BEFORE INSERT ON observations WHEN NEW.value = 'boom.example' "
+           "BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END");
+  {
+    auto store = Store::open(path);
+    REQUIRE(store);
+    REQUIRE((*store)->begin_batch());
+    REQUIRE(ingest(**store, 2, "first.example"));
+    auto failed = ingest(**store, 3, "boom.example");
+    REQUIRE_FALSE(failed);
+    CHECK_THAT(failed.error().message(), Catch::Contains("database or disk is full"));
+    // Nothing more goes into a batch that cannot be committed.
+    CHECK_FALSE(ingest(**store, 5, "later.example"));
+    auto committed = (*store)->commit_batch();
+    REQUIRE_FALSE(committed);
+    CHECK(committed.error().category() == ErrorCategory::io);
+    CHECK_THAT(committed.error().message(), Catch::Contains("none of it is kept"));
+    REQUIRE((*store)->settle());
+    CHECK(values(**store) == before);
+    // The store goes on: the next batch is merged.
+    REQUIRE((*store)->begin_batch());
+    REQUIRE(ingest(**store, 4, "next.example"));
+    REQUIRE((*store)->commit_batch());
+    REQUIRE((*store)->settle());
+  }
+  auto store = Store::open(path);
+  REQUIRE(store);
+  std::vector<std::string> after = before;
+  after.emplace_back("next.example");
+  CHECK(values(**store) == after);
+}
+
 TEST_CASE("a store of a newer schema is refused with one line", "[merge]") {
   test::TempDir dir;
   const std::string path = dir / "merge.db";

@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <thread>
 
 #include "ctishare/result.h"
 
@@ -72,15 +73,17 @@ class AtomicFile final : public Sink {
   // over the target, fsyncs the directory and returns true. On any failure
   // the target is untouched and the temporary file removed.
   Result<bool> commit();
-  // Whether the target already holds exactly the bytes written so far
-  // (flushed first), for a caller with something to skip when it does.
-  // The answer is kept for commit(), which does not compare again; write()
-  // forgets it, and a caller writing on descriptor() after it asks again.
-  Result<bool> unchanged();
+  // Writes out what was written so far and starts its fdatasync(2) on
+  // another thread, for a large output whose writer has other work before
+  // commit(): commit() waits for it and reports its error (a failed sync
+  // reports it only once), and does not sync again unless more was
+  // written. Without a thread to be had, commit() syncs as usual.
+  Status start_sync();
 
   const std::string& path() const noexcept { return path_; }
   // The temporary file, for writers that place bytes themselves (writev,
-  // pwrite, ftruncate) instead of calling write(); commit() as usual.
+  // pwrite, ftruncate) instead of calling write(); commit() as usual. Bytes
+  // placed so after start_sync() are not in its sync: call it again.
   int descriptor() const noexcept { return fd_; }
 
  private:
@@ -104,8 +107,13 @@ class AtomicFile final : public Sink {
   std::size_t block_used_ = 0;
   off_t direct_end_ = 0;  // the bytes written directly so far
   bool committed_ = false;
-  // What unchanged() found, for commit(): nothing yet, the same, different.
-  enum class Compared { no, same, different } compared_ = Compared::no;
+  // start_sync()'s thread and its outcome (0 or an errno); whether nothing
+  // was written after it.
+  std::thread sync_;
+  int sync_error_ = 0;
+  bool synced_ = false;
+  // Waits for start_sync()'s thread; its errno, or 0.
+  int join_sync();
 };
 
 // An output named on the command line: "-" is stdout (written as it comes),

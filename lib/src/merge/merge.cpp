@@ -2,14 +2,12 @@
 // file written atomically only when it changes, and the store's record of
 // what was published.
 #include <pthread.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <filesystem>
 #include <iterator>
 #include <memory>
@@ -46,34 +44,6 @@ Result<bool> write_output(const std::string& path, F&& render) {
   return (*file)->commit();
 }
 
-// fdatasync(2) of a file on another thread, started now; its outcome is
-// for whoever commits the file (a failed sync reports its error once).
-class EarlySync {
- public:
-  explicit EarlySync(int fd) {
-    try {
-      thread_ = std::thread([this, fd] {
-        pthread_setname_np(pthread_self(), "fm-sync");
-        if (::fdatasync(fd) != 0) error_ = errno;
-      });
-    } catch (const std::system_error&) {
-      // No thread: the commit syncs it all.
-    }
-  }
-  ~EarlySync() { wait(); }
-  EarlySync(const EarlySync&) = delete;
-  EarlySync& operator=(const EarlySync&) = delete;
-  // 0, or the errno of the failed sync.
-  int wait() {
-    if (thread_.joinable()) thread_.join();
-    return error_;
-  }
-
- private:
-  std::thread thread_;
-  int error_ = 0;
-};
-
 // Removes the temporary files a killed run left beside our outputs
 // (".NAME.tmp.XXXXXX"); callers hold the store's lock, so no live run owns
 // them.
@@ -92,13 +62,13 @@ void remove_stale_temporaries(const std::string& dir) {
 }  // namespace
 
 // Writes the blocklists for `rows` (the candidates; writers pick the
-// blockable ones), commits `master` when given (after `master_sync`, its
-// early sync, when given), rewrites removed.csv with `removed` first, and
+// blockable ones), commits `master` when given, rewrites removed.csv with
+// `removed` first, and
 // records the publication: the entries `gone` from the last one and the
 // `fresh` ones.
 Status write_lists(Store& store, const std::vector<Row>& rows, const std::vector<Entry>& gone,
                    const std::vector<Entry>& fresh, const std::vector<Removal>& removed, AtomicFile* master,
-                   EarlySync* master_sync, PublishOptions& options, PublishReport& report) {
+                   PublishOptions& options, PublishReport& report) {
   const Timestamp& now = options.exports.now;
   // Nothing is published before the inputs behind it are on the disk.
   CTI_TRY_STATUS(store.settle());
@@ -185,9 +155,6 @@ Status write_lists(Store& store, const std::vector<Row>& rows, const std::vector
   for (auto& r : *remembered)
     if (r.removed_at >= forget_text) all.push_back(std::move(r));
   if (master != nullptr) {
-    if (const int e = master_sync != nullptr ? master_sync->wait() : 0; e != 0)
-      return Error(ErrorCategory::io,
-                   quote(master->path()) + ": cannot write output: sync failed: " + std::strerror(e));
     auto master_changed = master->commit();
     if (!master_changed) return std::move(master_changed).error();
     if (*master_changed) report.changed.emplace_back("threat_master.csv");
@@ -276,7 +243,7 @@ Result<PublishReport> publish(Store& store, const MergePolicy& policy, PublishOp
   // Its bytes went straight to the disk, but not the file system's record
   // of them: synced while the blocklists are worked out, so the first
   // commit below does not wait for it.
-  EarlySync master_sync((*master)->descriptor());
+  CTI_TRY_STATUS((*master)->start_sync());
   std::unordered_set<const Row*> canonical;
   canonical.reserve(rows.size());
   for (std::size_t i = 0; i < rows.size(); ++i)
@@ -334,7 +301,7 @@ Result<PublishReport> publish(Store& store, const MergePolicy& policy, PublishOp
     removed.push_back(std::move(r));
   }
 
-  CTI_TRY_STATUS(write_lists(store, rows, lost, gained, removed, master->get(), &master_sync, options, report));
+  CTI_TRY_STATUS(write_lists(store, rows, lost, gained, removed, master->get(), options, report));
   return report;
 }
 
@@ -407,7 +374,7 @@ Result<PublishReport> republish(Store& store, const MergePolicy& policy, Publish
   std::sort(gone.begin(), gone.end());
   report.entries = kept;
   report.removed = removed.size();
-  CTI_TRY_STATUS(write_lists(store, rows, gone, {}, removed, nullptr, nullptr, options, report));
+  CTI_TRY_STATUS(write_lists(store, rows, gone, {}, removed, nullptr, options, report));
   return report;
 }
 

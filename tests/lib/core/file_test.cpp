@@ -137,61 +137,48 @@ TEST_CASE("file: committing identical content changes nothing", "[core][file]") 
   CHECK(*e2 == false);
 }
 
-TEST_CASE("file: unchanged() tells before commit whether the target holds the bytes", "[core][file]") {
+TEST_CASE("file: start_sync() before commit keeps every byte and the usual outcomes", "[core][file]") {
   TempDir dir;
-  const std::string target = dir / "out.json";
-  REQUIRE(write_file_atomically(target, "same bytes\n"));
+  const std::string target = dir / "out.csv";
+  REQUIRE(write_file_atomically(target, "old\n"));
   const struct stat before = stat_of(target);
-  {
-    auto f = AtomicFile::create(target);
-    REQUIRE(f);
-    REQUIRE((*f)->write("same "));
-    auto partial = (*f)->unchanged();  // written so far: a prefix only
-    REQUIRE(partial);
-    CHECK(*partial == false);
+  for (const auto caching : {AtomicFile::Caching::buffered, AtomicFile::Caching::direct}) {
+    // The same bytes: kept, not replaced, though already synced.
+    {
+      auto f = AtomicFile::create(target, caching);
+      REQUIRE(f);
+      REQUIRE((*f)->write("old\n"));
+      REQUIRE((*f)->start_sync());
+      auto committed = (*f)->commit();
+      REQUIRE(committed);
+      CHECK(*committed == false);
+    }
+    CHECK(stat_of(target).st_ino == before.st_ino);
+    // Synced, then dropped: the target is untouched and nothing is left.
+    {
+      auto f = AtomicFile::create(target, caching);
+      REQUIRE(f);
+      REQUIRE((*f)->write("never\n"));
+      REQUIRE((*f)->start_sync());
+    }
+    CHECK(slurp(target) == "old\n");
+    CHECK(entries(dir.path()) == std::vector<std::string>{"out.csv"});
   }
-  CHECK(entries(dir.path()) == std::vector<std::string>{"out.json"});
-  {
-    auto f = AtomicFile::create(target);
-    REQUIRE(f);
-    REQUIRE((*f)->write("same bytes\n"));  // (buffered: unchanged() flushes it)
-    auto same = (*f)->unchanged();
-    REQUIRE(same);
-    CHECK(*same == true);
-    auto committed = (*f)->commit();
-    REQUIRE(committed);
-    CHECK(*committed == false);
-  }
-  CHECK(stat_of(target).st_ino == before.st_ino);
-  {
-    // Found different: commit() replaces the target without comparing again.
-    auto f = AtomicFile::create(target);
-    REQUIRE(f);
-    REQUIRE((*f)->write("other bytes\n"));
-    auto same = (*f)->unchanged();
-    REQUIRE(same);
-    CHECK(*same == false);
-    auto committed = (*f)->commit();
-    REQUIRE(committed);
-    CHECK(*committed == true);
-    CHECK(!(*f)->unchanged());  // after commit: an error, not an answer
-  }
-  CHECK(slurp(target) == "other bytes\n");
-  {
-    // A write after the answer makes it stale: commit() looks again.
-    auto f = AtomicFile::create(target);
-    REQUIRE(f);
-    REQUIRE((*f)->write("other bytes\n"));
-    auto same = (*f)->unchanged();
-    REQUIRE(same);
-    CHECK(*same == true);
-    REQUIRE((*f)->write("and more\n"));
-    auto committed = (*f)->commit();
-    REQUIRE(committed);
-    CHECK(*committed == true);
-  }
-  CHECK(slurp(target) == "other bytes\nand more\n");
-  CHECK(entries(dir.path()) == std::vector<std::string>{"out.json"});
+  // More than a direct block with a partial one after it, and bytes written
+  // after the sync began: all of them are in the committed file.
+  std::string big(5U << 20, 'x');
+  for (std::size_t i = 0; i < big.size(); i += 4099) big[i] = '\n';
+  auto f = AtomicFile::create(target, AtomicFile::Caching::direct);
+  REQUIRE(f);
+  REQUIRE((*f)->write(big));
+  REQUIRE((*f)->start_sync());
+  REQUIRE((*f)->write("after the sync\n"));
+  auto committed = (*f)->commit();
+  REQUIRE(committed);
+  CHECK(*committed == true);
+  CHECK(slurp(target) == big + "after the sync\n");
+  CHECK(entries(dir.path()) == std::vector<std::string>{"out.csv"});
+  CHECK_FALSE((*f)->start_sync());  // after commit: an error
 }
 
 TEST_CASE("file: Caching::direct writes the same bytes as buffered writing", "[core][file]") {

@@ -50,11 +50,18 @@ std::string_view status_name(RowStatus status);  // "active", "expired", "revoke
 // One row of threat_master.csv: one observable and the decision about it.
 // (Store::scan_rows reuses one Row and resets every member for each value:
 // a new member needs resetting there too.)
-struct Row {
+// What the blocklist writers read of a row. publish() keeps only this of
+// the rows that may block (a quarter of a million of a million-indicator
+// store): a whole Row is nine times larger, and each fresh page of memory
+// costs more here than the work done on it.
+struct ListRow {
   stix::ObservableType type = stix::ObservableType::domain;
   std::string value;  // canonical (classify_observable)
   trust::Action action = trust::Action::observe;
   RowStatus status = RowStatus::active;
+};
+
+struct Row : ListRow {
   double score = 0;                   // 0-100, rounded to 0.01
   double producer_confidence = 0;     // the highest among the live reports
   std::vector<std::string> sources;   // channel names, sorted, unique
@@ -90,15 +97,15 @@ struct ExportOptions {
   // (by address; see canonical_row). Classification is the one costly
   // check, so it runs once per row; every exporter still applies the
   // others, the allowlist included, itself.
-  const std::unordered_set<const Row*>* canonical = nullptr;
+  const std::unordered_set<const ListRow*>* canonical = nullptr;
   // The RPZ and Unbound writers need the same list (blockable domains
   // without a listed parent); within a publication (canonical set) the
   // first computes it and the second reuses it.
   mutable std::vector<std::string_view> zone_roots;
-  mutable const std::vector<Row>* zone_roots_of = nullptr;
+  mutable const std::vector<ListRow>* zone_roots_of = nullptr;
   // Likewise the blockable domains, which four writers list.
   mutable std::vector<std::string_view> blockable_domains;
-  mutable const std::vector<Row>* blockable_domains_of = nullptr;
+  mutable const std::vector<ListRow>* blockable_domains_of = nullptr;
 };
 
 // A score or trust as the outputs write it: at most two decimals, no
@@ -116,12 +123,12 @@ void append_csv_cell(std::string& out, std::string_view text, bool raw);
 // covered by the allowlist at `now`, and its value still classifies as a
 // blockable observable of its type (no public suffix, no control
 // characters). `why` gets the reason when it may not.
-bool blockable(const Row& row, const ExportOptions& options, std::string* why = nullptr);
+bool blockable(const ListRow& row, const ExportOptions& options, std::string* why = nullptr);
 
 // The rows with action block and status active whose values re-classify
 // to themselves (for ExportOptions::canonical): canonical_row is true for
 // each.
-bool canonical_row(const Row& row);
+bool canonical_row(const ListRow& row);
 
 // The writers. Each takes every row and writes only what it should; each
 // blocklist writer checks blockable() itself. Output is deterministic (rows
@@ -134,19 +141,21 @@ bool canonical_row(const Row& row);
 std::string_view master_csv_header();
 void append_master_csv_row(std::string& out, const Row& row, const ExportOptions& options);
 ctishare::Status write_master_csv(Sink& out, const std::vector<Row>& rows, const ExportOptions& options);
-ctishare::Status write_domain_list(Sink& out, const std::vector<Row>& rows, const ExportOptions& options);
-ctishare::Status write_hosts(Sink& out, const std::vector<Row>& rows, const ExportOptions& options);
-ctishare::Status write_rpz(Sink& out, const std::vector<Row>& rows, const ExportOptions& options);
-ctishare::Status write_unbound(Sink& out, const std::vector<Row>& rows, const ExportOptions& options);
-ctishare::Status write_suricata_dataset(Sink& out, const std::vector<Row>& rows, const ExportOptions& options);
-ctishare::Status write_url_list(Sink& out, const std::vector<Row>& rows, const ExportOptions& options);
-ctishare::Status write_ipset(Sink& out, const std::vector<Row>& rows, const ExportOptions& options);
+ctishare::Status write_domain_list(Sink& out, const std::vector<ListRow>& rows, const ExportOptions& options);
+ctishare::Status write_hosts(Sink& out, const std::vector<ListRow>& rows, const ExportOptions& options);
+ctishare::Status write_rpz(Sink& out, const std::vector<ListRow>& rows, const ExportOptions& options);
+ctishare::Status write_unbound(Sink& out, const std::vector<ListRow>& rows, const ExportOptions& options);
+ctishare::Status write_suricata_dataset(Sink& out, const std::vector<ListRow>& rows, const ExportOptions& options);
+ctishare::Status write_url_list(Sink& out, const std::vector<ListRow>& rows, const ExportOptions& options);
+ctishare::Status write_ipset(Sink& out, const std::vector<ListRow>& rows, const ExportOptions& options);
 ctishare::Status write_removed_csv(Sink& out, const std::vector<Removal>& removals, const ExportOptions& options);
 
 // The output files in --out-dir, in the order they are written.
 struct OutputFile {
   std::string_view name;
-  ctishare::Status (*write)(Sink&, const std::vector<Row>&, const ExportOptions&);
+  // The blocklists' writer; threat_master.csv has none here (publish()
+  // writes it a row at a time, write_master_csv() all at once).
+  ctishare::Status (*write)(Sink&, const std::vector<ListRow>&, const ExportOptions&);
   bool blocklist;  // counted by the sanity gate
 };
 const std::vector<OutputFile>& output_files();

@@ -80,12 +80,12 @@ bool is_control_or_space(char c) {
 }
 
 // The blockable values of the given type, in order.
-std::vector<std::string_view> blockable_values(const std::vector<Row>& rows, const ExportOptions& options,
+std::vector<std::string_view> blockable_values(const std::vector<ListRow>& rows, const ExportOptions& options,
                                                stix::ObservableType type) {
   if (type == stix::ObservableType::domain && options.canonical != nullptr && options.blockable_domains_of == &rows)
     return options.blockable_domains;
   std::vector<std::string_view> out;
-  for (const Row& row : rows)
+  for (const ListRow& row : rows)
     if (row.type == type && blockable(row, options)) out.push_back(row.value);
   // Reused only within a publication (options.canonical set: the rows are
   // fixed until it ends).
@@ -98,7 +98,7 @@ std::vector<std::string_view> blockable_values(const std::vector<Row>& rows, con
 
 // The blockable domains a wildcard zone needs: those with no listed parent
 // (any suffix at a label boundary), each once, in order.
-std::vector<std::string_view> zone_roots(const std::vector<Row>& rows, const ExportOptions& options) {
+std::vector<std::string_view> zone_roots(const std::vector<ListRow>& rows, const ExportOptions& options) {
   const std::vector<std::string_view> domains = blockable_values(rows, options, stix::ObservableType::domain);
   std::unordered_set<std::string_view> listed;
   listed.reserve(domains.size());
@@ -120,7 +120,7 @@ std::vector<std::string_view> zone_roots(const std::vector<Row>& rows, const Exp
 
 // Reused only within a publication (options.canonical set: the rows are
 // fixed until it ends).
-const std::vector<std::string_view>& cached_zone_roots(const std::vector<Row>& rows, const ExportOptions& options) {
+const std::vector<std::string_view>& cached_zone_roots(const std::vector<ListRow>& rows, const ExportOptions& options) {
   if (options.canonical == nullptr || options.zone_roots_of != &rows) {
     options.zone_roots = zone_roots(rows, options);
     options.zone_roots_of = &rows;
@@ -266,7 +266,7 @@ std::string csv_cell(std::string_view text, bool raw) {
   return cell;
 }
 
-bool blockable(const Row& row, const ExportOptions& options, std::string* why) {
+bool blockable(const ListRow& row, const ExportOptions& options, std::string* why) {
   const auto refuse = [why](std::string reason) {
     if (why != nullptr) *why = std::move(reason);
     return false;
@@ -294,7 +294,7 @@ bool blockable(const Row& row, const ExportOptions& options, std::string* why) {
   return true;
 }
 
-bool canonical_row(const Row& row) {
+bool canonical_row(const ListRow& row) {
   if (row.action != trust::Action::block || row.status != RowStatus::active) return false;
   auto observable = stix::classify_observable(row.value, row.type);
   return observable && observable->type == row.type && observable->value == row.value;
@@ -359,7 +359,7 @@ ctishare::Status write_master_csv(Sink& out, const std::vector<Row>& rows, const
 
 // domains.txt: one blockable domain per line (dnsmasq, Pi-hole, Squid and
 // most proxies take this as it is).
-ctishare::Status write_domain_list(Sink& out, const std::vector<Row>& rows, const ExportOptions& options) {
+ctishare::Status write_domain_list(Sink& out, const std::vector<ListRow>& rows, const ExportOptions& options) {
   LineWriter lines(out);
   for (std::string_view domain : blockable_values(rows, options, stix::ObservableType::domain))
     CTI_TRY_STATUS(lines.line(domain));
@@ -368,7 +368,7 @@ ctishare::Status write_domain_list(Sink& out, const std::vector<Row>& rows, cons
 
 // hosts: "0.0.0.0 <domain>" per blockable domain. No wildcards in hosts
 // files, so a subdomain listed under a listed parent stays.
-ctishare::Status write_hosts(Sink& out, const std::vector<Row>& rows, const ExportOptions& options) {
+ctishare::Status write_hosts(Sink& out, const std::vector<ListRow>& rows, const ExportOptions& options) {
   LineWriter lines(out);
   for (std::string_view domain : blockable_values(rows, options, stix::ObservableType::domain))
     CTI_TRY_STATUS(lines.line({"0.0.0.0 ", domain}));
@@ -386,7 +386,7 @@ ctishare::Status write_hosts(Sink& out, const std::vector<Row>& rows, const Expo
 // "CNAME ." answers NXDOMAIN; the two records cover the domain and every
 // subdomain, so a domain under a listed parent is left out. Names are
 // relative to the origin. The TTL is short so removals leave caches fast.
-ctishare::Status write_rpz(Sink& out, const std::vector<Row>& rows, const ExportOptions& options) {
+ctishare::Status write_rpz(Sink& out, const std::vector<ListRow>& rows, const ExportOptions& options) {
   std::string_view origin = options.rpz_origin;
   if (!origin.empty() && origin.back() == '.') origin.remove_suffix(1);
   if (!is_name(origin) || origin.front() == '.' || origin.find("..") != std::string_view::npos)
@@ -410,7 +410,7 @@ ctishare::Status write_rpz(Sink& out, const std::vector<Row>& rows, const Export
 //       local-zone: "<domain>." always_nxdomain
 // A local zone covers the domain and every subdomain, so a domain under a
 // listed parent is left out.
-ctishare::Status write_unbound(Sink& out, const std::vector<Row>& rows, const ExportOptions& options) {
+ctishare::Status write_unbound(Sink& out, const std::vector<ListRow>& rows, const ExportOptions& options) {
   LineWriter lines(out);
   CTI_TRY_STATUS(lines.line("server:"));
   for (std::string_view domain : cached_zone_roots(rows, options))
@@ -422,7 +422,7 @@ ctishare::Status write_unbound(Sink& out, const std::vector<Row>& rows, const Ex
 // "dns.query; dataset:isset,<name>,type string,load suricata-domains.lst"):
 // each blockable domain base64-encoded (standard alphabet, padded), one per
 // line.
-ctishare::Status write_suricata_dataset(Sink& out, const std::vector<Row>& rows, const ExportOptions& options) {
+ctishare::Status write_suricata_dataset(Sink& out, const std::vector<ListRow>& rows, const ExportOptions& options) {
   LineWriter lines(out);
   for (std::string_view domain : blockable_values(rows, options, stix::ObservableType::domain))
     CTI_TRY_STATUS(
@@ -433,7 +433,7 @@ ctishare::Status write_suricata_dataset(Sink& out, const std::vector<Row>& rows,
 // urls.txt: one blockable URL per line, for proxies and browser filters.
 // A URL is never widened to its host: phishing pages on shared hosts must
 // not take the whole site down.
-ctishare::Status write_url_list(Sink& out, const std::vector<Row>& rows, const ExportOptions& options) {
+ctishare::Status write_url_list(Sink& out, const std::vector<ListRow>& rows, const ExportOptions& options) {
   LineWriter lines(out);
   for (std::string_view url : blockable_values(rows, options, stix::ObservableType::url))
     CTI_TRY_STATUS(lines.line(url));
@@ -450,7 +450,7 @@ ctishare::Status write_url_list(Sink& out, const std::vector<Row>& rows, const E
 // The new set is built aside and swapped in atomically. Both sets are
 // always written, empty or not: swapping in an empty set is how the last
 // removal reaches the firewall.
-ctishare::Status write_ipset(Sink& out, const std::vector<Row>& rows, const ExportOptions& options) {
+ctishare::Status write_ipset(Sink& out, const std::vector<ListRow>& rows, const ExportOptions& options) {
   const std::string& name = options.ipset_name;
   // ipset names are at most 31 characters; "-v4-new" takes 7 of them.
   if (!is_name(name) || name.size() > 24)
@@ -488,7 +488,7 @@ ctishare::Status write_removed_csv(Sink& out, const std::vector<Removal>& remova
 
 const std::vector<OutputFile>& output_files() {
   static const std::vector<OutputFile> files = {
-      {"threat_master.csv", write_master_csv, false},
+      {"threat_master.csv", nullptr, false},  // written by publish(), a row at a time
       {"domains.txt", write_domain_list, true},
       {"hosts", write_hosts, true},
       {"rpz.zone", write_rpz, true},

@@ -66,7 +66,7 @@ void remove_stale_temporaries(const std::string& dir) {
 // `removed` first, and
 // records the publication: the entries `gone` from the last one and the
 // `fresh` ones.
-Status write_lists(Store& store, const std::vector<Row>& rows, const std::vector<Entry>& gone,
+Status write_lists(Store& store, const std::vector<ListRow>& rows, const std::vector<Entry>& gone,
                    const std::vector<Entry>& fresh, const std::vector<Removal>& removed, AtomicFile* master,
                    PublishOptions& options, PublishReport& report) {
   const Timestamp& now = options.exports.now;
@@ -182,7 +182,7 @@ Result<PublishReport> publish(Store& store, const MergePolicy& policy, PublishOp
   // Hundreds of megabytes written once and synced: straight to the disk.
   auto master = AtomicFile::create(join_path(options.out_dir, "threat_master.csv"), AtomicFile::Caching::direct);
   if (!master) return std::move(master).error();
-  std::vector<Row> rows;                             // the candidates for the blocklists
+  std::vector<ListRow> rows;                         // the candidates for the blocklists
   rows.reserve(old->size() + old->size() / 8);       // about as many as last time
   std::vector<std::pair<Entry, std::string>> noted;  // entries published last time: status, reason
   std::vector<bool> canonical_flags;                 // canonical_row() of each of `rows`
@@ -206,10 +206,8 @@ Result<PublishReport> publish(Store& store, const MergePolicy& policy, PublishOp
       noted.emplace_back(*was, std::string(status_name(r.status)) + "\t" + std::string(trust::action_name(r.action)) +
                                    ": " + r.reason);
     if (candidate) {
-      // The blocklists read only these (republish() builds the same): a
-      // slim row instead of the whole one keeps a quarter of a million
-      // candidates from holding their reasons, ids and dates.
-      Row& kept = rows.emplace_back();
+      // The blocklists read only these (republish() builds the same).
+      ListRow& kept = rows.emplace_back();
       kept.type = r.type;
       kept.value = r.value;
       kept.action = r.action;
@@ -244,7 +242,7 @@ Result<PublishReport> publish(Store& store, const MergePolicy& policy, PublishOp
   // of them: synced while the blocklists are worked out, so the first
   // commit below does not wait for it.
   CTI_TRY_STATUS((*master)->start_sync());
-  std::unordered_set<const Row*> canonical;
+  std::unordered_set<const ListRow*> canonical;
   canonical.reserve(rows.size());
   for (std::size_t i = 0; i < rows.size(); ++i)
     if (canonical_flags[i]) canonical.insert(&rows[i]);
@@ -283,7 +281,7 @@ Result<PublishReport> publish(Store& store, const MergePolicy& policy, PublishOp
   const std::string now_text = Timestamp::from_unix(now.unix_seconds(), 0, 0).to_string();
   for (const auto& e : lost) {
     Removal r{e.type, e.value, now_text, "", "no longer reported by any source"};
-    auto row = std::lower_bound(rows.begin(), rows.end(), e, [](const Row& a, const Entry& x) {
+    auto row = std::lower_bound(rows.begin(), rows.end(), e, [](const ListRow& a, const Entry& x) {
       return a.type != x.type ? a.type < x.type : a.value < x.value;
     });
     if (row != rows.end() && row->type == e.type && row->value == e.value) {
@@ -326,7 +324,7 @@ Result<PublishReport> republish(Store& store, const MergePolicy& policy, Publish
       &wanted));
   // The rows of the entries that stay; their values move out of
   // `published`, which is not needed after this.
-  std::vector<Row> rows;
+  std::vector<ListRow> rows;
   rows.reserve(published.size());
   std::vector<Entry> gone;
   std::vector<Removal> removed;
@@ -340,7 +338,7 @@ Result<PublishReport> republish(Store& store, const MergePolicy& policy, Publish
     while (f != fresh.end() && Entry{f->type, f->value} < e) ++f;
     if (f != fresh.end() && f->type == e.type && f->value == e.value) {
       if (f->action == trust::Action::block && f->status == RowStatus::active) {
-        rows.push_back(std::move(*f));
+        rows.push_back(std::move(*f));  // what the blocklists read of it
       } else {
         remove(std::move(e), std::string(status_name(f->status)),
                std::string(trust::action_name(f->action)) + ": " + f->reason);
@@ -351,13 +349,13 @@ Result<PublishReport> republish(Store& store, const MergePolicy& policy, Publish
       remove(std::move(e), "", "no longer reported by any source");
       continue;
     }
-    Row& r = rows.emplace_back();
+    ListRow& r = rows.emplace_back();
     r.type = e.type;
     r.value = std::move(e.value);
     r.action = trust::Action::block;
     r.status = RowStatus::active;
   }
-  std::unordered_set<const Row*> verified;
+  std::unordered_set<const ListRow*> verified;
   verified.reserve(rows.size());
   for (const auto& r : rows) verified.insert(&r);
   options.exports.canonical = &verified;

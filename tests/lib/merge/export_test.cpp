@@ -32,11 +32,20 @@ Row row(ObservableType type, std::string value, trust::Action action = trust::Ac
 
 Row domain(std::string value) { return row(ObservableType::domain, std::move(value)); }
 
-using Writer = ctishare::Status (*)(Sink&, const std::vector<Row>&, const ExportOptions&);
+using Writer = ctishare::Status (*)(Sink&, const std::vector<ListRow>&, const ExportOptions&);
 
+// A blocklist writer's output for `rows` (what it reads of them).
 std::string render(Writer write, const std::vector<Row>& rows, const ExportOptions& options) {
+  const std::vector<ListRow> listed(rows.begin(), rows.end());
   StringSink sink;
-  const ctishare::Status status = write(sink, rows, options);
+  const ctishare::Status status = write(sink, listed, options);
+  REQUIRE(status);
+  return sink.text();
+}
+
+std::string render_master(const std::vector<Row>& rows, const ExportOptions& options) {
+  StringSink sink;
+  const ctishare::Status status = write_master_csv(sink, rows, options);
   REQUIRE(status);
   return sink.text();
 }
@@ -248,24 +257,24 @@ TEST_CASE("write_master_csv: header, every row, numbers, lists and hostile cells
       "evil.example,domain,block,active,70,62.5,cert-tw;misp,government,2026-11-01T00:00:00.000Z,"
       "2026-11-02T00:00:00.000Z,2026-11-01T00:00:00Z,,\"score 70, \"\"trusted\"\"\nsecond line\",amber,"
       "indicator--1;indicator--2\n";
-  const std::string text = render(write_master_csv, {a, b}, options);
+  const std::string text = render_master({a, b}, options);
   CHECK(text ==
         header + line_a +
             "https://x.example/a,url,observe,revoked,33.33,0,,,,,,2026-12-01T00:00:00Z,'=cmd|' /C calc'!A0,,\n");
   CHECK(csv_records(text) == 3);  // the reason with comma, quote and newline stays one record
 
   options.csv_raw = true;
-  CHECK(render(write_master_csv, {b}, options) ==
+  CHECK(render_master({b}, options) ==
         header + "https://x.example/a,url,observe,revoked,33.33,0,,,,,,2026-12-01T00:00:00Z,=cmd|' /C calc'!A0,,\n");
 
-  CHECK(render(write_master_csv, {}, options) == header);
+  CHECK(render_master({}, options) == header);
 }
 
 TEST_CASE("write_master_csv: scores with at most two decimals, no trailing zeros", "[merge][export]") {
   const auto score_cell = [](double score) {
     Row r = domain("evil.example");
     r.score = score;
-    const std::string text = render(write_master_csv, {r}, ExportOptions{});
+    const std::string text = render_master({r}, ExportOptions{});
     std::string line = text.substr(text.find('\n') + 1);
     for (int column = 0; column < 4; ++column) line.erase(0, line.find(',') + 1);
     return line.substr(0, line.find(','));
@@ -398,7 +407,7 @@ TEST_CASE("write_rpz: SOA with serial and TTL, two records per domain, children 
   // An origin that would inject records is refused.
   o.rpz_origin = "rpz.example.\n@ NS attacker.";
   StringSink sink;
-  auto status = write_rpz(sink, rows, o);
+  auto status = write_rpz(sink, std::vector<ListRow>(rows.begin(), rows.end()), o);
   REQUIRE_FALSE(status);
   CHECK(status.error().category() == ErrorCategory::usage);
   CHECK(sink.text().empty());
@@ -465,7 +474,7 @@ TEST_CASE("write_ipset: empty sets are still swapped in, so removals reach the f
   for (const char* bad : {"", "a b", "x;flush", "name-that-is-far-too-long-for-ipset"}) {
     o.ipset_name = bad;
     StringSink sink;
-    auto status = write_ipset(sink, rows, o);
+    auto status = write_ipset(sink, std::vector<ListRow>(rows.begin(), rows.end()), o);
     CHECK_FALSE(status);
     CHECK(sink.text().empty());
   }
@@ -498,7 +507,7 @@ TEST_CASE("blocklists: a hostile or unblockable value never appears in any of th
     if (file.blocklist) CHECK(render(file.write, f.rows, f.options) == render(file.write, clean.rows, clean.options));
   }
   // threat_master.csv keeps every row (neutralised), so "why is X not blocked" has an answer.
-  const std::string master = render(write_master_csv, f.rows, f.options);
+  const std::string master = render_master(f.rows, f.options);
   CHECK(csv_records(master) == 1 + f.rows.size());
   CHECK(master.find("\"evil.example\n@ NS attacker.\"") != std::string::npos);
 }
@@ -513,20 +522,26 @@ TEST_CASE("output_files: every output, in order, the master CSV not a blocklist"
     CHECK(files[i].name == names[i]);
     CHECK(files[i].blocklist == (i != 0));
   }
-  CHECK(files[0].write == &write_master_csv);
+  CHECK(files[0].write == nullptr);
   CHECK(files[3].write == &write_rpz);
   CHECK(files[7].write == &write_ipset);
 }
 
 TEST_CASE("writers: a failing sink's error comes back", "[merge][export]") {
   const Fixture f;
+  const std::vector<ListRow> listed(f.rows.begin(), f.rows.end());
   for (const OutputFile& file : output_files()) {
+    if (!file.blocklist) continue;
     INFO(file.name);
     FailingSink sink;
-    auto status = file.write(sink, f.rows, f.options);
+    auto status = file.write(sink, listed, f.options);
     REQUIRE_FALSE(status);
     CHECK(status.error().category() == ErrorCategory::io);
   }
+  FailingSink master;
+  auto written = write_master_csv(master, f.rows, f.options);
+  REQUIRE_FALSE(written);
+  CHECK(written.error().category() == ErrorCategory::io);
   FailingSink sink;
   auto status = write_removed_csv(sink, {}, f.options);
   REQUIRE_FALSE(status);

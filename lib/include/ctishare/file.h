@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <utility>
 
 #include "ctishare/result.h"
 
@@ -42,6 +43,8 @@ class StringSink final : public Sink {
     return {};
   }
   const std::string& text() const noexcept { return text_; }
+  // The text, moved out; the sink is empty after.
+  std::string take() noexcept { return std::exchange(text_, {}); }
 
  private:
   std::string text_;

@@ -81,11 +81,13 @@ Status write_lists(Store& store, const std::vector<ListRow>& rows, const std::ve
   std::string zone;  // rendered once; only the serial in its SOA may change
   {
     options.exports.rpz_serial = serial;
-    StringSink same;
-    CTI_TRY_STATUS(write_rpz(same, rows, options.exports));
-    zone = same.text();
-    auto current = read_file(rpz_path);
-    if (serial == 0 || !current || *current != zone) {
+    StringSink rendered;
+    CTI_TRY_STATUS(write_rpz(rendered, rows, options.exports));
+    zone = rendered.take();
+    // Compared where it lies (mapped), not read into megabytes of fresh
+    // memory; a zone that cannot be read counts as changed.
+    auto current = MappedInput::open(rpz_path);
+    if (serial == 0 || !current || !*current || (*current)->text() != zone) {
       // Seconds since the epoch when that is larger (a readable serial),
       // else one more; RFC 1982 arithmetic makes either newer.
       const auto clock = static_cast<std::uint32_t>(std::max<std::int64_t>(now.unix_seconds(), 1));

@@ -198,7 +198,9 @@ Status AtomicFile::start_sync() {
   try {
     sync_ = std::thread([this, fd = fd_] {
       pthread_setname_np(pthread_self(), "ctishare-sync");  // as top -H and perf show it
-      sync_error_ = ::fdatasync(fd) == 0 ? 0 : errno;
+      // The first failure stays: the kernel reports a writeback error to
+      // a descriptor once, so a later sync may succeed over lost bytes.
+      if (::fdatasync(fd) != 0 && sync_error_ == 0) sync_error_ = errno;
     });
     synced_ = true;
   } catch (const std::system_error&) {

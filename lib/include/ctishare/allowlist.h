@@ -18,9 +18,11 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "ctishare/observable.h"
@@ -58,6 +60,9 @@ class Allowlist {
   // are IP literals by cidr entries, URLs by url-prefix entries); nullptr
   // when none does. `observable` must be canonical (classify_observable).
   const AllowEntry* match(const stix::Observable& observable, const Timestamp& now) const;
+  // The same for a canonical value of a known type, without copying it
+  // (feed-merge asks for every row and every blocklist entry).
+  const AllowEntry* match(stix::ObservableType type, std::string_view value, const Timestamp& now) const;
 
   // The first live entry covering any value a STIX pattern compares with
   // '=' or IN (domain-name, url, ipv4-addr, ipv6-addr values; ISSUBSET
@@ -71,6 +76,19 @@ class Allowlist {
  private:
   std::string origin_;
   std::vector<AllowEntry> entries_;
+  // Where match() looks, as positions in entries_ in file order: host and
+  // domain entries by their name, domain entries again as the parent of
+  // the names under them, so a lookup costs a few hash probes per label
+  // however long the list (a bank's allowlist holds thousands of its own
+  // and its partners' names); the cidr and url-prefix entries are walked.
+  struct NameHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view name) const noexcept { return std::hash<std::string_view>{}(name); }
+  };
+  using NameIndex = std::unordered_map<std::string, std::vector<std::size_t>, NameHash, std::equal_to<>>;
+  NameIndex by_name_, by_parent_;
+  std::vector<std::size_t> networks_, prefixes_;
+  void index();
 };
 
 // The observables a pattern names with '=' or IN (and IP ranges with

@@ -287,7 +287,7 @@ bool blockable(const ListRow& row, const ExportOptions& options, std::string* wh
         return refuse("the domain holds characters other than a-z 0-9 _ . -");
   }
   if (options.allowlist != nullptr) {
-    if (const trust::AllowEntry* entry = options.allowlist->match(stix::Observable{row.type, row.value}, options.now))
+    if (const trust::AllowEntry* entry = options.allowlist->match(row.type, row.value, options.now))
       return refuse("allowlisted (" + std::string(trust::allow_type_name(entry->type)) + " " + entry->value + ": " +
                     entry->reason + ")");
   }

@@ -1603,7 +1603,7 @@ Status Store::scan_rows(const MergePolicy& policy, const Timestamp& now, const s
                  r.reason;
     }
     if (policy.allowlist != nullptr) {
-      if (const trust::AllowEntry* e = policy.allowlist->match(stix::Observable{r.type, r.value}, now)) {
+      if (const trust::AllowEntry* e = policy.allowlist->match(r.type, r.value, now)) {
         r.status = RowStatus::allowlisted;
         r.action = trust::Action::observe;
         r.reason = "allowlisted: " + e->reason + " (" + std::string(trust::allow_type_name(e->type)) + " " + e->value +

@@ -116,19 +116,6 @@ std::string url_host(std::string_view url) {
   return std::string(authority);
 }
 
-bool host_covered(const AllowEntry& e, std::string_view host) {
-  if (host == e.value) return true;
-  return e.type == AllowEntry::Type::domain && host.size() > e.value.size() && host.ends_with(e.value) &&
-         host[host.size() - e.value.size() - 1] == '.';
-}
-
-bool ip_covered(const AllowEntry& e, std::string_view text) {
-  AllowEntry probe;
-  if (!parse_network(text, probe)) return false;
-  // A range is covered when its network lies inside the entry and is no wider.
-  return probe.bits >= e.bits && in_network(e, probe.v6, probe.network);
-}
-
 }  // namespace
 
 std::string_view allow_type_name(AllowEntry::Type type) {
@@ -202,31 +189,76 @@ Result<Allowlist> Allowlist::parse(std::string_view text, const std::string& ori
     }
     out.entries_.push_back(std::move(e));
   }
+  out.index();
   return out;
 }
 
-const AllowEntry* Allowlist::match(const stix::Observable& o, const Timestamp& now) const {
-  using T = stix::ObservableType;
-  std::string host;
-  if (o.type == T::domain) host = o.value;
-  if (o.type == T::url) host = url_host(o.value);
-  for (const AllowEntry& e : entries_) {
-    if (e.expires && *e.expires <= now) continue;
+void Allowlist::index() {
+  by_name_.clear();
+  by_parent_.clear();
+  networks_.clear();
+  prefixes_.clear();
+  for (std::size_t i = 0; i < entries_.size(); ++i) {
+    const AllowEntry& e = entries_[i];
     switch (e.type) {
-      case AllowEntry::Type::host:
       case AllowEntry::Type::domain:
-        if (!host.empty() && host_covered(e, host)) return &e;
+        by_parent_[e.value].push_back(i);
+        [[fallthrough]];
+      case AllowEntry::Type::host:
+        by_name_[e.value].push_back(i);
         break;
       case AllowEntry::Type::cidr:
-        if ((o.type == T::ipv4 || o.type == T::ipv6) && ip_covered(e, o.value)) return &e;
-        if (o.type == T::url && !host.empty() && ip_covered(e, host)) return &e;
+        networks_.push_back(i);
         break;
       case AllowEntry::Type::url_prefix:
-        if (o.type == T::url && o.value.starts_with(e.value)) return &e;
+        prefixes_.push_back(i);
         break;
     }
   }
-  return nullptr;
+}
+
+const AllowEntry* Allowlist::match(const stix::Observable& o, const Timestamp& now) const {
+  return match(o.type, o.value, now);
+}
+
+const AllowEntry* Allowlist::match(stix::ObservableType type, std::string_view value, const Timestamp& now) const {
+  using T = stix::ObservableType;
+  if (entries_.empty()) return nullptr;
+  // The first entry in file order that covers the value and is live.
+  const AllowEntry* first = nullptr;
+  const auto consider = [&](std::size_t i) {
+    const AllowEntry& e = entries_[i];
+    if ((first == nullptr || &e < first) && !(e.expires && *e.expires <= now)) first = &e;
+  };
+  const auto look_up = [&](const NameIndex& index, std::string_view name) {
+    if (auto it = index.find(name); it != index.end())
+      for (std::size_t i : it->second) consider(i);
+  };
+  // Walks entries in file order while one could still come first.
+  const auto walk = [&](const std::vector<std::size_t>& positions, const auto& covers) {
+    for (std::size_t i : positions) {
+      if (first != nullptr && &entries_[i] > first) break;
+      if (covers(entries_[i])) consider(i);
+    }
+  };
+  std::string url_host_text;
+  std::string_view host;
+  if (type == T::domain) host = value;
+  if (type == T::url) host = url_host_text = url_host(value);
+  if (!host.empty()) {
+    look_up(by_name_, host);  // host and domain entries: the name itself
+    for (auto dot = host.find('.'); dot != std::string_view::npos; dot = host.find('.', dot + 1))
+      look_up(by_parent_, host.substr(dot + 1));  // domain entries: a parent
+  }
+  // An address, or a URL's host that is an address literal: parsed once.
+  const std::string_view address = type == T::ipv4 || type == T::ipv6 ? value : type == T::url ? host : "";
+  if (AllowEntry probe; !networks_.empty() && !address.empty() && parse_network(address, probe)) {
+    // A range is covered when its network lies inside the entry and is no wider.
+    walk(networks_,
+         [&](const AllowEntry& e) { return probe.bits >= e.bits && in_network(e, probe.v6, probe.network); });
+  }
+  if (type == T::url) walk(prefixes_, [&](const AllowEntry& e) { return value.starts_with(e.value); });
+  return first;
 }
 
 std::vector<stix::Observable> observables_of_pattern(std::string_view text, std::vector<std::string>* refused) {

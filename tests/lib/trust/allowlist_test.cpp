@@ -55,6 +55,84 @@ TEST_CASE("allowlist: an expired entry no longer vetoes", "[trust][allowlist]") 
   CHECK(a.match(obs("bank.example"), at("2026-12-01T00:00:00Z")) == nullptr);
 }
 
+TEST_CASE("allowlist: the first live entry in file order covers, whatever its type", "[trust][allowlist]") {
+  const Allowlist a = load(
+      "host,www.bank.example,first,2026-12-01T00:00:00Z\n"  // line 2
+      "domain,bank.example,second,\n"                       // line 3
+      "host,www.bank.example,third,\n"                      // line 4
+      "domain,www.bank.example,fourth,\n"                   // line 5
+      "cidr,192.0.2.0/24,wide,\n"                           // line 6
+      "cidr,192.0.2.0/25,narrow,\n"                         // line 7
+      "url-prefix,https://docs.example/,prefix,\n"          // line 8
+      "domain,docs.example,name,\n");                       // line 9
+  const Timestamp before = at("2026-11-30T00:00:00Z"), after = at("2026-12-02T00:00:00Z");
+  const auto line = [&](const char* value, const Timestamp& now) {
+    const AllowEntry* e = a.match(obs(value), now);
+    return e == nullptr ? std::size_t{0} : e->line;
+  };
+  CHECK(line("www.bank.example", before) == 2);
+  CHECK(line("www.bank.example", after) == 3);  // the first has expired: the parent domain, before the host
+  CHECK(line("a.www.bank.example", before) == 3);
+  CHECK(line("https://www.bank.example/x", after) == 3);
+  CHECK(line("192.0.2.5", after) == 6);
+  CHECK(line("192.0.2.200", after) == 6);
+  CHECK(line("https://192.0.2.5/x", after) == 6);
+  CHECK(line("https://docs.example/a", after) == 8);
+  CHECK(line("https://www.docs.example/a", after) == 9);
+  CHECK(line("bank.example.test", after) == 0);
+}
+
+TEST_CASE("allowlist: thousands of entries answer as a walk through them would", "[trust][allowlist]") {
+  // Every fifth entry expired; names that share labels, nest and repeat.
+  std::string rows;
+  for (int i = 0; i < 5000; ++i) {
+    const std::string expires = i % 5 == 0 ? "2026-01-01T00:00:00Z" : "";
+    const std::string name = "site" + std::to_string(i % 700) + (i % 3 == 0 ? ".bank.example" : ".partner.example");
+    rows += std::string(i % 2 == 0 ? "domain," : "host,") + (i % 7 == 0 ? "www." : "") + name + ",entry " +
+            std::to_string(i) + "," + expires + "\n";
+    if (i % 250 == 0) rows += "cidr,10." + std::to_string(i / 250) + ".0.0/16,net," + expires + "\n";
+    if (i % 500 == 0) rows += "url-prefix,https://cdn.example/" + std::to_string(i) + "/,cdn," + expires + "\n";
+  }
+  const Allowlist a = load(rows);
+  const Timestamp now = at("2026-11-30T00:00:00Z");
+  // The rule as the header states it, entry by entry.
+  const auto walked = [&](const stix::Observable& o) -> const AllowEntry* {
+    std::string host = o.type == stix::ObservableType::domain ? o.value : "";
+    if (o.type == stix::ObservableType::url) host = o.value.substr(8, o.value.find('/', 8) - 8);
+    for (const AllowEntry& e : a.entries()) {
+      if (e.expires && *e.expires <= now) continue;
+      const bool name =
+          !host.empty() && (host == e.value || (e.type == AllowEntry::Type::domain && host.ends_with("." + e.value)));
+      if ((e.type == AllowEntry::Type::host || e.type == AllowEntry::Type::domain) && name) return &e;
+      if (e.type == AllowEntry::Type::cidr && o.type == stix::ObservableType::ipv4) {
+        const Allowlist one = load("cidr," + e.value + ",x,\n");
+        if (one.match(o, now) != nullptr) return &e;
+      }
+      if (e.type == AllowEntry::Type::url_prefix && o.type == stix::ObservableType::url && o.value.starts_with(e.value))
+        return &e;
+    }
+    return nullptr;
+  };
+  std::size_t covered = 0, probes = 0;
+  for (int i = 0; i < 800; i += 3) {
+    for (const std::string& value :
+         {"site" + std::to_string(i) + ".bank.example", "x.site" + std::to_string(i) + ".partner.example",
+          "www.site" + std::to_string(i) + ".bank.example", "a.b.www.site" + std::to_string(i) + ".partner.example",
+          "https://site" + std::to_string(i) + ".bank.example/login", "10." + std::to_string(i % 30) + ".1.2",
+          "https://cdn.example/" + std::to_string(i * 10) + "/x.js"}) {
+      INFO(value);
+      const stix::Observable o = obs(value.c_str());
+      const AllowEntry* expected = walked(o);
+      CHECK(a.match(o, now) == expected);
+      ++probes;
+      covered += expected != nullptr;
+    }
+  }
+  // Both answers occur often enough to mean something.
+  CHECK(covered > probes / 4);
+  CHECK(covered < probes);
+}
+
 TEST_CASE("allowlist: bad files are refused with the line", "[trust][allowlist]") {
   const auto error = [](const std::string& text) {
     auto a = Allowlist::parse(text, "allow.csv");

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <sstream>
 
+#include "ctishare/allowlist.h"
 #include "ctishare/bundle.h"
 #include "ctishare/json.h"
 #include "ctishare/object.h"
@@ -86,6 +87,39 @@ void BM_ClassifyUrl(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_ClassifyUrl);
+
+// An allowlist the size of a bank's (2,000 of its own domains, 500
+// partner hosts, 50 networks, 50 URL prefixes), asked about a subdomain it
+// does not cover: what feed-merge asks for every row.
+const trust::Allowlist& bank_allowlist() {
+  static const trust::Allowlist list = [] {
+    std::string text = "type,value,reason,expires\n";
+    for (int i = 0; i < 2000; ++i) text += "domain,own-site-" + std::to_string(i) + ".bank.example,ours,\n";
+    for (int i = 0; i < 500; ++i) text += "host,www.partner-" + std::to_string(i) + ".example,partner,\n";
+    for (int i = 0; i < 50; ++i) text += "cidr,10." + std::to_string(i) + ".0.0/16,ours,\n";
+    for (int i = 0; i < 50; ++i) text += "url-prefix,https://cdn-" + std::to_string(i) + ".example/s/,cdn,\n";
+    return *trust::Allowlist::parse(text, "bench");
+  }();
+  return list;
+}
+
+void BM_AllowlistMatchDomain(benchmark::State& state) {
+  const auto& list = bank_allowlist();
+  const Timestamp now = *Timestamp::parse("2026-12-01T00:00:00Z");
+  for (auto _ : state)
+    benchmark::DoNotOptimize(list.match(stix::ObservableType::domain, "login.secure-verify.phish.example", now));
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_AllowlistMatchDomain);
+
+void BM_AllowlistMatchUrl(benchmark::State& state) {
+  const auto& list = bank_allowlist();
+  const Timestamp now = *Timestamp::parse("2026-12-01T00:00:00Z");
+  for (auto _ : state)
+    benchmark::DoNotOptimize(list.match(stix::ObservableType::url, "https://login.phish.example/a/b?c=d", now));
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_AllowlistMatchUrl);
 
 void BM_TimestampParse(benchmark::State& state) {
   for (auto _ : state) benchmark::DoNotOptimize(Timestamp::parse("2026-11-29T18:19:12.288Z"));

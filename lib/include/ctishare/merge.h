@@ -52,7 +52,7 @@ std::string_view status_name(RowStatus status);  // "active", "expired", "revoke
 // a new member needs resetting there too.)
 // What the blocklist writers read of a row. publish() keeps only this of
 // the rows that may block (a quarter of a million of a million-indicator
-// store): a whole Row is nine times larger, and each fresh page of memory
+// store): a whole Row is seven times larger, and each fresh page of memory
 // costs more here than the work done on it.
 struct ListRow {
   stix::ObservableType type = stix::ObservableType::domain;

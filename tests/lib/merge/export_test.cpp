@@ -1,11 +1,12 @@
 // The exporters: CSV cells (quoting, formula neutralising), threat_master.csv
 // and removed.csv, which rows may reach a blocklist, and the exact text of
 // every blocklist format.
+#include <algorithm>
 #include <catch2/catch.hpp>
-
 #include <cmath>
 #include <cstdio>
 #include <random>
+#include <set>
 #include <string>
 
 #include "ctishare/allowlist.h"
@@ -421,6 +422,38 @@ TEST_CASE("write_unbound: one always_nxdomain local zone per domain, children of
         "server:\n"
         "    local-zone: \"evil.example.\" always_nxdomain\n");
   CHECK(render(write_unbound, {}, f.options) == "server:\n");
+}
+
+TEST_CASE("write_unbound: thousands of domains, nested and not, as a walk over their parents finds them",
+          "[merge][export]") {
+  // Parents, children and grandchildren of them, and look-alikes that are
+  // not children ("xsite3.example" beside "site3.example").
+  std::vector<std::string> names;
+  for (int i = 0; i < 3000; ++i) {
+    const std::string site = "site" + std::to_string(i) + ".example";
+    if (i % 3 != 1) names.push_back(site);
+    if (i % 2 == 0) names.push_back("login." + site);
+    if (i % 5 == 0) names.push_back("a.b." + site);
+    if (i % 7 == 0) names.push_back("x" + site);
+  }
+  std::sort(names.begin(), names.end());
+  std::vector<Row> rows;
+  for (const auto& n : names) rows.push_back(domain(n));
+  const std::set<std::string> listed(names.begin(), names.end());
+  std::string expected = "server:\n";
+  for (const auto& n : names) {
+    bool covered = false;
+    for (auto dot = n.find('.'); dot != std::string::npos && !covered; dot = n.find('.', dot + 1))
+      covered = listed.count(n.substr(dot + 1)) != 0;
+    if (!covered) expected += "    local-zone: \"" + n + ".\" always_nxdomain\n";
+  }
+  ExportOptions options;
+  options.now = at("2026-11-30T00:00:00Z");
+  const std::string text = render(write_unbound, rows, options);
+  CHECK(text == expected);
+  CHECK(text.find("\"login.site0.example.\"") == std::string::npos);  // under a listed parent
+  CHECK(text.find("\"login.site4.example.\"") != std::string::npos);  // its parent is not listed
+  CHECK(text.find("\"xsite0.example.\"") != std::string::npos);       // not a child of site0.example
 }
 
 TEST_CASE("write_suricata_dataset: base64 of each blockable domain", "[merge][export]") {

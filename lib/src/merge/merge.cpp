@@ -2,6 +2,7 @@
 // file written atomically only when it changes, and the store's record of
 // what was published.
 #include <pthread.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -104,27 +105,45 @@ Status write_lists(Store& store, const std::vector<ListRow>& rows, const std::ve
   }
   options.exports.rpz_serial = serial;
 
-  // The blocklists (threat_master.csv is already written), on two threads
-  // taking them in turn. Each writer only reads what they share once the
-  // zone above has filled options.exports' lists of the publication (when
-  // it has not, one thread writes them all).
+  // The blocklists, and the commit of threat_master.csv (already written),
+  // on two threads taking them in turn, the commit first: freeing the old
+  // file's blocks takes 60 ms for 280 MB, which the other thread spends on
+  // the lists. Each writer only reads what they share once the zone above
+  // has filled options.exports' lists of the publication (when it has
+  // not, one thread does it all).
   std::vector<const OutputFile*> lists;
   for (const auto& f : output_files())
     if (f.blocklist) lists.push_back(&f);
-  std::vector<std::optional<Result<bool>>> written(lists.size());
+  const std::size_t first_list = master != nullptr ? 1 : 0;
+  const std::size_t jobs = first_list + lists.size();
+  std::vector<std::optional<Result<bool>>> written(jobs);
   std::atomic<std::size_t> next{0};
   const auto work = [&] {
-    for (std::size_t i; (i = next.fetch_add(1)) < lists.size();) {
-      const OutputFile& f = *lists[i];
-      const bool rendered = f.write == &write_rpz && !zone.empty();
+    for (std::size_t i; (i = next.fetch_add(1)) < jobs;) {
+      const std::string_view name =
+          i < first_list ? std::string_view("threat_master.csv") : lists[i - first_list]->name;
       try {
+        if (i < first_list) {
+          // Renaming over the old file would free its blocks inside the
+          // rename, holding the directory the other thread creates the
+          // lists in. The old file keeps a second name until the new one is
+          // in place, and dropping that name frees them outside the lock
+          // (a killed run leaves it for remove_stale_temporaries()).
+          const std::string hidden = join_path(options.out_dir, ".threat_master.csv.tmp.displaced");
+          const bool kept = ::link(master->path().c_str(), hidden.c_str()) == 0;
+          written[i] = master->commit();
+          if (kept) ::unlink(hidden.c_str());
+          continue;
+        }
+        const OutputFile& f = *lists[i - first_list];
+        const bool rendered = f.write == &write_rpz && !zone.empty();
         written[i] = write_output(join_path(options.out_dir, f.name), [&](Sink& out) {
           return rendered ? out.write(zone) : f.write(out, rows, options.exports);
         });
       } catch (const std::bad_alloc&) {
-        written[i] = Error(ErrorCategory::io, "out of memory while writing " + std::string(f.name));
+        written[i] = Error(ErrorCategory::io, "out of memory while writing " + std::string(name));
       } catch (const std::exception& e) {
-        written[i] = Error(ErrorCategory::internal, "while writing " + std::string(f.name) + ": " + e.what());
+        written[i] = Error(ErrorCategory::internal, "while writing " + std::string(name) + ": " + e.what());
       }
     }
   };
@@ -138,13 +157,18 @@ Status write_lists(Store& store, const std::vector<ListRow>& rows, const std::ve
         work();
       });
   } catch (const std::system_error&) {
-    // No second thread to be had: this one writes them all.
+    // No second thread to be had: this one does it all.
   }
   work();
   if (helper.joinable()) helper.join();
-  for (std::size_t i = 0; i < lists.size(); ++i) {
+  // Reported as they always were: the blocklists, then threat_master.csv.
+  for (std::size_t i = first_list; i < jobs; ++i) {
     if (!*written[i]) return std::move(*written[i]).error();
-    if (**written[i]) report.changed.emplace_back(lists[i]->name);
+    if (**written[i]) report.changed.emplace_back(lists[i - first_list]->name);
+  }
+  if (first_list != 0) {
+    if (!*written[0]) return std::move(*written[0]).error();
+    if (**written[0]) report.changed.emplace_back("threat_master.csv");
   }
 
   // removed.csv: this run's removals first, then those still remembered.
@@ -156,12 +180,6 @@ Status write_lists(Store& store, const std::vector<ListRow>& rows, const std::ve
   std::vector<Removal> all = removed;
   for (auto& r : *remembered)
     if (r.removed_at >= forget_text) all.push_back(std::move(r));
-  if (master != nullptr) {
-    auto master_changed = master->commit();
-    if (!master_changed) return std::move(master_changed).error();
-    if (*master_changed) report.changed.emplace_back("threat_master.csv");
-  }
-
   auto changed = write_output(join_path(options.out_dir, "removed.csv"),
                               [&](Sink& out) { return write_removed_csv(out, all, options.exports); });
   if (!changed) return std::move(changed).error();

@@ -103,23 +103,14 @@ const trust::Allowlist& bank_allowlist() {
   return list;
 }
 
-void BM_AllowlistMatchDomain(benchmark::State& state) {
+void BM_AllowlistMatch(benchmark::State& state, stix::ObservableType type, std::string_view value) {
   const auto& list = bank_allowlist();
   const Timestamp now = *Timestamp::parse("2026-12-01T00:00:00Z");
-  for (auto _ : state)
-    benchmark::DoNotOptimize(list.match(stix::ObservableType::domain, "login.secure-verify.phish.example", now));
+  for (auto _ : state) benchmark::DoNotOptimize(list.match(type, value, now));
   state.SetItemsProcessed(state.iterations());
 }
-BENCHMARK(BM_AllowlistMatchDomain);
-
-void BM_AllowlistMatchUrl(benchmark::State& state) {
-  const auto& list = bank_allowlist();
-  const Timestamp now = *Timestamp::parse("2026-12-01T00:00:00Z");
-  for (auto _ : state)
-    benchmark::DoNotOptimize(list.match(stix::ObservableType::url, "https://login.phish.example/a/b?c=d", now));
-  state.SetItemsProcessed(state.iterations());
-}
-BENCHMARK(BM_AllowlistMatchUrl);
+BENCHMARK_CAPTURE(BM_AllowlistMatch, domain, stix::ObservableType::domain, "login.secure-verify.phish.example");
+BENCHMARK_CAPTURE(BM_AllowlistMatch, url, stix::ObservableType::url, "https://login.phish.example/a/b?c=d");
 
 void BM_TimestampParse(benchmark::State& state) {
   for (auto _ : state) benchmark::DoNotOptimize(Timestamp::parse("2026-11-29T18:19:12.288Z"));

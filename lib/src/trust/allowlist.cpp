@@ -100,8 +100,8 @@ bool in_network(const AllowEntry& e, bool v6, const std::array<std::uint8_t, 16>
 }
 
 // The host of a canonical URL ("https://host:port/path" → "host"), brackets
-// of IPv6 literals removed.
-std::string url_host(std::string_view url) {
+// of IPv6 literals removed: a part of `url`.
+std::string_view url_host(std::string_view url) {
   auto start = url.find("://");
   if (start == std::string_view::npos) return {};
   start += 3;
@@ -110,10 +110,10 @@ std::string url_host(std::string_view url) {
   if (auto at = authority.rfind('@'); at != std::string_view::npos) authority.remove_prefix(at + 1);
   if (!authority.empty() && authority.front() == '[') {
     auto close = authority.find(']');
-    return std::string(authority.substr(1, close == std::string_view::npos ? std::string_view::npos : close - 1));
+    return authority.substr(1, close == std::string_view::npos ? std::string_view::npos : close - 1);
   }
   if (auto colon = authority.rfind(':'); colon != std::string_view::npos) authority = authority.substr(0, colon);
-  return std::string(authority);
+  return authority;
 }
 
 }  // namespace
@@ -196,6 +196,7 @@ Result<Allowlist> Allowlist::parse(std::string_view text, const std::string& ori
 void Allowlist::index() {
   by_name_.clear();
   by_parent_.clear();
+  by_url_host_.clear();
   networks_.clear();
   prefixes_.clear();
   for (std::size_t i = 0; i < entries_.size(); ++i) {
@@ -210,9 +211,17 @@ void Allowlist::index() {
       case AllowEntry::Type::cidr:
         networks_.push_back(i);
         break;
-      case AllowEntry::Type::url_prefix:
-        prefixes_.push_back(i);
+      case AllowEntry::Type::url_prefix: {
+        // A prefix that holds its whole host (a '/', '?' or '#' after it)
+        // only covers URLs on that host: found by it. Any other is walked.
+        const auto start = e.value.find("://");
+        if (start != std::string::npos && e.value.find_first_of("/?#", start + 3) != std::string::npos) {
+          by_url_host_[std::string(url_host(e.value))].push_back(i);
+        } else {
+          prefixes_.push_back(i);
+        }
         break;
+      }
     }
   }
 }
@@ -241,10 +250,9 @@ const AllowEntry* Allowlist::match(stix::ObservableType type, std::string_view v
       if (covers(entries_[i])) consider(i);
     }
   };
-  std::string url_host_text;
   std::string_view host;
   if (type == T::domain) host = value;
-  if (type == T::url) host = url_host_text = url_host(value);
+  if (type == T::url) host = url_host(value);
   if (!host.empty()) {
     look_up(by_name_, host);  // host and domain entries: the name itself
     for (auto dot = host.find('.'); dot != std::string_view::npos; dot = host.find('.', dot + 1))
@@ -257,7 +265,12 @@ const AllowEntry* Allowlist::match(stix::ObservableType type, std::string_view v
     walk(networks_,
          [&](const AllowEntry& e) { return probe.bits >= e.bits && in_network(e, probe.v6, probe.network); });
   }
-  if (type == T::url) walk(prefixes_, [&](const AllowEntry& e) { return value.starts_with(e.value); });
+  if (type == T::url) {
+    if (auto it = by_url_host_.find(host); it != by_url_host_.end())
+      for (std::size_t i : it->second)
+        if (value.starts_with(entries_[i].value)) consider(i);
+    walk(prefixes_, [&](const AllowEntry& e) { return value.starts_with(e.value); });
+  }
   return first;
 }
 

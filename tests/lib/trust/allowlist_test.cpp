@@ -57,14 +57,15 @@ TEST_CASE("allowlist: an expired entry no longer vetoes", "[trust][allowlist]") 
 
 TEST_CASE("allowlist: the first live entry in file order covers, whatever its type", "[trust][allowlist]") {
   const Allowlist a = load(
-      "host,www.bank.example,first,2026-12-01T00:00:00Z\n"  // line 2
-      "domain,bank.example,second,\n"                       // line 3
-      "host,www.bank.example,third,\n"                      // line 4
-      "domain,www.bank.example,fourth,\n"                   // line 5
-      "cidr,192.0.2.0/24,wide,\n"                           // line 6
-      "cidr,192.0.2.0/25,narrow,\n"                         // line 7
-      "url-prefix,https://docs.example/,prefix,\n"          // line 8
-      "domain,docs.example,name,\n");                       // line 9
+      "host,www.bank.example,first,2026-12-01T00:00:00Z\n"      // line 2
+      "domain,bank.example,second,\n"                           // line 3
+      "host,www.bank.example,third,\n"                          // line 4
+      "domain,www.bank.example,fourth,\n"                       // line 5
+      "cidr,192.0.2.0/24,wide,\n"                               // line 6
+      "cidr,192.0.2.0/25,narrow,\n"                             // line 7
+      "url-prefix,https://docs.example/,prefix,\n"              // line 8
+      "domain,docs.example,name,\n"                             // line 9
+      "url-prefix,https://app.example:8443/private/,port,\n");  // line 10
   const Timestamp before = at("2026-11-30T00:00:00Z"), after = at("2026-12-02T00:00:00Z");
   const auto line = [&](const char* value, const Timestamp& now) {
     const AllowEntry* e = a.match(obs(value), now);
@@ -80,6 +81,9 @@ TEST_CASE("allowlist: the first live entry in file order covers, whatever its ty
   CHECK(line("https://docs.example/a", after) == 8);
   CHECK(line("https://www.docs.example/a", after) == 9);
   CHECK(line("bank.example.test", after) == 0);
+  CHECK(line("https://app.example:8443/private/x", after) == 10);
+  CHECK(line("https://app.example/private/x", after) == 0);  // another port: not that prefix
+  CHECK(line("https://app.example:8443/public/x", after) == 0);
 }
 
 TEST_CASE("allowlist: thousands of entries answer as a walk through them would", "[trust][allowlist]") {

@@ -79,16 +79,23 @@ class Allowlist {
   // Where match() looks, as positions in entries_ in file order: host and
   // domain entries by their name, domain entries again as the parent of
   // the names under them, url-prefix entries that hold a whole host by
-  // that host, so a lookup costs a few hash probes per label however long
-  // the list (a bank's allowlist holds thousands of its own and its
-  // partners' names); cidr entries and other prefixes are walked.
+  // that host, cidr entries by family and length and then by network, so
+  // a lookup costs a few hash probes per label or prefix length however
+  // long the list (a bank's allowlist holds thousands of its own and its
+  // partners' names and ranges); other prefixes are walked.
   struct NameHash {
     using is_transparent = void;
     std::size_t operator()(std::string_view name) const noexcept { return std::hash<std::string_view>{}(name); }
   };
   using NameIndex = std::unordered_map<std::string, std::vector<std::size_t>, NameHash, std::equal_to<>>;
   NameIndex by_name_, by_parent_, by_url_host_;
-  std::vector<std::size_t> networks_, prefixes_;
+  struct NetworkGroup {
+    bool v6 = false;
+    int bits = 0;
+    NameIndex by_network;  // the network's first bits, as bytes
+  };
+  std::vector<NetworkGroup> networks_;
+  std::vector<std::size_t> prefixes_;
   void index();
 };
 

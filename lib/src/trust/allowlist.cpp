@@ -89,14 +89,12 @@ bool parse_network(std::string_view text, AllowEntry& e) {
   return true;
 }
 
-bool in_network(const AllowEntry& e, bool v6, const std::array<std::uint8_t, 16>& addr) {
-  if (v6 != e.v6) return false;
-  int bits = e.bits;
-  for (std::size_t i = 0; bits > 0; ++i, bits -= 8) {
-    const std::uint8_t mask = bits >= 8 ? 0xFF : static_cast<std::uint8_t>(0xFF << (8 - bits));
-    if ((addr[i] & mask) != (e.network[i] & mask)) return false;
-  }
-  return true;
+// An address's first `bits` bits, as bytes (the last one masked): the key
+// of the networks of that length.
+std::string network_key(const std::array<std::uint8_t, 16>& addr, int bits) {
+  std::string key(reinterpret_cast<const char*>(addr.data()), static_cast<std::size_t>((bits + 7) / 8));
+  if (bits % 8 != 0) key.back() = static_cast<char>(addr[key.size() - 1] & (0xFF << (8 - bits % 8)));
+  return key;
 }
 
 // The host of a canonical URL ("https://host:port/path" → "host"), brackets
@@ -208,9 +206,13 @@ void Allowlist::index() {
       case AllowEntry::Type::host:
         by_name_[e.value].push_back(i);
         break;
-      case AllowEntry::Type::cidr:
-        networks_.push_back(i);
+      case AllowEntry::Type::cidr: {
+        auto group = std::find_if(networks_.begin(), networks_.end(),
+                                  [&](const NetworkGroup& g) { return g.v6 == e.v6 && g.bits == e.bits; });
+        if (group == networks_.end()) group = networks_.insert(networks_.end(), NetworkGroup{e.v6, e.bits, {}});
+        group->by_network[network_key(e.network, e.bits)].push_back(i);
         break;
+      }
       case AllowEntry::Type::url_prefix: {
         // A prefix that holds its whole host (a '/', '?' or '#' after it)
         // only covers URLs on that host: found by it. Any other is walked.
@@ -259,11 +261,12 @@ const AllowEntry* Allowlist::match(stix::ObservableType type, std::string_view v
       look_up(by_parent_, host.substr(dot + 1));  // domain entries: a parent
   }
   // An address, or a URL's host that is an address literal: parsed once.
+  // A range is covered when its network lies inside the entry and is no
+  // wider: its first bits, for each length no longer than its own.
   const std::string_view address = type == T::ipv4 || type == T::ipv6 ? value : type == T::url ? host : "";
   if (AllowEntry probe; !networks_.empty() && !address.empty() && parse_network(address, probe)) {
-    // A range is covered when its network lies inside the entry and is no wider.
-    walk(networks_,
-         [&](const AllowEntry& e) { return probe.bits >= e.bits && in_network(e, probe.v6, probe.network); });
+    for (const NetworkGroup& g : networks_)
+      if (g.v6 == probe.v6 && g.bits <= probe.bits) look_up(g.by_network, network_key(probe.network, g.bits));
   }
   if (type == T::url) {
     if (auto it = by_url_host_.find(host); it != by_url_host_.end())

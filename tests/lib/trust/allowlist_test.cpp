@@ -86,6 +86,31 @@ TEST_CASE("allowlist: the first live entry in file order covers, whatever its ty
   CHECK(line("https://app.example:8443/public/x", after) == 0);
 }
 
+TEST_CASE("allowlist: networks cover by family and length, lengths off a byte boundary included",
+          "[trust][allowlist]") {
+  const Allowlist a = load(
+      "cidr,198.51.100.0/22,v4 /22,\n"
+      "cidr,2001:db8:8000::/33,v6 /33,\n"
+      "cidr,203.0.113.7,one address,\n");
+  const Timestamp now = at("2026-11-30T00:00:00Z");
+  const auto covered = [&](const char* value) { return a.match(obs(value), now) != nullptr; };
+  CHECK(covered("198.51.100.0"));
+  CHECK(covered("198.51.103.255"));
+  CHECK_FALSE(covered("198.51.104.0"));
+  CHECK_FALSE(covered("198.51.99.255"));
+  CHECK(covered("198.51.102.0/23"));       // a narrower range inside it
+  CHECK_FALSE(covered("198.51.96.0/21"));  // a wider one
+  CHECK(covered("2001:db8:8000::1"));
+  CHECK(covered("2001:db8:ffff:ffff::1"));
+  CHECK_FALSE(covered("2001:db8:7fff::1"));
+  CHECK(covered("203.0.113.7"));
+  CHECK_FALSE(covered("203.0.113.8"));
+  CHECK(covered("http://198.51.101.9/login"));  // a URL on a covered address
+  const Allowlist all = load("cidr,0.0.0.0/0,everything v4,\n");
+  CHECK(all.match(obs("192.0.2.1"), now) != nullptr);
+  CHECK(all.match(obs("2001:db8::1"), now) == nullptr);  // the other family
+}
+
 TEST_CASE("allowlist: thousands of entries answer as a walk through them would", "[trust][allowlist]") {
   // Every fifth entry expired; names that share labels, nest and repeat.
   std::string rows;

@@ -2,7 +2,6 @@
 // file written atomically only when it changes, and the store's record of
 // what was published.
 #include <pthread.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -107,8 +106,8 @@ Status write_lists(Store& store, const std::vector<ListRow>& rows, const std::ve
 
   // The blocklists, and the commit of threat_master.csv (already written),
   // on two threads taking them in turn, the commit first: freeing the old
-  // file's blocks takes 60 ms for 280 MB, which the other thread spends on
-  // the lists. Each writer only reads what they share once the zone above
+  // file's blocks takes 60 ms for 280 MB (outside the directory's lock, see
+  // AtomicFile::commit), which the other thread spends on the lists. Each writer only reads what they share once the zone above
   // has filled options.exports' lists of the publication (when it has
   // not, one thread does it all).
   std::vector<const OutputFile*> lists;
@@ -124,15 +123,7 @@ Status write_lists(Store& store, const std::vector<ListRow>& rows, const std::ve
           i < first_list ? std::string_view("threat_master.csv") : lists[i - first_list]->name;
       try {
         if (i < first_list) {
-          // Renaming over the old file would free its blocks inside the
-          // rename, holding the directory the other thread creates the
-          // lists in. The old file keeps a second name until the new one is
-          // in place, and dropping that name frees them outside the lock
-          // (a killed run leaves it for remove_stale_temporaries()).
-          const std::string hidden = join_path(options.out_dir, ".threat_master.csv.tmp.displaced");
-          const bool kept = ::link(master->path().c_str(), hidden.c_str()) == 0;
           written[i] = master->commit();
-          if (kept) ::unlink(hidden.c_str());
           continue;
         }
         const OutputFile& f = *lists[i - first_list];

@@ -181,6 +181,25 @@ TEST_CASE("file: start_sync() before commit keeps every byte and the usual outco
   CHECK_FALSE((*f)->start_sync());  // after commit: an error
 }
 
+TEST_CASE("file: commit over an old file leaves no name of it behind, and its other links keep it",
+          "[core][file]") {
+  TempDir dir;
+  const std::string target = dir / "out.csv";
+  const std::string linked = dir / "yesterday.csv";
+  REQUIRE(write_file_atomically(target, "old\n"));
+  REQUIRE(::link(target.c_str(), linked.c_str()) == 0);  // an operator's own second name
+  auto f = AtomicFile::create(target);
+  REQUIRE(f);
+  REQUIRE((*f)->write("new\n"));
+  auto committed = (*f)->commit();
+  REQUIRE(committed);
+  CHECK(*committed == true);
+  CHECK(slurp(target) == "new\n");
+  CHECK(slurp(linked) == "old\n");
+  CHECK(stat_of(linked).st_nlink == 1);  // the commit's own second name is gone
+  CHECK(entries(dir.path()) == std::vector<std::string>{"out.csv", "yesterday.csv"});
+}
+
 TEST_CASE("file: Caching::direct writes the same bytes as buffered writing", "[core][file]") {
   // Sizes around the 4 KiB alignment and the 4 MiB block, written in
   // pieces of varying size (some larger than a block), then the same bytes

@@ -47,9 +47,6 @@ namespace ctishare::merge {
 enum class RowStatus { active, expired, revoked, allowlisted, suppressed };
 std::string_view status_name(RowStatus status);  // "active", "expired", "revoked", "allowlisted", "suppressed"
 
-// One row of threat_master.csv: one observable and the decision about it.
-// (Store::scan_rows reuses one Row and resets every member for each value:
-// a new member needs resetting there too.)
 // What the blocklist writers read of a row. publish() keeps only this of
 // the rows that may block (a quarter of a million of a million-indicator
 // store): a whole Row is seven times larger, and each fresh page of memory
@@ -61,6 +58,9 @@ struct ListRow {
   RowStatus status = RowStatus::active;
 };
 
+// One row of threat_master.csv: one observable and the decision about it.
+// (Store::scan_rows reuses one Row and resets every member for each value:
+// a new member needs resetting there too.)
 struct Row : ListRow {
   double score = 0;                   // 0-100, rounded to 0.01
   double producer_confidence = 0;     // the highest among the live reports

@@ -245,13 +245,6 @@ const AllowEntry* Allowlist::match(stix::ObservableType type, std::string_view v
     if (auto it = index.find(name); it != index.end())
       for (std::size_t i : it->second) consider(i);
   };
-  // Walks entries in file order while one could still come first.
-  const auto walk = [&](const std::vector<std::size_t>& positions, const auto& covers) {
-    for (std::size_t i : positions) {
-      if (first != nullptr && &entries_[i] > first) break;
-      if (covers(entries_[i])) consider(i);
-    }
-  };
   std::string_view host;
   if (type == T::domain) host = value;
   if (type == T::url) host = url_host(value);
@@ -272,7 +265,11 @@ const AllowEntry* Allowlist::match(stix::ObservableType type, std::string_view v
     if (auto it = by_url_host_.find(host); it != by_url_host_.end())
       for (std::size_t i : it->second)
         if (value.starts_with(entries_[i].value)) consider(i);
-    walk(prefixes_, [&](const AllowEntry& e) { return value.starts_with(e.value); });
+    // The other prefixes, in file order while one could still come first.
+    for (std::size_t i : prefixes_) {
+      if (first != nullptr && &entries_[i] > first) break;
+      if (value.starts_with(entries_[i].value)) consider(i);
+    }
   }
   return first;
 }

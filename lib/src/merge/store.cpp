@@ -636,29 +636,81 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& path) {
 
 namespace {
 
-// One indicator version as feed-merge keeps it.
+// A time kept as its compact cell (time_number) when it has one, else as
+// its text, which is then left empty.
+void keep_time(std::string_view text, std::string& kept, std::optional<std::int64_t>& number) {
+  number = time_number(text);
+  if (number) {
+    std::string().swap(kept);
+  } else {
+    kept.assign(text);
+  }
+}
+
+// The same for an id: its UUID's bytes, else its text.
+void keep_ref(std::string_view text, std::string_view prefix, std::string& kept, bool& compact,
+              unsigned char (&bytes)[16]) {
+  compact = uuid_bytes(text, prefix, bytes);
+  if (compact) {
+    std::string().swap(kept);
+  } else {
+    kept.assign(text);
+  }
+}
+
+// One indicator version as feed-merge keeps it. A million of them pass
+// through a merge, two inputs' worth held at once: each id, reference and
+// time is kept in its compact cell (see Cells) when it has one, worked out
+// where the version is read, off the store's thread, and its text only
+// when it has none (the text members are empty otherwise).
 struct Version {
-  std::string id, version, version_key, created, created_by, valid_from, valid_until, tlp;
+  std::string id, version, created, created_by, valid_from, valid_until, tlp;
   std::int64_t kind = 0;
   std::optional<double> confidence;
   bool revoked = false;
   std::string observables;  // "type\tvalue\n" per value (type as its number)
-  // The compact cells of id, created_by and the times (see Cells), worked
-  // out by compact() where the version is read, off the store's thread.
   struct Compact {
     std::optional<std::int64_t> version, created, valid_from, valid_until;
     bool id = false, created_by = false;
     unsigned char id_bytes[16] = {}, created_by_bytes[16] = {};
   } cells;
+  // Texts (as read from the store) into their compact cells.
   void compact() {
-    cells.version = time_number(version);
-    cells.created = time_number(created);
-    cells.valid_from = time_number(valid_from);
-    cells.valid_until = time_number(valid_until);
-    cells.id = uuid_bytes(id, kIndicatorPrefix, cells.id_bytes);
-    cells.created_by = uuid_bytes(created_by, kIdentityPrefix, cells.created_by_bytes);
+    const auto time = [](std::string& text, std::optional<std::int64_t>& number) {
+      number = time_number(text);
+      if (number) std::string().swap(text);
+    };
+    const auto ref = [](std::string& text, std::string_view prefix, bool& compact, unsigned char(&bytes)[16]) {
+      compact = uuid_bytes(text, prefix, bytes);
+      if (compact) std::string().swap(text);
+    };
+    time(version, cells.version);
+    time(created, cells.created);
+    time(valid_from, cells.valid_from);
+    time(valid_until, cells.valid_until);
+    ref(id, kIndicatorPrefix, cells.id, cells.id_bytes);
+    ref(created_by, kIdentityPrefix, cells.created_by, cells.created_by_bytes);
+  }
+  std::string id_text() const {
+    if (!cells.id) return id;
+    std::string text;
+    format_uuid(cells.id_bytes, kIndicatorPrefix, text);
+    return text;
+  }
+  std::string version_text() const {
+    if (!cells.version) return version;
+    char text[24];
+    format_time(*cells.version, text);
+    return std::string(text, sizeof text);
   }
 };
+
+// Whether `a` is a later version than `b` (version_key's order): compact
+// times (milliseconds, one shape of text) compare as numbers.
+bool later(const Version& a, const Version& b) {
+  if (a.cells.version && b.cells.version) return *a.cells.version > *b.cells.version;
+  return version_key(a.version_text()) > version_key(b.version_text());
+}
 
 // A channel: the source an indicator came through and that source's trust then.
 struct Channel {
@@ -683,9 +735,10 @@ std::uint64_t uuid_half(const unsigned char* p) {
   return v;
 }
 
-// Orders ids as their text does, comparing the UUIDs' bytes when both are
-// canonical ("indicator--" and a lower-case UUID: the bytes' order is then
-// the text's) and the text otherwise. -1, 0 or 1.
+// Orders indicator ids as their text does, comparing the UUIDs' bytes
+// when both are canonical ("indicator--" and a lower-case UUID: the bytes'
+// order is then the text's) and the text otherwise (a canonical id's text
+// is not kept: written out again from its bytes). -1, 0 or 1.
 int compare_ids(const std::string& a, bool a_compact, const unsigned char* a_key, const std::string& b, bool b_compact,
                 const unsigned char* b_key) {
   if (a_compact && b_compact) {
@@ -695,7 +748,10 @@ int compare_ids(const std::string& a, bool a_compact, const unsigned char* a_key
     }
     return 0;
   }
-  const int c = a.compare(b);
+  std::string a_text, b_text;
+  if (a_compact) format_uuid(a_key, kIndicatorPrefix, a_text);
+  if (b_compact) format_uuid(b_key, kIndicatorPrefix, b_text);
+  const int c = (a_compact ? a_text : a).compare(b_compact ? b_text : b);
   return (c > 0) - (c < 0);
 }
 
@@ -886,9 +942,17 @@ namespace {
 
 // The channels an assessed indicator gets from one input.
 struct AssessedIndicator {
-  std::string id;
+  std::string id;  // as Version's: empty when compact
+  bool compact = false;
+  unsigned char key[16] = {};
   std::vector<Channel> channels;
   bool used = false;  // merged with a version of this input
+  std::string id_text() const {
+    if (!compact) return id;
+    std::string text;
+    format_uuid(key, kIndicatorPrefix, text);
+    return text;
+  }
 };
 
 }  // namespace
@@ -965,8 +1029,8 @@ struct Gatherer {
         return {};
       }
       ++stats.assessments;
-      Assessed& a = assessments.emplace_back(Assessed{o.indicator_ref, Channel{o.source, trust}});
-      a.compact = uuid_bytes(a.indicator, kIndicatorPrefix, a.key);
+      Assessed& a = assessments.emplace_back(Assessed{{}, Channel{o.source, trust}});
+      keep_ref(o.indicator_ref, kIndicatorPrefix, a.indicator, a.compact, a.key);
       return {};
     }
     if (o.type != "indicator") return {};
@@ -984,31 +1048,30 @@ struct Gatherer {
       if (!v.confidence) return unusable("confidence is not an integer from 0 to 100");
     }
     // The times as Timestamp writes them back; one already in the compact
-    // form ("YYYY-MM-DDTHH:MM:SS.sssZ", nearly all) is that text.
-    const auto normal = [](const std::string& text) -> Result<std::string> {
-      if (time_number(text)) return text;
+    // form ("YYYY-MM-DDTHH:MM:SS.sssZ", nearly all) is kept as its number.
+    const auto normal = [](const std::string& text, std::string& kept, std::optional<std::int64_t>& number) -> Status {
+      if ((number = time_number(text))) return {};
       auto t = Timestamp::parse(text);
       if (!t) return std::move(t).error();
-      return t->to_string();
+      keep_time(t->to_string(), kept, number);
+      return {};
     };
-    auto from = normal(o.valid_from);
-    if (!from) return unusable(o.valid_from.empty() ? "no valid_from" : "valid_from: " + from.error().message());
+    if (auto from = normal(o.valid_from, v.valid_from, v.cells.valid_from); !from)
+      return unusable(o.valid_from.empty() ? "no valid_from" : "valid_from: " + from.error().message());
     if (!o.valid_until.empty()) {
-      auto until = normal(o.valid_until);
-      if (!until) return unusable("valid_until: " + until.error().message());
-      v.valid_until = std::move(*until);
+      if (auto until = normal(o.valid_until, v.valid_until, v.cells.valid_until); !until)
+        return unusable("valid_until: " + until.error().message());
     }
     refused.clear();
     const auto found = trust::observables_of_pattern(o.pattern, &refused);
     for (const auto& why : refused) note(o, "indicator " + quote(o.id) + ": " + why + "; that value is skipped");
     if (!refused.empty()) ++stats.unusable;
     if (found.empty()) return {};  // nothing a list can hold (e.g. a process name)
-    v.id = o.id;
-    v.version = o.modified.empty() ? o.created : o.modified;
-    v.version_key = version_key(v.version);
-    v.created = o.created.empty() ? v.version : o.created;
-    v.created_by = o.created_by_ref;
-    v.valid_from = std::move(*from);
+    keep_ref(o.id, kIndicatorPrefix, v.id, v.cells.id, v.cells.id_bytes);
+    const std::string& version = o.modified.empty() ? o.created : o.modified;
+    keep_time(version, v.version, v.cells.version);
+    keep_time(o.created.empty() ? version : o.created, v.created, v.cells.created);
+    keep_ref(o.created_by_ref, kIdentityPrefix, v.created_by, v.cells.created_by, v.cells.created_by_bytes);
     v.revoked = o.revoked;
     v.kind = static_cast<std::int64_t>(kind_of(found.front().type));
     std::optional<stix::Tlp> tlp;
@@ -1021,7 +1084,6 @@ struct Gatherer {
       v.observables += ob.value;
       v.observables += '\n';
     }
-    v.compact();
     versions.push_back(std::move(v));
     return {};
   }
@@ -1057,13 +1119,13 @@ ReadInput arrange(Gatherer&& gathered) {
       std::sort(keys.begin(), keys.end(), [&](const Key& a, const Key& b) {
         if (a.hi != b.hi) return a.hi < b.hi;
         if (a.lo != b.lo) return a.lo < b.lo;
-        return versions[a.at].version_key < versions[b.at].version_key;
+        return later(versions[b.at], versions[a.at]);
       });
       for (std::size_t i = 0; i < keys.size(); ++i) order[i] = keys[i].at;
     } else {
       std::sort(order.begin(), order.end(), [&](std::uint32_t x, std::uint32_t y) {
         const int c = by_id(versions[x], versions[y]);
-        return c != 0 ? c < 0 : versions[x].version_key < versions[y].version_key;
+        return c != 0 ? c < 0 : later(versions[y], versions[x]);
       });
     }
     // Into that order in place, cycle by cycle (no second copy of them).
@@ -1118,7 +1180,12 @@ ReadInput arrange(Gatherer&& gathered) {
       const Assessed& before = assessments[order[k - 1]];
       same = before.compact && a.compact ? std::memcmp(before.key, a.key, 16) == 0 : assessed.back().id == a.indicator;
     }
-    if (!same) assessed.push_back(AssessedIndicator{std::move(a.indicator), {}});
+    if (!same) {
+      AssessedIndicator& first = assessed.emplace_back();
+      first.id = std::move(a.indicator);
+      first.compact = a.compact;
+      std::memcpy(first.key, a.key, sizeof a.key);
+    }
     auto& list = assessed.back().channels;
     auto it = std::find_if(list.begin(), list.end(), [&](const Channel& c) { return c.source == a.channel.source; });
     if (it == list.end()) {
@@ -1217,7 +1284,6 @@ Result<IngestStats> Store::apply(ReadInput&& read_input) {
     v = Version{};
     v.id = id;
     get_cells.time_at(0, v.version);
-    v.version_key = version_key(v.version);
     get_cells.time_at(1, v.created);
     get_cells.ref_at(2, kIdentityPrefix, v.created_by);
     v.kind = get.int_at(3);
@@ -1258,10 +1324,14 @@ Result<IngestStats> Store::apply(ReadInput&& read_input) {
   // changed. Called in increasing id order (the versions' order), so the
   // assessed indicators are a walk, not a search.
   auto next_assessed = assessed.begin();
-  const auto merge_channels = [&](const std::string& id, std::vector<Channel>& channels) {
+  const auto merge_channels = [&](const Version& v, std::vector<Channel>& channels) {
     bool changed = false;
-    while (next_assessed != assessed.end() && next_assessed->id < id) ++next_assessed;
-    if (next_assessed == assessed.end() || next_assessed->id != id) return false;
+    const auto compare = [&] {
+      return compare_ids(next_assessed->id, next_assessed->compact, next_assessed->key, v.id, v.cells.id,
+                         v.cells.id_bytes);
+    };
+    while (next_assessed != assessed.end() && compare() < 0) ++next_assessed;
+    if (next_assessed == assessed.end() || compare() != 0) return false;
     next_assessed->used = true;
     for (const auto& c : next_assessed->channels) {
       auto have =
@@ -1285,7 +1355,7 @@ Result<IngestStats> Store::apply(ReadInput&& read_input) {
     // store holds is read and compared.
     {
       std::vector<Channel> channels;
-      merge_channels(v.id, channels);
+      merge_channels(v, channels);
       auto added = write(v, channels, true);
       if (!added) return std::move(added).error();
       if (*added) {
@@ -1295,11 +1365,11 @@ Result<IngestStats> Store::apply(ReadInput&& read_input) {
         continue;
       }
     }
-    auto found = load(v.id, old, old_channels);
+    auto found = load(v.id_text(), old, old_channels);
     if (!found) return std::move(found).error();
     std::vector<Channel> channels = *found ? old_channels : std::vector<Channel>();
-    bool channels_changed = merge_channels(v.id, channels);
-    const bool newer = !*found || v.version_key > old.version_key;
+    bool channels_changed = merge_channels(v, channels);
+    const bool newer = !*found || later(v, old);
     if (newer) {
       ++stats.stored;
       if (*found) {
@@ -1310,7 +1380,7 @@ Result<IngestStats> Store::apply(ReadInput&& read_input) {
           if (("\n" + v.observables).find("\n" + line) != std::string::npos) return;
           drop.bind(1, type);
           drop.bind(2, value);
-          if (drop_cells.bind_ref(3, v.id, kIndicatorPrefix) == SQLITE_OK) (void)drop.step();
+          if (drop_cells.bind_ref(3, v.id, v.cells.id, v.cells.id_bytes) == SQLITE_OK) (void)drop.step();
           drop.reset();
         });
       }
@@ -1328,12 +1398,12 @@ Result<IngestStats> Store::apply(ReadInput&& read_input) {
   // Assessments of indicators this input did not carry (stored earlier).
   std::vector<std::string> rest;
   for (const auto& a : assessed)
-    if (!a.used) rest.emplace_back(a.id);
+    if (!a.used) rest.push_back(a.id_text());
   next_assessed = assessed.begin();
   for (const auto& id : rest) {
     auto found = load(id, old, old_channels);
     if (!found) return std::move(found).error();
-    if (!*found || !merge_channels(id, old_channels)) continue;
+    if (!*found || !merge_channels(old, old_channels)) continue;
     stored.push_back(old);
     channel_lists.push_back(old_channels);
     CTI_TRY_STATUS(save(stored.back(), channel_lists.back()));

@@ -1104,3 +1104,35 @@ TEST_CASE("each row's score decays by its own kind and valid_from, however the r
   for (const auto& r : rows) scores.insert(r.score);
   CHECK(scores.size() >= 4);
 }
+
+TEST_CASE("versions compare by their instant, whatever the precision they are written with (issue #6)", "[merge]") {
+  // Milliseconds are kept as numbers, other precisions as text: a version
+  // of either form must still be newer or older than one of the other by
+  // its instant, within one input and against the store.
+  Fixture f;
+  const auto version = [](const char* modified) {
+    Ind i{5};
+    i.modified = modified;
+    return indicator(i) + assessment(5, "partner-b", 0.8);
+  };
+  // One input: the newest (a tenth of a millisecond past the compact one)
+  // wins, in any order.
+  auto stats = f.ingest(version("2026-11-28T09:00:00.0012Z") + version("2026-11-28T09:00:00.0015Z") +
+                        version("2026-11-28T09:00:00.001Z") + version("2026-11-28T09:00:00.001Z"));
+  REQUIRE(stats);
+  CHECK(stats->stored == 1);
+  CHECK(f.only_row().last_seen == "2026-11-28T09:00:00.0015Z");
+  // Against the store: an older compact one is not stored, a newer one is.
+  stats = f.ingest(version("2026-11-28T09:00:00.001Z"));
+  REQUIRE(stats);
+  CHECK(stats->stored == 0);
+  stats = f.ingest(version("2026-11-28T09:00:00.002Z"));
+  REQUIRE(stats);
+  CHECK(stats->stored == 1);
+  CHECK(f.only_row().last_seen == "2026-11-28T09:00:00.002Z");
+  // And a text one newer than the compact one now stored.
+  stats = f.ingest(version("2026-11-28T09:00:00.00201Z"));
+  REQUIRE(stats);
+  CHECK(stats->stored == 1);
+  CHECK(f.only_row().last_seen == "2026-11-28T09:00:00.00201Z");
+}

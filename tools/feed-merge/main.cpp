@@ -202,11 +202,34 @@ int main(int argc, char** argv) {
             }
             return r;
           };
-          // On another thread when one can be had, else when it is needed.
-          const auto start = [&](const std::string& path) {
+          // An input applied to the store (a few hundred MB of small
+          // strings for a large feed) is freed off this thread, whose apply
+          // paces the merge: by the task that reads the input after next,
+          // before it reads (so no more inputs are held at once than
+          // before), or, when none is left to read, by a thread of its own.
+          std::optional<Read> spent;
+          std::future<void> freeing;  // declared after `spent`: joined before it goes
+          const auto free_spent = [&] {
+            if (freeing.valid()) freeing.get();
+            if (!spent) return;
             try {
-              return std::async(std::launch::async, [&read, path] {
+              freeing = std::async(std::launch::async, [gone = std::move(*spent)]() mutable {
+                pthread_setname_np(pthread_self(), "fm-free");
+                Read freed = std::move(gone);  // here, not where the future is destroyed
+              });
+            } catch (const std::system_error&) {
+              // No thread to be had: freed here, with the task not started.
+            }
+            spent.reset();
+          };
+          // Read on another thread when one can be had, else when needed.
+          const auto start = [&](const std::string& path) {
+            std::optional<Read> held = std::move(spent);
+            spent.reset();
+            try {
+              return std::async(std::launch::async, [&read, path, held = std::move(held)]() mutable {
                 pthread_setname_np(pthread_self(), "fm-read");  // as top -H and perf show it
+                held.reset();
                 return read(path);
               });
             } catch (const std::system_error&) {
@@ -219,7 +242,11 @@ int main(int argc, char** argv) {
           for (std::size_t i = 0; i < o.inputs.size(); ++i) {
             const std::string name = display_name(o.inputs[i]);
             Read r = next.get();
-            if (i + 1 < o.inputs.size()) next = start(o.inputs[i + 1]);
+            if (i + 1 < o.inputs.size()) {
+              next = start(o.inputs[i + 1]);
+            } else {
+              free_spent();  // on the core the last apply leaves idle
+            }
             for (const auto& m : r.messages) ctx.diagnostics(Severity::error, quote(name) + ": " + m);
             const bool was_read = r.input->has_value();
             Result<merge::IngestStats> stats = was_read ? (*store)->apply(std::move(**r.input))
@@ -239,6 +266,7 @@ int main(int argc, char** argv) {
               CTI_TRY_STATUS(log->append({"feed-merge", user, "ingest", name, "", 0, "error", "", e.message(), ""}));
               ++failed;
               if (!worst || exit_code(e.category()) > exit_code(worst->category())) worst = std::move(e);
+              spent = std::move(r);
               continue;
             }
             stored += stats->stored;
@@ -250,9 +278,12 @@ int main(int argc, char** argv) {
                                                      "scored them (trust-score --source NAME)");
             ctx.diagnostics(Severity::info, quote(name) + ": " + std::to_string(stats->indicators) + " indicator(s), " +
                                                 std::to_string(stats->stored) + " new or newer");
+            spent = std::move(r);
           }
 
+          free_spent();  // while the batch commits
           CTI_TRY_STATUS((*store)->commit_batch());
+          if (freeing.valid()) freeing.get();  // before publishing needs memory of its own
 
           const trust::Allowlist* vetoes = *allowlist ? &**allowlist : nullptr;
           const merge::MergePolicy policy = tool::merge_policy(*config, vetoes);

@@ -14,17 +14,12 @@
 #include "ctishare/audit.h"
 #include "ctishare/config.h"
 #include "ctishare/file.h"
-#include "ctishare/memory.h"
 #include "ctishare/merge_store.h"
 #include "ctishare/trust.h"
 #include "merging.h"
 #include "tool.h"
 
 namespace {
-
-// The part of the heap faulted in by huge pages (below M_MMAP_THRESHOLD, so
-// it comes from the heap, not a mapping of its own).
-constexpr std::size_t kHugeHeap = 640U << 20;
 
 constexpr const char* kExamples = R"(Examples:
   feed-merge scored/partner-b.json scored/osint.json
@@ -156,16 +151,13 @@ int main(int argc, char** argv) {
           ::mallopt(M_MMAP_THRESHOLD, 1024 * 1024 * 1024);
           ::mallopt(M_TRIM_THRESHOLD, 1024 * 1024 * 1024);
           ::mallopt(M_TOP_PAD, 64 * 1024 * 1024);
-          // And fault the heap in by 2 MiB pages, not 4 KiB ones: a merge
-          // touches a few hundred MB of fresh heap, and each small page
-          // fault costs more than the work done on the page. The block is
-          // carved from the heap, marked, and handed back to malloc, which
-          // keeps it (M_TRIM_THRESHOLD) for the strings that follow. A hint:
-          // without transparent huge pages nothing changes.
-          if (void* heap = std::malloc(kHugeHeap)) {
-            advise_huge_pages(heap, kHugeHeap);
-            std::free(heap);
-          }
+          // The heap is faulted in by 4 KiB pages, not 2 MiB ones (no
+          // MADV_HUGEPAGE): on a virtual machine that hands free memory
+          // back to its host (virtio-balloon free page reporting, as the
+          // benchmark machine does), a huge page is carved from a block the
+          // host took back, and faulting one in cost 8-10 ms per MB there,
+          // against 0.5-4 ms by small pages. A daily run finds its memory
+          // so; only back-to-back runs find it still at hand.
           auto allowlist = tool::load_allowlist(o.allowlist, *config);
           if (!allowlist) return std::move(allowlist).error();
           CTI_TRY_STATUS(make_directories(out_dir));

@@ -156,7 +156,7 @@ int main(int argc, char** argv) {
           // back to its host (virtio-balloon free page reporting, as the
           // benchmark machine does), a huge page is carved from a block the
           // host took back, and faulting one in cost 8-10 ms per MB there,
-          // against 0.5-4 ms by small pages. A daily run finds its memory
+          // against 0.9-4.3 ms by small pages. A daily run finds its memory
           // so; only back-to-back runs find it still at hand.
           auto allowlist = tool::load_allowlist(o.allowlist, *config);
           if (!allowlist) return std::move(allowlist).error();

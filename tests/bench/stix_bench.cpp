@@ -111,6 +111,8 @@ void BM_AllowlistMatch(benchmark::State& state, stix::ObservableType type, std::
 }
 BENCHMARK_CAPTURE(BM_AllowlistMatch, domain, stix::ObservableType::domain, "login.secure-verify.phish.example");
 BENCHMARK_CAPTURE(BM_AllowlistMatch, url, stix::ObservableType::url, "https://login.phish.example/a/b?c=d");
+// A name under a top-level label no entry ends in: refused before any probe.
+BENCHMARK_CAPTURE(BM_AllowlistMatch, other_tld, stix::ObservableType::domain, "login.secure-verify.phish.com");
 
 void BM_TimestampParse(benchmark::State& state) {
   for (auto _ : state) benchmark::DoNotOptimize(Timestamp::parse("2026-11-29T18:19:12.288Z"));

@@ -89,6 +89,11 @@ class Allowlist {
   };
   using NameIndex = std::unordered_map<std::string, std::vector<std::size_t>, NameHash, std::equal_to<>>;
   NameIndex by_name_, by_parent_, by_url_host_;
+  // What every host and domain entry's name has in common, so most names
+  // that no entry covers are refused before any probe: the fewest and
+  // most labels of those names, and their last labels.
+  std::size_t name_labels_min_ = 0, name_labels_max_ = 0;
+  std::vector<std::string> name_last_labels_;  // sorted, each once
   struct NetworkGroup {
     bool v6 = false;
     int bits = 0;

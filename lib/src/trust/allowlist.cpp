@@ -191,9 +191,24 @@ Result<Allowlist> Allowlist::parse(std::string_view text, const std::string& ori
   return out;
 }
 
+namespace {
+
+std::size_t label_count(std::string_view name) {
+  return 1 + static_cast<std::size_t>(std::count(name.begin(), name.end(), '.'));
+}
+
+std::string_view last_label(std::string_view name) {
+  const auto dot = name.rfind('.');
+  return dot == std::string_view::npos ? name : name.substr(dot + 1);
+}
+
+}  // namespace
+
 void Allowlist::index() {
   by_name_.clear();
   by_parent_.clear();
+  name_labels_min_ = name_labels_max_ = 0;
+  name_last_labels_.clear();
   by_url_host_.clear();
   networks_.clear();
   prefixes_.clear();
@@ -203,9 +218,14 @@ void Allowlist::index() {
       case AllowEntry::Type::domain:
         by_parent_[e.value].push_back(i);
         [[fallthrough]];
-      case AllowEntry::Type::host:
+      case AllowEntry::Type::host: {
         by_name_[e.value].push_back(i);
+        const std::size_t labels = label_count(e.value);
+        name_labels_min_ = name_labels_max_ == 0 ? labels : std::min(name_labels_min_, labels);
+        name_labels_max_ = std::max(name_labels_max_, labels);
+        name_last_labels_.emplace_back(last_label(e.value));
         break;
+      }
       case AllowEntry::Type::cidr: {
         auto group = std::find_if(networks_.begin(), networks_.end(),
                                   [&](const NetworkGroup& g) { return g.v6 == e.v6 && g.bits == e.bits; });
@@ -226,6 +246,8 @@ void Allowlist::index() {
       }
     }
   }
+  std::sort(name_last_labels_.begin(), name_last_labels_.end());
+  name_last_labels_.erase(std::unique(name_last_labels_.begin(), name_last_labels_.end()), name_last_labels_.end());
 }
 
 const AllowEntry* Allowlist::match(const stix::Observable& o, const Timestamp& now) const {
@@ -248,10 +270,16 @@ const AllowEntry* Allowlist::match(stix::ObservableType type, std::string_view v
   std::string_view host;
   if (type == T::domain) host = value;
   if (type == T::url) host = url_host(value);
-  if (!host.empty()) {
-    look_up(by_name_, host);  // host and domain entries: the name itself
-    for (auto dot = host.find('.'); dot != std::string_view::npos; dot = host.find('.', dot + 1))
-      look_up(by_parent_, host.substr(dot + 1));  // domain entries: a parent
+  // A name (or parent) can only be an entry's when it ends in an entry's
+  // last label and has as many labels as some entry.
+  if (!host.empty() && name_labels_max_ != 0 &&
+      std::binary_search(name_last_labels_.begin(), name_last_labels_.end(), last_label(host))) {
+    std::size_t labels = label_count(host);
+    if (labels >= name_labels_min_ && labels <= name_labels_max_)
+      look_up(by_name_, host);  // host and domain entries: the name itself
+    for (auto dot = host.find('.'); dot != std::string_view::npos && --labels >= name_labels_min_;
+         dot = host.find('.', dot + 1))
+      if (labels <= name_labels_max_) look_up(by_parent_, host.substr(dot + 1));  // domain entries: a parent
   }
   // An address, or a URL's host that is an address literal: parsed once.
   // A range is covered when its network lies inside the entry and is no

@@ -1115,24 +1115,31 @@ TEST_CASE("versions compare by their instant, whatever the precision they are wr
     i.modified = modified;
     return indicator(i) + assessment(5, "partner-b", 0.8);
   };
-  // One input: the newest (a tenth of a millisecond past the compact one)
-  // wins, in any order.
-  auto stats = f.ingest(version("2026-11-28T09:00:00.0012Z") + version("2026-11-28T09:00:00.0015Z") +
-                        version("2026-11-28T09:00:00.001Z") + version("2026-11-28T09:00:00.001Z"));
-  REQUIRE(stats);
-  CHECK(stats->stored == 1);
-  CHECK(f.only_row().last_seen == "2026-11-28T09:00:00.0015Z");
-  // Against the store: an older compact one is not stored, a newer one is.
-  stats = f.ingest(version("2026-11-28T09:00:00.001Z"));
-  REQUIRE(stats);
-  CHECK(stats->stored == 0);
-  stats = f.ingest(version("2026-11-28T09:00:00.002Z"));
-  REQUIRE(stats);
-  CHECK(stats->stored == 1);
-  CHECK(f.only_row().last_seen == "2026-11-28T09:00:00.002Z");
-  // And a text one newer than the compact one now stored.
-  stats = f.ingest(version("2026-11-28T09:00:00.00201Z"));
-  REQUIRE(stats);
-  CHECK(stats->stored == 1);
-  CHECK(f.only_row().last_seen == "2026-11-28T09:00:00.00201Z");
+  // Each step an input, what it stores and the version kept after it. One
+  // input first: the newest (half a millisecond past the compact one) wins,
+  // in any order. Then against the store: an older compact version is not
+  // stored, a newer one is, and a text one newer than that one is too.
+  struct Step {
+    std::vector<const char*> modified;
+    std::size_t stored;
+    const char* kept;
+  };
+  const Step steps[] = {
+      {{"2026-11-28T09:00:00.0012Z", "2026-11-28T09:00:00.0015Z", "2026-11-28T09:00:00.001Z",
+        "2026-11-28T09:00:00.001Z"},
+       1,
+       "2026-11-28T09:00:00.0015Z"},
+      {{"2026-11-28T09:00:00.001Z"}, 0, "2026-11-28T09:00:00.0015Z"},
+      {{"2026-11-28T09:00:00.002Z"}, 1, "2026-11-28T09:00:00.002Z"},
+      {{"2026-11-28T09:00:00.00201Z"}, 1, "2026-11-28T09:00:00.00201Z"},
+  };
+  for (const Step& step : steps) {
+    std::string input;
+    for (const char* m : step.modified) input += version(m);
+    INFO(input);
+    auto stats = f.ingest(input);
+    REQUIRE(stats);
+    CHECK(stats->stored == step.stored);
+    CHECK(f.only_row().last_seen == step.kept);
+  }
 }

@@ -482,6 +482,7 @@ void exec_sql(const std::string& path, const char* sql) {
 }  // namespace
 
 TEST_CASE("a store of schema 1 is converted once on open and reads as it did (issue #6)", "[merge]") {
+  // Straight to schema 3 (see the next test).
   test::TempDir dir;
   const std::string path = dir / "merge.db";
   exec_sql(path, kSchema1);
@@ -511,7 +512,7 @@ TEST_CASE("a store of schema 1 is converted once on open and reads as it did (is
   {
     auto store = Store::open(path);
     if (!store) FAIL(store.error().message());
-    CHECK(user_version(path) == 2);
+    CHECK(user_version(path) == 3);
     check_rows(**store);
     auto ids = (*store)->ids_of_entry(Entry{stix::ObservableType::domain, "other.example"});
     REQUIRE(ids);
@@ -540,6 +541,97 @@ TEST_CASE("a store of schema 1 is converted once on open and reads as it did (is
   REQUIRE(rows);
   REQUIRE(rows->size() == 2);
   CHECK((*rows)[1].last_seen == "2026-11-29T06:00:00.000Z");
+}
+
+namespace {
+
+// Rows as threat_master.csv lines: every column compared at once.
+std::string csv_of(const std::vector<Row>& rows) {
+  ExportOptions options;
+  options.now = at("2026-11-28T12:00:00Z");
+  std::string out;
+  for (const Row& r : rows) append_master_csv_row(out, r, options);
+  return out;
+}
+
+// The indicators table's definition as the store holds it.
+std::string indicators_sql(const std::string& path) {
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+  sqlite3_stmt* q = nullptr;
+  REQUIRE(sqlite3_prepare_v2(db, "SELECT sql FROM sqlite_master WHERE name = 'indicators'", -1, &q, nullptr) ==
+          SQLITE_OK);
+  REQUIRE(sqlite3_step(q) == SQLITE_ROW);
+  std::string sql(reinterpret_cast<const char*>(sqlite3_column_text(q, 0)));
+  sqlite3_finalize(q);
+  sqlite3_close(db);
+  return sql;
+}
+
+}  // namespace
+
+TEST_CASE("a store of schema 2 is converted once on open and reads as it did", "[merge]") {
+  // Schema 2 kept the indicators in a table ordered by id; schema 3 appends
+  // them and indexes the id. A store made now, put back into schema 2's
+  // form, must come back with every row as it was and keep working.
+  Fixture f;
+  std::string feed;
+  for (int n = 1; n <= 3; ++n) {
+    Ind i{n};
+    i.value = "v" + std::to_string(n) + ".example";
+    feed += indicator(i) + (n == 3 ? std::string() : assessment(n, "partner-b", 0.8));  // 3 unassessed
+  }
+  REQUIRE(f.ingest(feed));
+  const std::vector<Row> rows_before = f.rows();
+  REQUIRE(rows_before.size() == 2);
+  const std::string before = csv_of(rows_before);
+  const std::string path = f.dir / "merge.db";
+  f.store.reset();
+  CHECK(indicators_sql(path).find("UNIQUE") != std::string::npos);
+  exec_sql(path, R"sql(
+    BEGIN;
+    DROP INDEX unassessed;
+    ALTER TABLE indicators RENAME TO indicators_3;
+    CREATE TABLE indicators (
+      id BLOB PRIMARY KEY, version BLOB NOT NULL, created BLOB NOT NULL, created_by BLOB NOT NULL,
+      kind INTEGER NOT NULL, confidence REAL, valid_from BLOB NOT NULL, valid_until BLOB NOT NULL,
+      revoked INTEGER NOT NULL, tlp TEXT NOT NULL, observables TEXT NOT NULL, channels TEXT NOT NULL
+    ) WITHOUT ROWID;
+    INSERT INTO indicators SELECT * FROM indicators_3;
+    DROP TABLE indicators_3;
+    CREATE INDEX unassessed ON indicators(id) WHERE channels = '';
+    PRAGMA user_version=2;
+    COMMIT;
+  )sql");
+  REQUIRE(indicators_sql(path).find("WITHOUT ROWID") != std::string::npos);
+  for (int open = 0; open < 2; ++open) {  // converted, then already converted
+    auto store = Store::open(path);
+    if (!store) FAIL(store.error().message());
+    f.store = std::move(*store);
+    CHECK(user_version(path) == 3);
+    CHECK(indicators_sql(path).find("WITHOUT ROWID") == std::string::npos);
+    CHECK(csv_of(f.rows()) == before);
+    auto unassessed = f.store->count_unassessed();
+    REQUIRE(unassessed);
+    CHECK(*unassessed == 1);
+    f.store.reset();
+  }
+  // And it takes new versions, of a stored indicator and of a new one.
+  auto store = Store::open(path);
+  REQUIRE(store);
+  f.store = std::move(*store);
+  Ind newer{1};
+  newer.value = "v1.example";
+  newer.modified = "2026-11-28T06:00:00.000Z";
+  Ind added{4};
+  added.value = "v4.example";
+  auto stats = f.ingest(indicator(newer) + indicator(added) + assessment(4, "partner-b", 0.8));
+  REQUIRE(stats);
+  CHECK(stats->stored == 2);
+  const auto rows = f.rows();
+  REQUIRE(rows.size() == 3);
+  CHECK(rows[0].last_seen == "2026-11-28T06:00:00.000Z");
+  CHECK(rows[2].value == "v4.example");
 }
 
 TEST_CASE("a new store has 16 KiB pages; one made with smaller pages keeps them and works", "[merge]") {
@@ -695,11 +787,11 @@ TEST_CASE("a store of a newer schema is refused with one line", "[merge]") {
   test::TempDir dir;
   const std::string path = dir / "merge.db";
   { REQUIRE(Store::open(path)); }
-  exec_sql(path, "PRAGMA user_version=3");
+  exec_sql(path, "PRAGMA user_version=4");
   auto store = Store::open(path);
   REQUIRE_FALSE(store);
   CHECK(store.error().category() == ErrorCategory::data);
-  CHECK(store.error().message().find("written by a newer ctishare (schema 3, this build knows 2)") !=
+  CHECK(store.error().message().find("written by a newer ctishare (schema 4, this build knows 3)") !=
         std::string::npos);
 }
 

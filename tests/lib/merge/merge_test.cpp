@@ -575,13 +575,12 @@ TEST_CASE("a store of schema 2 is converted once on open and reads as it did", "
   // them and indexes the id. A store made now, put back into schema 2's
   // form, must come back with every row as it was and keep working.
   Fixture f;
-  std::string feed;
-  for (int n = 1; n <= 3; ++n) {
-    Ind i{n};
-    i.value = "v" + std::to_string(n) + ".example";
-    feed += indicator(i) + (n == 3 ? std::string() : assessment(n, "partner-b", 0.8));  // 3 unassessed
-  }
-  REQUIRE(f.ingest(feed));
+  Ind one{1}, two{2}, unassessed{3};
+  one.value = "v1.example";
+  two.value = "v2.example";
+  unassessed.value = "v3.example";
+  REQUIRE(f.ingest(indicator(one) + assessment(1, "partner-b", 0.8) + indicator(two) + assessment(2, "partner-b", 0.8) +
+                   indicator(unassessed)));
   const std::vector<Row> rows_before = f.rows();
   REQUIRE(rows_before.size() == 2);
   const std::string before = csv_of(rows_before);

@@ -575,12 +575,12 @@ TEST_CASE("a store of schema 2 is converted once on open and reads as it did", "
   // them and indexes the id. A store made now, put back into schema 2's
   // form, must come back with every row as it was and keep working.
   Fixture f;
-  Ind one{1}, two{2}, unassessed{3};
+  Ind one{1}, two{2}, three{3};  // three without an assessment
   one.value = "v1.example";
   two.value = "v2.example";
-  unassessed.value = "v3.example";
+  three.value = "v3.example";
   REQUIRE(f.ingest(indicator(one) + assessment(1, "partner-b", 0.8) + indicator(two) + assessment(2, "partner-b", 0.8) +
-                   indicator(unassessed)));
+                   indicator(three)));
   const std::vector<Row> rows_before = f.rows();
   REQUIRE(rows_before.size() == 2);
   const std::string before = csv_of(rows_before);

@@ -107,9 +107,10 @@ Status write_lists(Store& store, const std::vector<ListRow>& rows, const std::ve
   // The blocklists, and the commit of threat_master.csv (already written),
   // on two threads taking them in turn, the commit first: freeing the old
   // file's blocks takes 60 ms for 280 MB (outside the directory's lock, see
-  // AtomicFile::commit), which the other thread spends on the lists. Each writer only reads what they share once the zone above
-  // has filled options.exports' lists of the publication (when it has
-  // not, one thread does it all).
+  // AtomicFile::commit), which the other thread spends on the lists. Each
+  // writer only reads what they share once the zone above has filled
+  // options.exports' lists of the publication (when it has not, one thread
+  // does it all).
   std::vector<const OutputFile*> lists;
   for (const auto& f : output_files())
     if (f.blocklist) lists.push_back(&f);

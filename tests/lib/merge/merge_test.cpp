@@ -481,11 +481,105 @@ void exec_sql(const std::string& path, const char* sql) {
 
 }  // namespace
 
-TEST_CASE("a store of schema 1 is converted once on open and reads as it did (issue #6)", "[merge]") {
-  // Straight to schema 3 (see the next test).
+namespace {
+
+// The same two indicators as kSchema1, as schema 3 held them: the first in
+// compact cells (ids and producer as UUID bytes, times as milliseconds),
+// the second in the forms that stay text; and a third that no assessment
+// names yet (no channel, so no observation).
+constexpr const char* kSchema3 = R"sql(
+CREATE TABLE indicators (
+  id BLOB NOT NULL UNIQUE, version BLOB NOT NULL, created BLOB NOT NULL, created_by BLOB NOT NULL,
+  kind INTEGER NOT NULL, confidence REAL, valid_from BLOB NOT NULL, valid_until BLOB NOT NULL,
+  revoked INTEGER NOT NULL, tlp TEXT NOT NULL, observables TEXT NOT NULL, channels TEXT NOT NULL
+);
+CREATE TABLE observations (
+  type INTEGER NOT NULL, value TEXT NOT NULL, id BLOB NOT NULL, source TEXT NOT NULL, trust REAL NOT NULL,
+  version BLOB NOT NULL, created BLOB NOT NULL, created_by BLOB NOT NULL, kind INTEGER NOT NULL, confidence REAL,
+  valid_from BLOB NOT NULL, valid_until BLOB NOT NULL, revoked INTEGER NOT NULL, tlp TEXT NOT NULL,
+  PRIMARY KEY (type, value, id, source)
+) WITHOUT ROWID;
+CREATE TABLE decisions (type INTEGER NOT NULL, value TEXT NOT NULL, verdict TEXT NOT NULL, reason TEXT NOT NULL,
+  by TEXT NOT NULL, at TEXT NOT NULL, PRIMARY KEY (type, value)) WITHOUT ROWID;
+CREATE TABLE published (type INTEGER NOT NULL, value TEXT NOT NULL, PRIMARY KEY (type, value)) WITHOUT ROWID;
+CREATE TABLE removals (type INTEGER NOT NULL, value TEXT NOT NULL, removed_at TEXT NOT NULL, status TEXT NOT NULL,
+  reason TEXT NOT NULL);
+CREATE INDEX removals_by_time ON removals(removed_at);
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE suppressions (kind TEXT NOT NULL, target TEXT NOT NULL, since TEXT NOT NULL, reason TEXT NOT NULL,
+  by TEXT NOT NULL, at TEXT NOT NULL, PRIMARY KEY (kind, target)) WITHOUT ROWID;
+CREATE INDEX unassessed ON indicators(id) WHERE channels = '';
+PRAGMA application_id=1129597261;
+PRAGMA user_version=3;
+INSERT INTO indicators VALUES (X'00000001000040008000000000000000', 1795824000000, 1795824000000,
+  X'11111111111141118111111111111111', 1, 90, '2026-11-28T00:00:00Z', '', 0, '', '0	phish.example
+', 'partner-b	0.80000000000000004
+');
+INSERT INTO observations VALUES (0, 'phish.example', X'00000001000040008000000000000000', 'partner-b', 0.8,
+  1795824000000, 1795824000000, X'11111111111141118111111111111111', 1, 90, '2026-11-28T00:00:00Z', '', 0, '');
+INSERT INTO indicators VALUES ('indicator--00000002-0000-4000-8000-00000000000A', '2026-11-29T00:00:00Z',
+  '2026-11-27T00:00:00.5Z', '', 1, NULL, 1795737600250, 1798761600000, 0, 'amber', '0	other.example
+', 'partner-b	0.80000000000000004
+');
+INSERT INTO observations VALUES (0, 'other.example', 'indicator--00000002-0000-4000-8000-00000000000A', 'partner-b',
+  0.8, '2026-11-29T00:00:00Z', '2026-11-27T00:00:00.5Z', '', 1, NULL, 1795737600250, 1798761600000, 0, 'amber');
+INSERT INTO indicators VALUES (X'00000003000040008000000000000000', 1795824000000, 1795824000000, '', 1, NULL,
+  1795824000000, '', 0, '', '0	third.example
+', '');
+)sql";
+
+// Schema 2 differed from 3 only in its indicators table, ordered by id.
+constexpr const char* kSchema3to2 = R"sql(
+BEGIN;
+DROP INDEX unassessed;
+ALTER TABLE indicators RENAME TO indicators_3;
+CREATE TABLE indicators (
+  id BLOB PRIMARY KEY, version BLOB NOT NULL, created BLOB NOT NULL, created_by BLOB NOT NULL,
+  kind INTEGER NOT NULL, confidence REAL, valid_from BLOB NOT NULL, valid_until BLOB NOT NULL,
+  revoked INTEGER NOT NULL, tlp TEXT NOT NULL, observables TEXT NOT NULL, channels TEXT NOT NULL
+) WITHOUT ROWID;
+INSERT INTO indicators SELECT * FROM indicators_3;
+DROP TABLE indicators_3;
+CREATE INDEX unassessed ON indicators(id) WHERE channels = '';
+PRAGMA user_version=2;
+COMMIT;
+)sql";
+
+// A table's definition as the store holds it.
+std::string table_sql(const std::string& path, const char* table) {
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+  sqlite3_stmt* q = nullptr;
+  REQUIRE(sqlite3_prepare_v2(db, "SELECT sql FROM sqlite_master WHERE name = ?1", -1, &q, nullptr) == SQLITE_OK);
+  sqlite3_bind_text(q, 1, table, -1, SQLITE_STATIC);
+  REQUIRE(sqlite3_step(q) == SQLITE_ROW);
+  std::string sql(reinterpret_cast<const char*>(sqlite3_column_text(q, 0)));
+  sqlite3_finalize(q);
+  sqlite3_close(db);
+  return sql;
+}
+
+}  // namespace
+
+TEST_CASE("a store of an earlier schema is converted once on open and reads as it did (issue #6)", "[merge]") {
+  // Schema 1 held every time and id as text; 2 made them compact; 3 appended
+  // the indicators to a rowid table; 4 keeps an observation's properties in
+  // one cell. Each is converted straight to the current schema, and every
+  // property reads back as it was written.
   test::TempDir dir;
   const std::string path = dir / "merge.db";
-  exec_sql(path, kSchema1);
+  std::size_t unassessed_before = 0;
+  SECTION("schema 1") { exec_sql(path, kSchema1); }
+  SECTION("schema 2") {
+    exec_sql(path, kSchema3);
+    exec_sql(path, kSchema3to2);
+    REQUIRE(table_sql(path, "indicators").find("WITHOUT ROWID") != std::string::npos);
+    unassessed_before = 1;
+  }
+  SECTION("schema 3") {
+    exec_sql(path, kSchema3);
+    unassessed_before = 1;
+  }
   MergePolicy policy;
   const auto check_rows = [&](Store& store) {
     auto rows = store.rows(policy, at("2026-11-29T12:00:00Z"));
@@ -499,6 +593,7 @@ TEST_CASE("a store of schema 1 is converted once on open and reads as it did (is
     CHECK(other.valid_from == "2026-11-27T00:00:00.250Z");
     CHECK(other.valid_until == "2027-01-01T00:00:00.000Z");
     CHECK(other.tlp == "amber");
+    CHECK(other.producer_confidence == 50);  // none given: scoring's default
     const Row& phish = (*rows)[1];
     CHECK(phish.value == "phish.example");
     CHECK(phish.stix_ids == std::vector<std::string>{"indicator--00000001-0000-4000-8000-000000000000"});
@@ -509,10 +604,12 @@ TEST_CASE("a store of schema 1 is converted once on open and reads as it did (is
     CHECK(phish.producer_confidence == 90);
     CHECK(phish.sources == std::vector<std::string>{"partner-b"});
   };
-  {
+  for (int open = 0; open < 2; ++open) {  // converted, then already converted
     auto store = Store::open(path);
     if (!store) FAIL(store.error().message());
-    CHECK(user_version(path) == 3);
+    CHECK(user_version(path) == 4);
+    CHECK(table_sql(path, "indicators").find("WITHOUT ROWID") == std::string::npos);
+    CHECK(table_sql(path, "observations").find("report BLOB") != std::string::npos);
     check_rows(**store);
     auto ids = (*store)->ids_of_entry(Entry{stix::ObservableType::domain, "other.example"});
     REQUIRE(ids);
@@ -525,112 +622,50 @@ TEST_CASE("a store of schema 1 is converted once on open and reads as it did (is
     CHECK(*since == std::vector<Entry>{Entry{stix::ObservableType::domain, "other.example"}});
     auto unassessed = (*store)->count_unassessed();
     REQUIRE(unassessed);
-    CHECK(*unassessed == 0);
-  }
-  // Opened again: already converted, the same rows; and it takes new versions.
-  auto store = Store::open(path);
-  REQUIRE(store);
-  check_rows(**store);
-  Ind newer(1);
-  newer.modified = "2026-11-29T06:00:00.000Z";
-  std::istringstream in(indicator(newer) + assessment(1, "partner-b", 0.8));
-  auto stats = (*store)->ingest(in, json::Limits{}, kIdentity, [](const std::string&) {});
-  REQUIRE(stats);
-  CHECK(stats->stored == 1);
-  auto rows = (*store)->rows(policy, at("2026-11-29T12:00:00Z"));
-  REQUIRE(rows);
-  REQUIRE(rows->size() == 2);
-  CHECK((*rows)[1].last_seen == "2026-11-29T06:00:00.000Z");
-}
-
-namespace {
-
-// Rows as threat_master.csv lines: every column compared at once.
-std::string csv_of(const std::vector<Row>& rows) {
-  ExportOptions options;
-  options.now = at("2026-11-28T12:00:00Z");
-  std::string out;
-  for (const Row& r : rows) append_master_csv_row(out, r, options);
-  return out;
-}
-
-// The indicators table's definition as the store holds it.
-std::string indicators_sql(const std::string& path) {
-  sqlite3* db = nullptr;
-  REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
-  sqlite3_stmt* q = nullptr;
-  REQUIRE(sqlite3_prepare_v2(db, "SELECT sql FROM sqlite_master WHERE name = 'indicators'", -1, &q, nullptr) ==
-          SQLITE_OK);
-  REQUIRE(sqlite3_step(q) == SQLITE_ROW);
-  std::string sql(reinterpret_cast<const char*>(sqlite3_column_text(q, 0)));
-  sqlite3_finalize(q);
-  sqlite3_close(db);
-  return sql;
-}
-
-}  // namespace
-
-TEST_CASE("a store of schema 2 is converted once on open and reads as it did", "[merge]") {
-  // Schema 2 kept the indicators in a table ordered by id; schema 3 appends
-  // them and indexes the id. A store made now, put back into schema 2's
-  // form, must come back with every row as it was and keep working.
-  Fixture f;
-  Ind one{1}, two{2}, three{3};  // three without an assessment
-  one.value = "v1.example";
-  two.value = "v2.example";
-  three.value = "v3.example";
-  REQUIRE(f.ingest(indicator(one) + assessment(1, "partner-b", 0.8) + indicator(two) + assessment(2, "partner-b", 0.8) +
-                   indicator(three)));
-  const std::vector<Row> rows_before = f.rows();
-  REQUIRE(rows_before.size() == 2);
-  const std::string before = csv_of(rows_before);
-  const std::string path = f.dir / "merge.db";
-  f.store.reset();
-  CHECK(indicators_sql(path).find("UNIQUE") != std::string::npos);
-  exec_sql(path, R"sql(
-    BEGIN;
-    DROP INDEX unassessed;
-    ALTER TABLE indicators RENAME TO indicators_3;
-    CREATE TABLE indicators (
-      id BLOB PRIMARY KEY, version BLOB NOT NULL, created BLOB NOT NULL, created_by BLOB NOT NULL,
-      kind INTEGER NOT NULL, confidence REAL, valid_from BLOB NOT NULL, valid_until BLOB NOT NULL,
-      revoked INTEGER NOT NULL, tlp TEXT NOT NULL, observables TEXT NOT NULL, channels TEXT NOT NULL
-    ) WITHOUT ROWID;
-    INSERT INTO indicators SELECT * FROM indicators_3;
-    DROP TABLE indicators_3;
-    CREATE INDEX unassessed ON indicators(id) WHERE channels = '';
-    PRAGMA user_version=2;
-    COMMIT;
-  )sql");
-  REQUIRE(indicators_sql(path).find("WITHOUT ROWID") != std::string::npos);
-  for (int open = 0; open < 2; ++open) {  // converted, then already converted
-    auto store = Store::open(path);
-    if (!store) FAIL(store.error().message());
-    f.store = std::move(*store);
-    CHECK(user_version(path) == 3);
-    CHECK(indicators_sql(path).find("WITHOUT ROWID") == std::string::npos);
-    CHECK(csv_of(f.rows()) == before);
-    auto unassessed = f.store->count_unassessed();
-    REQUIRE(unassessed);
-    CHECK(*unassessed == 1);
-    f.store.reset();
+    CHECK(*unassessed == unassessed_before);
   }
   // And it takes new versions, of a stored indicator and of a new one.
   auto store = Store::open(path);
   REQUIRE(store);
-  f.store = std::move(*store);
-  Ind newer{1};
-  newer.value = "v1.example";
-  newer.modified = "2026-11-28T06:00:00.000Z";
-  Ind added{4};
-  added.value = "v4.example";
-  auto stats = f.ingest(indicator(newer) + indicator(added) + assessment(4, "partner-b", 0.8));
+  Ind newer(1);
+  newer.modified = "2026-11-29T06:00:00.000Z";
+  Ind added(4);
+  added.value = "added.example";
+  std::istringstream in(indicator(newer) + assessment(1, "partner-b", 0.8) + indicator(added) +
+                        assessment(4, "partner-b", 0.8));
+  auto stats = (*store)->ingest(in, json::Limits{}, kIdentity, [](const std::string&) {});
   REQUIRE(stats);
   CHECK(stats->stored == 2);
-  const auto rows = f.rows();
-  REQUIRE(rows.size() == 3);
-  CHECK(rows[0].last_seen == "2026-11-28T06:00:00.000Z");
-  CHECK(rows[2].value == "v4.example");
+  auto rows = (*store)->rows(policy, at("2026-11-29T12:00:00Z"));
+  REQUIRE(rows);
+  REQUIRE(rows->size() == 3);
+  CHECK((*rows)[0].value == "added.example");
+  CHECK((*rows)[2].value == "phish.example");
+  CHECK((*rows)[2].last_seen == "2026-11-29T06:00:00.000Z");
+}
+
+TEST_CASE("a damaged observation is reported with the value, not read past", "[merge]") {
+  test::TempDir dir;
+  const std::string path = dir / "merge.db";
+  exec_sql(path, kSchema3);
+  { REQUIRE(Store::open(path)); }
+  // Cut short, and with a flag no encoder sets.
+  for (const char* damage : {"UPDATE observations SET report = substr(report, 1, 12) WHERE value = 'phish.example'",
+                             "UPDATE observations SET report = X'80' || substr(report, 2) WHERE value = "
+                             "'phish.example'"}) {
+    const std::string copy = dir / "damaged.db";
+    std::filesystem::copy_file(path, copy, std::filesystem::copy_options::overwrite_existing);
+    exec_sql(copy, damage);
+    auto store = Store::open(copy);
+    REQUIRE(store);
+    auto rows = (*store)->rows(MergePolicy{}, at("2026-11-29T12:00:00Z"));
+    REQUIRE_FALSE(rows);
+    CHECK(rows.error().category() == ErrorCategory::data);
+    CHECK(rows.error().message() ==
+          "merge store '" + copy +
+              "': indicator 'indicator--00000001-0000-4000-8000-000000000000': its observation of 'phish.example' is "
+              "damaged");
+  }
 }
 
 TEST_CASE("a new store has 16 KiB pages; one made with smaller pages keeps them and works", "[merge]") {
@@ -786,11 +821,11 @@ TEST_CASE("a store of a newer schema is refused with one line", "[merge]") {
   test::TempDir dir;
   const std::string path = dir / "merge.db";
   { REQUIRE(Store::open(path)); }
-  exec_sql(path, "PRAGMA user_version=4");
+  exec_sql(path, "PRAGMA user_version=5");
   auto store = Store::open(path);
   REQUIRE_FALSE(store);
   CHECK(store.error().category() == ErrorCategory::data);
-  CHECK(store.error().message().find("written by a newer ctishare (schema 4, this build knows 3)") !=
+  CHECK(store.error().message().find("written by a newer ctishare (schema 5, this build knows 4)") !=
         std::string::npos);
 }
 

@@ -8,7 +8,8 @@
 //               channels: the sources our own x-ctishare-assessment objects
 //               say it came through, with their trust;
 //   observations one row per (value, indicator, channel) with what scoring
-//               needs, keyed by value: the rows are one ordered scan;
+//               needs in one cell, keyed by value: the rows are one
+//               ordered scan;
 //   decisions   an analyst's approve/reject per observable;
 //   published   the blocklist entries of the last publication;
 //   removals    what left the blocklists, when and why (removed.csv);
@@ -149,7 +150,8 @@ class Store {
 
   // Every observable's row as of `now`, handed to `sink` one at a time in
   // order of type, then value (bounded memory, whatever the store's size);
-  // `sink`'s errors stop the scan and are returned.
+  // `sink`'s errors stop the scan and are returned; a stored observation
+  // that does not decode is a data error (65) naming its indicator and value.
   // With `only` (sorted), just the rows of those values, in that order.
   Status scan_rows(const MergePolicy& policy, const Timestamp& now, const std::function<Status(Row&&)>& sink,
                    const std::vector<Entry>* only = nullptr);

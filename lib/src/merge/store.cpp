@@ -845,6 +845,16 @@ constexpr const char* kNewIndicator = R"sql(
 constexpr const char* kDropObservation = "DELETE FROM observations WHERE type = ?1 AND value = ?2 AND id = ?3";
 constexpr const char* kPutObservation =
     "INSERT OR REPLACE INTO observations (type, value, id, source, report) VALUES (?1, ?2, ?3, ?4, ?5)";
+// kPutObservation for kObservationsPerInsert rows at once.
+constexpr std::size_t kObservationsPerInsert = 256;
+const char* put_observations_sql() {
+  static const std::string sql = [] {
+    std::string text = "INSERT OR REPLACE INTO observations (type, value, id, source, report) VALUES ";
+    for (std::size_t k = 0; k < kObservationsPerInsert; ++k) text += k == 0 ? "(?,?,?,?,?)" : ",(?,?,?,?,?)";
+    return text;
+  }();
+  return sql.c_str();
+}
 constexpr const char* kScanAll = "SELECT type, value, id, source, report FROM observations ORDER BY type, value";
 constexpr const char* kScanValue =
     "SELECT type, value, id, source, report FROM observations WHERE type = ?1 AND value = ?2";
@@ -1439,22 +1449,45 @@ Result<IngestStats> Store::apply(ReadInput&& read_input) {
     if (const int c = a.v->id.compare(b.v->id); c != 0) return c < 0;
     return a.channel->source < b.channel->source;
   });
+  // Many rows to a statement: each execution opens and closes its cursors
+  // and allocates and frees their state, which one row per statement paid
+  // more for than for the row's own writing (200,000 sorted rows inserted
+  // alone: 0.19 s one to a statement, 0.09 s 256 to one).
   CTI_TRY_STMT(obs, kPutObservation);
   Cells obs_cells(obs, impl_->raw(kPutObservation));
-  std::string report;
-  for (const auto& o : observations) {
+  const char* const many_sql = put_observations_sql();
+  CTI_TRY_STMT(many, many_sql);
+  Cells many_cells(many, impl_->raw(many_sql));
+  std::vector<std::string> reports(kObservationsPerInsert);
+  // Binds `o` as the row whose parameters start at `first`.
+  const auto bind_row = [&](Stmt& stmt, Cells& cells, int first, const Observation& o, std::string& report) -> Status {
     const Version& v = *o.v;
     if (!encode_report(report_of(v, *o.channel), report))
       return store_error(ErrorCategory::internal, impl_->path,
                          "indicator " + quote(v.id_text()) + ": a property out of the store's range");
-    obs.bind(1, o.type);
-    obs.bind(2, o.value);
-    int rc = obs_cells.bind_ref(3, v.id, v.cells.id, v.cells.id_bytes);
-    obs.bind(4, o.channel->source);
-    obs.bind_blob(5, report);
-    if (rc == SQLITE_OK) rc = obs.step();
-    obs.reset();
+    stmt.bind(first, o.type);
+    stmt.bind(first + 1, o.value);
+    if (const int rc = cells.bind_ref(first + 2, v.id, v.cells.id, v.cells.id_bytes); rc != SQLITE_OK)
+      return impl_->fail(rc);
+    stmt.bind(first + 3, o.channel->source);
+    stmt.bind_blob(first + 4, report);
+    return {};
+  };
+  const auto run = [&](Stmt& stmt) -> Status {
+    const int rc = stmt.step();
+    stmt.reset();
     if (rc != SQLITE_DONE) return impl_->fail(rc);
+    return {};
+  };
+  std::size_t at = 0;
+  for (; observations.size() - at >= kObservationsPerInsert; at += kObservationsPerInsert) {
+    for (std::size_t k = 0; k < kObservationsPerInsert; ++k)
+      CTI_TRY_STATUS(bind_row(many, many_cells, static_cast<int>(5 * k + 1), observations[at + k], reports[k]));
+    CTI_TRY_STATUS(run(many));
+  }
+  for (; at < observations.size(); ++at) {
+    CTI_TRY_STATUS(bind_row(obs, obs_cells, 1, observations[at], reports[0]));
+    CTI_TRY_STATUS(run(obs));
   }
   CTI_TRY_STATUS(tx.commit());
   return stats;

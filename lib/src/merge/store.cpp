@@ -386,8 +386,12 @@ void sql_report(sqlite3_context* ctx, int, sqlite3_value** argv) {
   cell.revoked = sqlite3_value_int64(argv[8]) != 0;
   cell.tlp = text(9);
   std::string out;
-  if (!ok || !encode_report(cell, out))
-    return sqlite3_result_error(ctx, "an observation holds a value of no known form", -1);
+  if (!ok || !encode_report(cell, out)) {
+    // A data error (exit 65), not an I/O one: the store holds what no
+    // version of ctishare wrote.
+    sqlite3_result_error(ctx, "an observation holds a value of no known form", -1);
+    return sqlite3_result_error_code(ctx, SQLITE_CORRUPT);
+  }
   sqlite3_result_blob64(ctx, out.data(), out.size(), SQLITE_TRANSIENT);
 }
 
@@ -1017,11 +1021,12 @@ struct Gatherer {
   // times their size in fresh memory and moved twice, each step faulting
   // in pages the kernel zeroes first. Memory reserved and never touched
   // costs no more than its addresses. An indicator with its assessment,
-  // as trust-score writes them, takes over 1 KB; the cap bounds the
-  // addresses a huge input takes before it proves to be one.
+  // as trust-score writes them, takes over 1 KB; the cap (a million, some
+  // 500 MB of addresses) bounds what a huge input reserves before it
+  // proves to be one.
   void reserve_for(std::size_t bytes) {
     constexpr std::size_t kMinScoredIndicatorBytes = 512;
-    constexpr std::size_t kMostReserved = std::size_t{1} << 22;
+    constexpr std::size_t kMostReserved = std::size_t{1} << 20;
     const std::size_t n = std::min(bytes / kMinScoredIndicatorBytes, kMostReserved);
     versions.reserve(n);
     assessments.reserve(n);
@@ -1453,11 +1458,10 @@ Result<IngestStats> Store::apply(ReadInput&& read_input) {
   // and allocates and frees their state, which one row per statement paid
   // more for than for the row's own writing (200,000 sorted rows inserted
   // alone: 0.19 s one to a statement, 0.09 s 256 to one).
+  // (An SQLite built to take fewer parameters than that, before 3.32 or
+  // limited at run time, gets one row to a statement.)
   CTI_TRY_STMT(obs, kPutObservation);
   Cells obs_cells(obs, impl_->raw(kPutObservation));
-  const char* const many_sql = put_observations_sql();
-  CTI_TRY_STMT(many, many_sql);
-  Cells many_cells(many, impl_->raw(many_sql));
   std::vector<std::string> reports(kObservationsPerInsert);
   // Binds `o` as the row whose parameters start at `first`.
   const auto bind_row = [&](Stmt& stmt, Cells& cells, int first, const Observation& o, std::string& report) -> Status {
@@ -1480,10 +1484,16 @@ Result<IngestStats> Store::apply(ReadInput&& read_input) {
     return {};
   };
   std::size_t at = 0;
-  for (; observations.size() - at >= kObservationsPerInsert; at += kObservationsPerInsert) {
-    for (std::size_t k = 0; k < kObservationsPerInsert; ++k)
-      CTI_TRY_STATUS(bind_row(many, many_cells, static_cast<int>(5 * k + 1), observations[at + k], reports[k]));
-    CTI_TRY_STATUS(run(many));
+  if (observations.size() >= kObservationsPerInsert &&
+      sqlite3_limit(impl_->db, SQLITE_LIMIT_VARIABLE_NUMBER, -1) >= static_cast<int>(5 * kObservationsPerInsert)) {
+    const char* const many_sql = put_observations_sql();
+    CTI_TRY_STMT(many, many_sql);
+    Cells many_cells(many, impl_->raw(many_sql));
+    for (; observations.size() - at >= kObservationsPerInsert; at += kObservationsPerInsert) {
+      for (std::size_t k = 0; k < kObservationsPerInsert; ++k)
+        CTI_TRY_STATUS(bind_row(many, many_cells, static_cast<int>(5 * k + 1), observations[at + k], reports[k]));
+      CTI_TRY_STATUS(run(many));
+    }
   }
   for (; at < observations.size(); ++at) {
     CTI_TRY_STATUS(bind_row(obs, obs_cells, 1, observations[at], reports[0]));

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include <catch2/catch.hpp>
+#include <cmath>
 #include <filesystem>
 #include <set>
 #include <sstream>
@@ -649,9 +650,9 @@ TEST_CASE("a damaged observation is reported with the value, not read past", "[m
   const std::string path = dir / "merge.db";
   exec_sql(path, kSchema3);
   { REQUIRE(Store::open(path)); }
-  // Cut short, and with a flag no encoder sets.
+  // Cut short, and lengthened.
   for (const char* damage : {"UPDATE observations SET report = substr(report, 1, 12) WHERE value = 'phish.example'",
-                             "UPDATE observations SET report = X'80' || substr(report, 2) WHERE value = "
+                             "UPDATE observations SET report = CAST(report || X'00' AS BLOB) WHERE value = "
                              "'phish.example'"}) {
     const std::string copy = dir / "damaged.db";
     std::filesystem::copy_file(path, copy, std::filesystem::copy_options::overwrite_existing);
@@ -665,6 +666,60 @@ TEST_CASE("a damaged observation is reported with the value, not read past", "[m
           "merge store '" + copy +
               "': indicator 'indicator--00000001-0000-4000-8000-000000000000': its observation of 'phish.example' is "
               "damaged");
+  }
+}
+
+TEST_CASE("an observation's trust, kind and revocation survive the conversion to schema 4", "[merge]") {
+  // What the rows read from the converted cell besides the times and ids:
+  // the trust stored with the observation (no trust configured), its kind
+  // (which sets the decay) and its revocation.
+  test::TempDir dir;
+  const std::string path = dir / "merge.db";
+  exec_sql(path, kSchema3);
+  exec_sql(path,
+           "UPDATE observations SET trust = 0.3, kind = 0 WHERE value = 'other.example';"
+           "UPDATE observations SET revoked = 1 WHERE value = 'phish.example';");
+  auto store = Store::open(path);
+  REQUIRE(store);
+  MergePolicy policy;
+  const Timestamp now = at("2026-11-29T12:00:00Z");
+  auto rows = (*store)->rows(policy, now);
+  REQUIRE(rows);
+  REQUIRE(rows->size() == 2);
+  const Row& other = (*rows)[0];
+  CHECK(other.source_tier == trust::tier_of(0.3));
+  const double decay = trust::age(trust::Kind::url, at("2026-11-27T00:00:00.250Z"), policy.scoring, now).decay;
+  CHECK(other.score == Approx(std::round(trust::score(50, 0.3, decay) * 100) / 100));
+  CHECK(decay != Approx(trust::age(trust::Kind::domain, at("2026-11-27T00:00:00.250Z"), policy.scoring, now).decay));
+  const Row& phish = (*rows)[1];
+  CHECK(phish.status == RowStatus::revoked);
+}
+
+TEST_CASE("hundreds of observations in one input are written and replaced whole", "[merge]") {
+  // More than one statement's worth (256 rows) and a remainder, then half
+  // of them again through a second source: every row with all it was told.
+  Fixture f;
+  const auto value = [](int n) { return "v" + std::to_string(1000 + n) + ".example"; };
+  std::string first, second;
+  for (int n = 1; n <= 600; ++n) {
+    Ind i(n);
+    i.value = value(n);
+    i.confidence = 50 + n % 50;  // live through either source
+    first += indicator(i) + assessment(n, "partner-b", 0.8);
+    if (n % 2 == 0) second += indicator(i) + assessment(n, "cert", 1.0);
+  }
+  REQUIRE(f.ingest(first));
+  REQUIRE(f.ingest(second));
+  const auto rows = f.rows();
+  REQUIRE(rows.size() == 600);
+  for (int n = 1; n <= 600; ++n) {
+    const Row& r = rows[static_cast<std::size_t>(n - 1)];
+    INFO(r.value);
+    CHECK(r.value == value(n));
+    CHECK(r.stix_ids == std::vector<std::string>{"indicator--" + uuid(n)});
+    CHECK(r.producer_confidence == 50 + n % 50);
+    CHECK(r.sources ==
+          (n % 2 == 0 ? std::vector<std::string>{"cert", "partner-b"} : std::vector<std::string>{"partner-b"}));
   }
 }
 

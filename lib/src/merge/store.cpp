@@ -326,8 +326,9 @@ class Cells {
   mutable TimeTexts times_;
 };
 
-// The SQL functions schema 1's conversion uses: ctim_time(text) and
-// ctim_ref(text, prefix), each the compact form of a text cell.
+// The SQL functions the conversions use: ctim_time(text) and
+// ctim_ref(text, prefix), each the compact form of a text cell (schema 1),
+// and ctim_report (below).
 void sql_time(sqlite3_context* ctx, int, sqlite3_value** argv) {
   if (sqlite3_value_type(argv[0]) == SQLITE_TEXT) {
     const std::string_view text(reinterpret_cast<const char*>(sqlite3_value_text(argv[0])),

@@ -410,9 +410,24 @@ TEST_CASE("file hashes and e-mail addresses are rows, never blocklist entries", 
 
 namespace {
 
+// The tables every schema so far has had as they are, and the partial
+// index on the indicators.
+constexpr const char* kUnchangedTables = R"sql(
+CREATE TABLE decisions (type INTEGER NOT NULL, value TEXT NOT NULL, verdict TEXT NOT NULL, reason TEXT NOT NULL,
+  by TEXT NOT NULL, at TEXT NOT NULL, PRIMARY KEY (type, value)) WITHOUT ROWID;
+CREATE TABLE published (type INTEGER NOT NULL, value TEXT NOT NULL, PRIMARY KEY (type, value)) WITHOUT ROWID;
+CREATE TABLE removals (type INTEGER NOT NULL, value TEXT NOT NULL, removed_at TEXT NOT NULL, status TEXT NOT NULL,
+  reason TEXT NOT NULL);
+CREATE INDEX removals_by_time ON removals(removed_at);
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE suppressions (kind TEXT NOT NULL, target TEXT NOT NULL, since TEXT NOT NULL, reason TEXT NOT NULL,
+  by TEXT NOT NULL, at TEXT NOT NULL, PRIMARY KEY (kind, target)) WITHOUT ROWID;
+CREATE INDEX unassessed ON indicators(id) WHERE channels = '';
+)sql";
+
 // A store as ctishare wrote it before schema 2 (issue #6: the compact
 // rows): every timestamp and id as text, and a stored version key.
-constexpr const char* kSchema1 = R"sql(
+const std::string kSchema1 = std::string(R"sql(
 CREATE TABLE indicators (
   id TEXT PRIMARY KEY, version TEXT NOT NULL, version_key TEXT NOT NULL, created TEXT NOT NULL,
   created_by TEXT NOT NULL, kind INTEGER NOT NULL, confidence REAL, valid_from TEXT NOT NULL,
@@ -425,16 +440,7 @@ CREATE TABLE observations (
   kind INTEGER NOT NULL, confidence REAL, valid_from TEXT NOT NULL, valid_until TEXT NOT NULL,
   revoked INTEGER NOT NULL, tlp TEXT NOT NULL, PRIMARY KEY (type, value, id, source)
 ) WITHOUT ROWID;
-CREATE TABLE decisions (type INTEGER NOT NULL, value TEXT NOT NULL, verdict TEXT NOT NULL, reason TEXT NOT NULL,
-  by TEXT NOT NULL, at TEXT NOT NULL, PRIMARY KEY (type, value)) WITHOUT ROWID;
-CREATE TABLE published (type INTEGER NOT NULL, value TEXT NOT NULL, PRIMARY KEY (type, value)) WITHOUT ROWID;
-CREATE TABLE removals (type INTEGER NOT NULL, value TEXT NOT NULL, removed_at TEXT NOT NULL, status TEXT NOT NULL,
-  reason TEXT NOT NULL);
-CREATE INDEX removals_by_time ON removals(removed_at);
-CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
-CREATE TABLE suppressions (kind TEXT NOT NULL, target TEXT NOT NULL, since TEXT NOT NULL, reason TEXT NOT NULL,
-  by TEXT NOT NULL, at TEXT NOT NULL, PRIMARY KEY (kind, target)) WITHOUT ROWID;
-CREATE INDEX unassessed ON indicators(id) WHERE channels = '';
+)sql") + kUnchangedTables + R"sql(
 PRAGMA application_id=1129597261;  -- "CTIM"
 PRAGMA user_version=1;
 -- One indicator in the usual forms, one in forms that stay text: an id in
@@ -488,7 +494,7 @@ namespace {
 // compact cells (ids and producer as UUID bytes, times as milliseconds),
 // the second in the forms that stay text; and a third that no assessment
 // names yet (no channel, so no observation).
-constexpr const char* kSchema3 = R"sql(
+const std::string kSchema3 = std::string(R"sql(
 CREATE TABLE indicators (
   id BLOB NOT NULL UNIQUE, version BLOB NOT NULL, created BLOB NOT NULL, created_by BLOB NOT NULL,
   kind INTEGER NOT NULL, confidence REAL, valid_from BLOB NOT NULL, valid_until BLOB NOT NULL,
@@ -500,16 +506,7 @@ CREATE TABLE observations (
   valid_from BLOB NOT NULL, valid_until BLOB NOT NULL, revoked INTEGER NOT NULL, tlp TEXT NOT NULL,
   PRIMARY KEY (type, value, id, source)
 ) WITHOUT ROWID;
-CREATE TABLE decisions (type INTEGER NOT NULL, value TEXT NOT NULL, verdict TEXT NOT NULL, reason TEXT NOT NULL,
-  by TEXT NOT NULL, at TEXT NOT NULL, PRIMARY KEY (type, value)) WITHOUT ROWID;
-CREATE TABLE published (type INTEGER NOT NULL, value TEXT NOT NULL, PRIMARY KEY (type, value)) WITHOUT ROWID;
-CREATE TABLE removals (type INTEGER NOT NULL, value TEXT NOT NULL, removed_at TEXT NOT NULL, status TEXT NOT NULL,
-  reason TEXT NOT NULL);
-CREATE INDEX removals_by_time ON removals(removed_at);
-CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
-CREATE TABLE suppressions (kind TEXT NOT NULL, target TEXT NOT NULL, since TEXT NOT NULL, reason TEXT NOT NULL,
-  by TEXT NOT NULL, at TEXT NOT NULL, PRIMARY KEY (kind, target)) WITHOUT ROWID;
-CREATE INDEX unassessed ON indicators(id) WHERE channels = '';
+)sql") + kUnchangedTables + R"sql(
 PRAGMA application_id=1129597261;
 PRAGMA user_version=3;
 INSERT INTO indicators VALUES (X'00000001000040008000000000000000', 1795824000000, 1795824000000,
@@ -570,15 +567,15 @@ TEST_CASE("a store of an earlier schema is converted once on open and reads as i
   test::TempDir dir;
   const std::string path = dir / "merge.db";
   std::size_t unassessed_before = 0;
-  SECTION("schema 1") { exec_sql(path, kSchema1); }
+  SECTION("schema 1") { exec_sql(path, kSchema1.c_str()); }
   SECTION("schema 2") {
-    exec_sql(path, kSchema3);
+    exec_sql(path, kSchema3.c_str());
     exec_sql(path, kSchema3to2);
     REQUIRE(table_sql(path, "indicators").find("WITHOUT ROWID") != std::string::npos);
     unassessed_before = 1;
   }
   SECTION("schema 3") {
-    exec_sql(path, kSchema3);
+    exec_sql(path, kSchema3.c_str());
     unassessed_before = 1;
   }
   MergePolicy policy;
@@ -648,7 +645,7 @@ TEST_CASE("a store of an earlier schema is converted once on open and reads as i
 TEST_CASE("a damaged observation is reported with the value, not read past", "[merge]") {
   test::TempDir dir;
   const std::string path = dir / "merge.db";
-  exec_sql(path, kSchema3);
+  exec_sql(path, kSchema3.c_str());
   { REQUIRE(Store::open(path)); }
   // Cut short, and lengthened.
   for (const char* damage : {"UPDATE observations SET report = substr(report, 1, 12) WHERE value = 'phish.example'",
@@ -675,7 +672,7 @@ TEST_CASE("an observation's trust, kind and revocation survive the conversion to
   // (which sets the decay) and its revocation.
   test::TempDir dir;
   const std::string path = dir / "merge.db";
-  exec_sql(path, kSchema3);
+  exec_sql(path, kSchema3.c_str());
   exec_sql(path,
            "UPDATE observations SET trust = 0.3, kind = 0 WHERE value = 'other.example';"
            "UPDATE observations SET revoked = 1 WHERE value = 'phish.example';");

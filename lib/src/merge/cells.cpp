@@ -209,7 +209,7 @@ class Reader {
     p_.remove_prefix(16);
     return true;
   }
-  std::string_view rest() const { return p_; }
+  [[nodiscard]] std::string_view rest() const { return p_; }
 
  private:
   std::string_view p_;

@@ -131,10 +131,13 @@ enum : unsigned char {
 constexpr std::int64_t kTimeEnd = 253402300800000;  // 10000-01-01T00:00:00Z in milliseconds
 constexpr std::size_t kTimeBytes = 6;               // kTimeEnd < 2^48
 
-void put_double(std::string& out, double v) {
-  auto bits = std::bit_cast<std::uint64_t>(v);
-  for (int i = 0; i < 8; ++i, bits >>= 8) out += static_cast<char>(bits & 0xff);
+// The low `size` bytes of `v`, least significant first (Reader::number
+// reads them back).
+void put_number(std::string& out, std::uint64_t v, std::size_t size) {
+  for (std::size_t i = 0; i < size; ++i, v >>= 8) out += static_cast<char>(v & 0xff);
 }
+
+void put_double(std::string& out, double v) { put_number(out, std::bit_cast<std::uint64_t>(v), 8); }
 
 void put_text(std::string& out, std::string_view text) {
   std::size_t n = text.size();
@@ -151,8 +154,7 @@ bool put_time(std::string& out, const ReportCell::Time& t) {
     return true;
   }
   if (*t.ms < 0 || *t.ms >= kTimeEnd) return false;
-  auto v = static_cast<std::uint64_t>(*t.ms);
-  for (std::size_t i = 0; i < kTimeBytes; ++i, v >>= 8) out += static_cast<char>(v & 0xff);
+  put_number(out, static_cast<std::uint64_t>(*t.ms), kTimeBytes);
   return true;
 }
 

@@ -848,17 +848,16 @@ constexpr const char* kNewIndicator = R"sql(
                             observables, channels)
     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) ON CONFLICT (id) DO NOTHING)sql";
 constexpr const char* kDropObservation = "DELETE FROM observations WHERE type = ?1 AND value = ?2 AND id = ?3";
-constexpr const char* kPutObservation =
-    "INSERT OR REPLACE INTO observations (type, value, id, source, report) VALUES (?1, ?2, ?3, ?4, ?5)";
-// kPutObservation for kObservationsPerInsert rows at once.
+// The INSERT of one observation, or of kObservationsPerInsert at once.
 constexpr std::size_t kObservationsPerInsert = 256;
-const char* put_observations_sql() {
-  static const std::string sql = [] {
+const char* put_observations_sql(bool many) {
+  static const auto for_rows = [](std::size_t rows) {
     std::string text = "INSERT OR REPLACE INTO observations (type, value, id, source, report) VALUES ";
-    for (std::size_t k = 0; k < kObservationsPerInsert; ++k) text += k == 0 ? "(?,?,?,?,?)" : ",(?,?,?,?,?)";
+    for (std::size_t k = 0; k < rows; ++k) text += k == 0 ? "(?,?,?,?,?)" : ",(?,?,?,?,?)";
     return text;
-  }();
-  return sql.c_str();
+  };
+  static const std::string one = for_rows(1), all = for_rows(kObservationsPerInsert);
+  return many ? all.c_str() : one.c_str();
 }
 constexpr const char* kScanAll = "SELECT type, value, id, source, report FROM observations ORDER BY type, value";
 constexpr const char* kScanValue =
@@ -1461,8 +1460,9 @@ Result<IngestStats> Store::apply(ReadInput&& read_input) {
   // alone: 0.19 s one to a statement, 0.09 s 256 to one).
   // (An SQLite built to take fewer parameters than that, before 3.32 or
   // limited at run time, gets one row to a statement.)
-  CTI_TRY_STMT(obs, kPutObservation);
-  Cells obs_cells(obs, impl_->raw(kPutObservation));
+  const char* const one_sql = put_observations_sql(false);
+  CTI_TRY_STMT(obs, one_sql);
+  Cells obs_cells(obs, impl_->raw(one_sql));
   std::vector<std::string> reports(kObservationsPerInsert);
   // Binds `o` as the row whose parameters start at `first`.
   const auto bind_row = [&](Stmt& stmt, Cells& cells, int first, const Observation& o, std::string& report) -> Status {
@@ -1487,7 +1487,7 @@ Result<IngestStats> Store::apply(ReadInput&& read_input) {
   std::size_t at = 0;
   if (observations.size() >= kObservationsPerInsert &&
       sqlite3_limit(impl_->db, SQLITE_LIMIT_VARIABLE_NUMBER, -1) >= static_cast<int>(5 * kObservationsPerInsert)) {
-    const char* const many_sql = put_observations_sql();
+    const char* const many_sql = put_observations_sql(true);
     CTI_TRY_STMT(many, many_sql);
     Cells many_cells(many, impl_->raw(many_sql));
     for (; observations.size() - at >= kObservationsPerInsert; at += kObservationsPerInsert) {
